@@ -1,0 +1,94 @@
+"""Small builders and queries for gast trees, shared by every stage."""
+import copy as copy_module
+import keyword
+
+import gast
+
+
+def name(id_, store=False):
+    return gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(),
+                     annotation=None, type_comment=None)
+
+
+def const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target, value):
+    if isinstance(target, str):
+        target = name(target, store=True)
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def call(func, *args, **keywords):
+    if isinstance(func, str):
+        func = parse_expr(func)
+    return gast.Call(func=func, args=list(args),
+                     keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+
+
+def parse_expr(code):
+    return gast.parse(code).body[0].value
+
+
+def quote(code, **subs):
+    """Parse statements from text, replacing each Name in `subs` by a node or name."""
+    body = gast.parse(code).body
+    return [replace_names(stmt, subs) for stmt in body] if subs else body
+
+
+def replace_names(node, subs):
+    """Replace Name nodes whose id is in `subs` (values: str or expression node)."""
+
+    class Replace(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id not in subs:
+                return n
+            new = subs[n.id]
+            if isinstance(new, str):
+                return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
+            return copy(new)
+
+    return Replace().visit(node)
+
+
+def copy(node):
+    return copy_module.deepcopy(node)
+
+
+def names_in(node, ctx=None):
+    """Ids of the Name nodes in a tree (optionally only Load or Store ones)."""
+    found = set()
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and (ctx is None or isinstance(n.ctx, ctx)):
+            found.add(n.id)
+    return found
+
+
+def located(stmts, lineno):
+    for stmt in stmts:
+        for n in gast.walk(stmt):
+            if hasattr(n, "lineno") or isinstance(n, gast.stmt):
+                n.lineno = lineno
+    return stmts
+
+
+class Namer:
+    """Fresh, readable names that clash with nothing the function mentions."""
+
+    def __init__(self, taken=(), reserved=()):
+        self.taken = set(taken)
+        self.reserved = reserved    # names a temporary must not shadow (globals, builtins)
+
+    def fresh(self, base):
+        base = base.strip("_") or "tmp"
+        if not base[0].isalpha():
+            base = "v" + base
+        if base in self.reserved or keyword.iskeyword(base):
+            base += "_"
+        candidate, n = base, 1
+        while candidate in self.taken or candidate in self.reserved:
+            n += 1
+            candidate = f"{base}{n}"
+        self.taken.add(candidate)
+        return candidate
