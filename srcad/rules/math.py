@@ -1,0 +1,51 @@
+"""Rules for the `math` module: Python floats in, Python floats out."""
+import math
+
+from .templates import ADJOINTS, adjoint, d, nondifferentiable, rule_table
+
+rule_table(ADJOINTS, {
+    math.sin: "d[x] = d[result] * math.cos(x)",
+    math.cos: "d[x] = -d[result] * math.sin(x)",
+    math.tan: "d[x] = d[result] * (1.0 + result * result)",
+    math.asin: "d[x] = d[result] / math.sqrt(1.0 - x * x)",
+    math.acos: "d[x] = -d[result] / math.sqrt(1.0 - x * x)",
+    math.atan: "d[x] = d[result] / (1.0 + x * x)",
+    math.sinh: "d[x] = d[result] * math.cosh(x)",
+    math.cosh: "d[x] = d[result] * math.sinh(x)",
+    math.tanh: "d[x] = d[result] * (1.0 - result * result)",
+    math.exp: "d[x] = d[result] * result",
+    math.expm1: "d[x] = d[result] * (result + 1.0)",
+    math.log1p: "d[x] = d[result] / (1.0 + x)",
+    math.sqrt: "d[x] = d[result] * 0.5 / result",
+    math.fabs: "d[x] = d[result] * math.copysign(1.0, x)",
+    math.erf: "d[x] = d[result] * 1.1283791670955126 * math.exp(-x * x)",
+}, {"math": math})
+
+
+@adjoint(math.log)
+def log(result, x, base=math.e):
+    d[x] = d[result] / (x * math.log(base))
+    d[base] = -d[result] * result / (base * math.log(base))
+
+
+@adjoint(math.pow)
+def pow(result, x, y):
+    d[x] = d[result] * y * x ** (y - 1.0)
+    d[y] = d[result] * result * math.log(x) if x > 0 else 0.0
+
+
+@adjoint(math.atan2)
+def atan2(result, y, x):
+    d[y] = d[result] * x / (x * x + y * y)
+    d[x] = -d[result] * y / (x * x + y * y)
+
+
+@adjoint(math.hypot)
+def hypot(result, x, y):
+    d[x] = d[result] * x / result
+    d[y] = d[result] * y / result
+
+
+nondifferentiable(math.floor, math.ceil, math.trunc, math.isnan, math.isinf,
+                  math.isfinite, math.copysign, math.factorial, math.comb)
+

@@ -1,0 +1,171 @@
+"""Derivative rules as templates: small Python functions inlined into generated code.
+
+A reverse rule is a function whose first parameter names the primitive's
+result and whose other parameters mirror the primitive's own. Its body
+assigns `d[arg] = expression` for each argument it differentiates, reading
+`d[result]` for the gradient arriving at the result:
+
+    @adjoint(np.tanh)
+    def tanh(result, x):
+        d[x] = d[result] * (1.0 - result * result)
+
+A forward rule has the same parameters; it assigns `d[result]` from the
+tangents `d[arg]` of the arguments:
+
+    @tangent(np.tanh)
+    def tanh(result, x):
+        d[result] = d[x] * (1.0 - result * result)
+
+The body is never run as it stands: the transformer parses it, substitutes
+the caller's names and inlines the statements, so the generated derivative
+reads like code written by hand. `d` below exists only so that rule modules
+read as ordinary Python.
+"""
+import inspect
+import textwrap
+
+import gast
+
+from ..errors import SrcadError
+from ..syntax import const, copy, names_in, replace_names
+
+
+class _GradientMarker:
+    """`d[x]` in a rule: the gradient (or tangent) of x."""
+
+    def __getitem__(self, key):
+        raise SrcadError("rules are templates: d[...] has no value outside generated code")
+
+
+d = _GradientMarker()
+
+ADJOINTS = {}          # primitive -> Template (reverse rule)
+TANGENTS = {}          # primitive -> Template (forward rule)
+NONDIFFERENTIABLE = {}  # primitive -> reason it has a zero derivative
+
+
+class Template:
+    """A parsed rule: parameters, body, and the names its body needs."""
+
+    def __init__(self, fn, source=None):
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        params = list(self.signature.parameters)
+        self.result = params[0]
+        self.params = params[1:]
+        source = source or textwrap.dedent(inspect.getsource(fn))
+        node = gast.parse(source).body[0]
+        self.body = [s for s in node.body
+                     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        self.globals = fn.__globals__
+        self.differentiates = {target_of(s) for s in self.body if target_of(s)}
+        local = names_in(gast.Module(body=self.body, type_ignores=[]), gast.Store)
+        self.locals = local - set(params)
+        self.free = names_in(gast.Module(body=self.body, type_ignores=[])) \
+            - set(params) - self.locals - {"d"}
+
+    def bind(self, args, keywords):
+        """Map rule parameters to the call's argument nodes (defaults as constants).
+
+        Returns None when the call's arguments do not fit the rule's signature.
+        """
+        marker = object()
+        try:
+            bound = self.signature.bind(marker, *args, **keywords)
+        except TypeError:
+            return None
+        bound.apply_defaults()
+        result = {}
+        for param, value in list(bound.arguments.items())[1:]:
+            kind = self.signature.parameters[param].kind
+            if kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                continue
+            result[param] = value if isinstance(value, gast.AST) else const(value)
+        return result
+
+    def expand(self, result, bindings, gradient_of, fresh):
+        """The rule's statements for one call site.
+
+        result: the node standing for the primitive's result; bindings: rule
+        parameter -> argument node; gradient_of(param) -> node for d[param],
+        or None when that gradient is not wanted; fresh(name) -> a new name
+        for a rule-local variable. Returns (statements, contributions) where
+        contributions are (parameter, expression) pairs for `d[param] = ...`.
+        """
+        subs = dict(bindings)
+        subs[self.result] = result
+        subs.update({local: fresh(local) for local in self.locals})
+        statements, contributions = [], []
+        for stmt in self.body:
+            stmt = _replace_gradients(copy(stmt), gradient_of, self.result)
+            target = target_of(stmt)
+            if target is not None:
+                if gradient_of(target) is None:
+                    continue
+                contributions.append((target, replace_names(stmt.value, subs)))
+            else:
+                statements.append(replace_names(stmt, subs))
+        return statements, contributions
+
+
+def target_of(stmt):
+    """`p` for a statement `d[p] = ...`, else None."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if _is_gradient(target):
+            return target.slice.id
+    return None
+
+
+def _is_gradient(node):
+    return isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) \
+        and node.value.id == "d" and isinstance(node.slice, gast.Name)
+
+
+def _replace_gradients(stmt, gradient_of, result):
+    class Replace(gast.NodeTransformer):
+        def visit_Subscript(self, node):
+            if _is_gradient(node) and isinstance(node.ctx, gast.Load):
+                return copy(gradient_of(node.slice.id))
+            return self.generic_visit(node)
+
+    return Replace().visit(stmt)
+
+
+def _register(table, primitives):
+    def decorator(fn):
+        template = Template(fn)
+        for primitive in primitives:
+            table[primitive] = template
+        return fn
+    return decorator
+
+
+def rule_table(table, rules, namespace):
+    """Register one-line rules given as text: {primitive: "d[x] = ..."}.
+
+    Each rule's parameters are (result, x); `namespace` supplies the names
+    the expressions use.
+    """
+    for primitive, line in rules.items():
+        source = f"def rule(result, x):\n    {line}\n"
+        scope = dict(namespace)
+        exec(compile(source, f"<rule for {getattr(primitive, '__name__', primitive)}>", "exec"),
+             scope)
+        table[primitive] = Template(scope["rule"], source)
+
+
+def adjoint(*primitives):
+    """Register the decorated template as the reverse rule of each primitive."""
+    return _register(ADJOINTS, primitives)
+
+
+def tangent(*primitives):
+    """Register the decorated template as the forward rule of each primitive."""
+    return _register(TANGENTS, primitives)
+
+
+def nondifferentiable(*primitives, reason="piecewise constant or integer-valued"):
+    """Declare primitives whose derivative is zero wherever it exists."""
+    for primitive in primitives:
+        NONDIFFERENTIABLE[primitive] = reason

@@ -1,0 +1,263 @@
+"""What generated code calls: gradient shapes, zeros and in-place bookkeeping.
+
+Generated derivatives inline most of their work as plain NumPy; these
+helpers cover what needs a decision on the value's type or shape at run
+time (broadcasting, containers, index kinds). Each is short and called only
+where such a decision is needed.
+"""
+import numpy as np
+
+
+# -- broadcasting and reductions ------------------------------------------
+
+
+def unbroadcast(g, x):
+    """Sum the gradient g down to the shape of x (undoing NumPy broadcasting)."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    if isinstance(x, (list, tuple, dict)):
+        raise TypeError("srcad: arithmetic on a list, tuple or dict (concatenation or "
+                        "repetition) has no derivative rule; use np.concatenate or np.tile")
+    g = np.asarray(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if kept:
+        g = g.sum(axis=kept, keepdims=True)
+    if not shape and not isinstance(x, np.ndarray):
+        return float(g) if np.isrealobj(g) else complex(g)
+    return g
+
+
+def repeat_to_shape(g, x, axis=None, keepdims=False):
+    """Broadcast the gradient of a reduction over `axis` back to x's shape."""
+    shape = np.shape(x)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, tuple(a % len(shape) for a in np.atleast_1d(axis)))
+    return np.broadcast_to(g, shape)
+
+
+def reduced_size(x, result):
+    """How many elements of x went into each element of a reduction's result."""
+    return np.size(x) // max(np.size(result), 1)
+
+
+def extremum_grad(g, x, result, axis=None, keepdims=False):
+    """Gradient of max/min: shared equally among the elements that attain it."""
+    hit = np.asarray(x) == repeat_to_shape(result, x, axis, keepdims)
+    count = hit.sum(axis=axis, keepdims=True) if axis is not None else hit.sum()
+    return repeat_to_shape(g, x, axis, keepdims) * hit / count
+
+
+def where_grad(g, condition, x):
+    """Gradient reaching x through np.where: g where the condition chose x."""
+    return unbroadcast(np.where(condition, g, 0.0), x)
+
+
+# -- products --------------------------------------------------------------
+
+
+def matmul_left(g, a, b):
+    """Gradient of a @ b with respect to a."""
+    a, b = np.asarray(a), np.asarray(b)
+    if b.ndim == 1:
+        grad = np.multiply.outer(g, b) if a.ndim > 1 else g * b
+    elif a.ndim == 1:
+        grad = unbroadcast(np.matmul(np.expand_dims(g, -2), np.swapaxes(b, -1, -2)), a[None])
+        return grad.reshape(a.shape)
+    else:
+        grad = np.matmul(g, np.swapaxes(b, -1, -2))
+    return unbroadcast(grad, a)
+
+
+def matmul_right(g, a, b):
+    """Gradient of a @ b with respect to b."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1:
+        grad = np.multiply.outer(a, g) if b.ndim > 1 else g * a
+        if b.ndim > 2:
+            grad = np.moveaxis(grad, 0, -2)
+    elif b.ndim == 1:
+        grad = np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(g, -1))[..., 0]
+        return unbroadcast(grad, b)
+    else:
+        grad = np.matmul(np.swapaxes(a, -1, -2), g)
+    return unbroadcast(grad, b)
+
+
+def dot_left(g, a, b):
+    """Gradient of np.dot(a, b) with respect to a."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return unbroadcast(g * b, a)
+    if b.ndim <= 2:
+        return matmul_left(g, a, b)
+    # np.dot contracts a's last axis with b's second-to-last
+    axes_g = list(range(a.ndim - 1, np.ndim(g)))
+    b_free = [i for i in range(b.ndim) if i != b.ndim - 2]
+    return np.tensordot(g, b, axes=(axes_g, b_free))
+
+
+def dot_right(g, a, b):
+    """Gradient of np.dot(a, b) with respect to b."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return unbroadcast(g * a, b)
+    if b.ndim <= 2:
+        return matmul_right(g, a, b)
+    axes_a = list(range(a.ndim - 1))
+    grad = np.tensordot(a, g, axes=(axes_a, axes_a))
+    return np.moveaxis(grad, 0, -2)
+
+
+# -- zeros and accumulation ------------------------------------------------
+
+
+def zeros_like(x):
+    """The zero gradient for a value: same shape and structure, float entries."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+    if isinstance(x, (list, tuple)):
+        return [zeros_like(v) for v in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, (complex, np.complexfloating)):
+        return 0j
+    return 0.0
+
+
+def accumulate(total, g):
+    """total + g for gradients of any structure (arrays, numbers, lists, dicts)."""
+    if isinstance(total, list):
+        if not isinstance(g, (list, tuple)):
+            return total if _is_zero(g) else [accumulate(t, g) for t in total]
+        return [accumulate(t, v) for t, v in zip(total, g)]
+    if isinstance(total, dict):
+        if not isinstance(g, dict):
+            return total
+        merged = dict(total)
+        for k, v in g.items():
+            merged[k] = accumulate(merged[k], v) if k in merged else v
+        return merged
+    if isinstance(g, (list, tuple, dict)):
+        return g if _is_zero(total) else accumulate(g, total)
+    return total + g
+
+
+def _is_zero(g):
+    return isinstance(g, float) and g == 0.0
+
+
+def seed_copy(g):
+    """An owned copy of an incoming gradient, safe to update in place."""
+    if isinstance(g, np.ndarray):
+        return g.astype(np.result_type(g.dtype, np.float64), copy=True)
+    if isinstance(g, (list, tuple)):
+        return [seed_copy(v) for v in g]
+    if isinstance(g, dict):
+        return {k: seed_copy(v) for k, v in g.items()}
+    return g
+
+
+# -- subscripts --------------------------------------------------------------
+
+
+def add_at(total, x, index, g):
+    """Gradient of `y = x[index]`: add g into total at index, in place when owned.
+
+    Repeated integer indices accumulate (scatter-add). Returns the total.
+    """
+    if isinstance(total, np.ndarray):
+        if _is_basic(index):
+            total[index] += g
+        else:
+            np.add.at(total, index, g)
+        return total
+    if isinstance(total, (list, dict)):
+        total[index] = accumulate(total[index], g) if _has(total, index) else g
+        return total
+    if isinstance(x, tuple) and isinstance(total, float):
+        total = zeros_like(x)
+        total[index] = accumulate(total[index], g)
+        return total
+    raise TypeError(f"srcad: cannot accumulate a gradient into {type(total).__name__}")
+
+
+def _has(container, index):
+    return index in container if isinstance(container, dict) else True
+
+
+def _is_basic(index):
+    if isinstance(index, tuple):
+        return all(_is_basic(i) for i in index)
+    return isinstance(index, (int, np.integer, slice)) or index is None or index is Ellipsis
+
+
+def take_at(total, index):
+    """Gradient of the value written by `x[index] = v`: read it and zero it in total."""
+    g = total[index]
+    if isinstance(total, np.ndarray):
+        g = g.copy() if isinstance(g, np.ndarray) else g
+        total[index] = 0
+    else:
+        total[index] = zeros_like(g)
+    return g
+
+
+MISSING = object()  # a dict key that did not exist before a write
+
+
+def saved_item(x, index):
+    """The value at x[index] before a write, copied so that the write cannot change it."""
+    if isinstance(x, dict) and index not in x:
+        return MISSING
+    old = x[index]
+    return old.copy() if isinstance(old, np.ndarray) else old
+
+
+def restore_item(x, index, old):
+    """Undo a write `x[index] = v` with the value saved_item returned."""
+    if old is MISSING:
+        del x[index]
+    else:
+        x[index] = old
+
+
+# -- containers ----------------------------------------------------------------
+
+
+def element_grads(g, n):
+    """The gradients of the n elements of a container, zero where none arrived."""
+    if isinstance(g, (list, tuple)):
+        return g
+    return [0.0] * n
+
+
+def pop_grad(total, xs):
+    """Backward step of `xs.append(v)`: v's gradient, popped off the list's gradient."""
+    if isinstance(total, list) and len(total) == len(xs):
+        return total.pop()
+    return 0.0
+
+
+def as_gradient(g, x):
+    """Give gradient g the type and structure of the argument x."""
+    if isinstance(x, np.ndarray):
+        if isinstance(g, np.ndarray) and g.shape == x.shape:
+            return g
+        return np.broadcast_to(g, x.shape).astype(np.result_type(x.dtype, np.float64))
+    if isinstance(x, (list, tuple)):
+        gs = element_grads(g, len(x))
+        return type(x)(as_gradient(gi, xi) for gi, xi in zip(gs, x))
+    if isinstance(x, dict):
+        gs = g if isinstance(g, dict) else {}
+        return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}
+    if isinstance(x, (bool, int, float)) and not isinstance(g, complex):
+        return float(np.real(g)) if np.ndim(g) == 0 else float(np.sum(g))
+    if isinstance(x, complex):
+        return complex(g)
+    if isinstance(x, np.generic):
+        return x.dtype.type(g) if np.ndim(g) == 0 else x.dtype.type(np.sum(g))
+    return g
