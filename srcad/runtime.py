@@ -129,25 +129,41 @@ def zeros_like(x):
 
 
 def accumulate(total, g):
-    """total + g for gradients of any structure (arrays, numbers, lists, dicts)."""
-    if isinstance(total, list):
-        if not isinstance(g, (list, tuple)):
-            return total if _is_zero(g) else [accumulate(t, g) for t in total]
+    """total + g for gradients of any structure (arrays, numbers, lists, dicts).
+
+    The result never shares a mutable container with g, so that the backward
+    pass may update it in place.
+    """
+    if _is_zero(total):
+        return _owned(g)
+    if _is_zero(g):
+        return total
+    if isinstance(total, (list, tuple)):
+        if isinstance(g, dict):
+            raise TypeError("srcad: a dict gradient reached a list or tuple")
         return [accumulate(t, v) for t, v in zip(total, g)]
     if isinstance(total, dict):
-        if not isinstance(g, dict):
-            return total
         merged = dict(total)
         for k, v in g.items():
-            merged[k] = accumulate(merged[k], v) if k in merged else v
+            merged[k] = accumulate(merged[k], v) if k in merged else _owned(v)
         return merged
     if isinstance(g, (list, tuple, dict)):
-        return g if _is_zero(total) else accumulate(g, total)
+        return accumulate(g, total)
     return total + g
 
 
+def _owned(g):
+    if isinstance(g, (list, tuple)):
+        return list(g)
+    if isinstance(g, dict):
+        return dict(g)
+    if isinstance(g, np.ndarray):
+        return g.copy()
+    return g
+
+
 def _is_zero(g):
-    return isinstance(g, float) and g == 0.0
+    return type(g) is float and g == 0.0
 
 
 def seed_copy(g):
@@ -169,6 +185,8 @@ def add_at(total, x, index, g):
 
     Repeated integer indices accumulate (scatter-add). Returns the total.
     """
+    if _is_zero(total) and not isinstance(x, (int, float)):
+        total = zeros_like(x)
     if isinstance(total, np.ndarray):
         if _is_basic(index):
             total[index] += g
@@ -197,6 +215,8 @@ def _is_basic(index):
 
 def take_at(total, index):
     """Gradient of the value written by `x[index] = v`: read it and zero it in total."""
+    if _is_zero(total):
+        return 0.0
     g = total[index]
     if isinstance(total, np.ndarray):
         g = g.copy() if isinstance(g, np.ndarray) else g
@@ -228,11 +248,29 @@ def restore_item(x, index, old):
 # -- containers ----------------------------------------------------------------
 
 
-def element_grads(g, n):
-    """The gradients of the n elements of a container, zero where none arrived."""
-    if isinstance(g, (list, tuple)):
-        return g
-    return [0.0] * n
+def item_grad(g, key):
+    """The gradient of one element of a tuple, list or dict, given the container's."""
+    if _is_zero(g):
+        return 0.0
+    if isinstance(g, dict):
+        return g.get(key, 0.0)
+    return g[key]
+
+
+def copy_value(x):
+    """A copy of a result that the backward pass would otherwise restore in place."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, (list, tuple)):
+        return type(x)(copy_value(v) for v in x)
+    if isinstance(x, dict):
+        return {k: copy_value(v) for k, v in x.items()}
+    return x
+
+
+def stop_gradient(x):
+    """Return x unchanged; srcad treats the result as a constant."""
+    return x
 
 
 def pop_grad(total, xs):
@@ -245,12 +283,11 @@ def pop_grad(total, xs):
 def as_gradient(g, x):
     """Give gradient g the type and structure of the argument x."""
     if isinstance(x, np.ndarray):
-        if isinstance(g, np.ndarray) and g.shape == x.shape:
+        if isinstance(g, np.ndarray) and g.shape == x.shape and g.flags.writeable:
             return g
         return np.broadcast_to(g, x.shape).astype(np.result_type(x.dtype, np.float64))
     if isinstance(x, (list, tuple)):
-        gs = element_grads(g, len(x))
-        return type(x)(as_gradient(gi, xi) for gi, xi in zip(gs, x))
+        return type(x)(as_gradient(item_grad(g, i), xi) for i, xi in enumerate(x))
     if isinstance(x, dict):
         gs = g if isinstance(g, dict) else {}
         return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}

@@ -3,7 +3,7 @@ import builtins
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import stop_gradient, unbroadcast
 from .templates import ADJOINTS, adjoint, d, nondifferentiable, rule_table
 
 rule_table(ADJOINTS, {
@@ -31,3 +31,5 @@ nondifferentiable(builtins.len, builtins.range, builtins.int, builtins.bool, bui
                   builtins.enumerate, builtins.zip, builtins.sorted, builtins.any,
                   builtins.all, builtins.hasattr, builtins.id, builtins.repr,
                   reason="integer-valued or not a numeric operation")
+
+nondifferentiable(stop_gradient, reason="srcad.stop_gradient blocks the derivative")

@@ -1,0 +1,281 @@
+"""Stage 4: facts about a normalized function that the transformers need.
+
+* which operation each statement performs (`Op`, from resolve.py);
+* activity: a variable is active when it depends on a differentiated input
+  (varied) and the output depends on it (useful); only active variables get
+  derivative code;
+* kinds: "scalar" (a 0-d number), "array" (an ndarray or NumPy scalar) or
+  "other" (containers, unknown), so that generated code can add gradients
+  with `+` and skip broadcasting reductions where the kinds allow;
+* assignment sites: which variables are assigned more than once or inside a
+  loop, so that their old values must be recorded before being overwritten;
+* in-place writes that would go through a second name for the same memory,
+  which srcad refuses rather than differentiate wrongly.
+
+The analyses are flow-insensitive (one fact per variable for the whole
+function), which is conservative: it can only make more variables active
+or record more values, never fewer than correctness needs.
+"""
+import builtins
+
+import gast
+import numpy as np
+
+from .errors import NoDerivativeError, UnsupportedSyntaxError
+from .normalize import local_names
+from .resolve import Op, Resolver
+
+REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
+VIEW_PRIMITIVES = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dims,
+                   np.asarray, "ndarray.reshape", "ndarray.transpose"}
+
+
+class Statement:
+    """One simple statement of the normalized function and what it does."""
+
+    def __init__(self, node, target, op, loop_depth, write=False):
+        self.node = node
+        self.target = target          # the variable assigned or updated in place
+        self.op = op
+        self.loop_depth = loop_depth
+        self.write = write            # an in-place update of target (x[i] = v, xs.append(v))
+
+
+class Analysis:
+    def __init__(self, function, tree, wrt, param_kinds, is_callee=False):
+        self.function = function
+        self.tree = tree
+        self.params = [a.id for a in tree.args.posonlyargs + tree.args.args
+                       + tree.args.kwonlyargs]
+        self.locals = local_names(tree)
+        self.resolver = Resolver(function, self.locals)
+        self.statements = []
+        self.loop_targets = {}        # loop variable -> number of loops binding it
+        self.collect(tree.body, 0)
+        self.returned = _returned_name(tree)
+        self.varied = self.propagate_varied(set(wrt))
+        self.useful = self.propagate_useful({self.returned} if self.returned else set())
+        self.active = self.varied & self.useful
+        self.kinds = self.infer_kinds(param_kinds)
+        self.sites, self.in_loop = self.count_sites()
+        self.in_place = {s.target for s in self.statements if s.write} | \
+            {s.op.node.value.id for s in self.statements
+             if s.op.kind == "subscript" and isinstance(s.op.node.value, gast.Name)}
+        self.check_unknown_ops()
+        self.check_in_place_writes(is_callee)
+
+    # -- statements -------------------------------------------------------------
+
+    def collect(self, body, depth):
+        for node in body:
+            if isinstance(node, gast.Assign):
+                target = node.targets[0]
+                if isinstance(target, gast.Name):
+                    op = self.resolver.op(node.value)
+                    self.add(node, target.id, op, depth)
+                else:
+                    op = Op("copy", node.value) if isinstance(node.value, gast.Name) \
+                        else Op("zero", node.value)
+                    self.add(node, target.value.id, op, depth, write=True)
+            elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+                op = self.resolver.op(node.value)
+                receiver = node.value.func.value if isinstance(node.value.func, gast.Attribute) \
+                    else None
+                if op.kind == "append":
+                    self.add(node, receiver.id, op, depth, write=True)
+                else:
+                    node.op = op
+            elif isinstance(node, gast.If):
+                self.collect(node.body, depth)
+                self.collect(node.orelse, depth)
+            elif isinstance(node, gast.For):
+                self.loop_targets[node.target.id] = self.loop_targets.get(node.target.id, 0) + 1
+                self.collect(node.body, depth + 1)
+            elif isinstance(node, gast.While):
+                self.collect(node.body, depth + 1)
+
+    def add(self, node, target, op, depth, write=False):
+        node.op = op
+        self.statements.append(Statement(node, target, op, depth, write))
+
+    # -- activity ---------------------------------------------------------------
+
+    def propagate_varied(self, varied):
+        changed = True
+        while changed:
+            changed = False
+            for s in self.statements:
+                if s.target in varied or s.op.kind == "zero":
+                    continue
+                if any(name in varied for name, _ in s.op.inputs()):
+                    varied.add(s.target)
+                    changed = True
+        return varied
+
+    def propagate_useful(self, useful):
+        changed = True
+        while changed:
+            changed = False
+            for s in self.statements:
+                if s.target not in useful or s.op.kind == "zero":
+                    continue
+                for name, _ in s.op.inputs():
+                    if name not in useful:
+                        useful.add(name)
+                        changed = True
+        return useful
+
+    def check_unknown_ops(self):
+        for s in self.statements:
+            if s.op.kind == "unknown" and s.target in self.active:
+                inputs = [n for n, _ in s.op.inputs() if n in self.varied]
+                if inputs:
+                    self.refuse_no_derivative(s.node, s.op, inputs)
+        for node in gast.walk(self.tree):
+            op = getattr(node, "op", None)
+            if isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind in ("unknown", "call"):
+                receiver = node.value.func.value if isinstance(node.value.func, gast.Attribute) \
+                    else None
+                varied = [n for n, _ in op.inputs() if n in self.varied]
+                if isinstance(receiver, gast.Name) and receiver.id in self.varied:
+                    varied.append(receiver.id)
+                if varied:
+                    filename, lineno, line = self.function.location(node)
+                    raise UnsupportedSyntaxError(
+                        f"cannot differentiate {op.description} called for its effect on "
+                        f"'{varied[0]}': srcad does not follow in-place updates made by "
+                        "calls; return the new value and assign it",
+                        filename, lineno, line)
+
+    def refuse_no_derivative(self, node, op, inputs):
+        filename, lineno, line = self.function.location(node)
+        raise NoDerivativeError(
+            f"no derivative rule for {op.description or 'this operation'} "
+            f"(applied to '{inputs[0]}', which depends on a differentiated input): "
+            "register one with @srcad.adjoint, or wrap the value in srcad.stop_gradient",
+            filename, lineno, line)
+
+    # -- kinds ------------------------------------------------------------------
+
+    def infer_kinds(self, param_kinds):
+        kinds = dict(param_kinds)
+        for name in self.loop_targets:
+            kinds[name] = "scalar"
+        changed = True
+        while changed:
+            changed = False
+            for s in self.statements:
+                if s.write:
+                    new = kinds.get(s.target, "other")
+                else:
+                    new = self.kind_of(s.op, kinds)
+                old = kinds.get(s.target)
+                joined = new if old is None or old == new else "other"
+                if joined != old:
+                    kinds[s.target] = joined
+                    changed = True
+        return kinds
+
+    def kind_of_node(self, node, kinds):
+        if isinstance(node, gast.Constant):
+            value = node.value
+            return "scalar" if isinstance(value, (int, float)) else "other"
+        if isinstance(node, gast.Name):
+            return kinds.get(node.id, "other") if node.id in self.locals else "other"
+        return "other"
+
+    def kind_of(self, op, kinds):
+        if op.kind == "copy":
+            return self.kind_of_node(op.node, kinds)
+        if op.kind == "zero":
+            if isinstance(op.node, gast.Constant):
+                return self.kind_of_node(op.node, kinds)
+            module = getattr(op.primitive, "__module__", None) or ""
+            return "array" if module.split(".")[0] == "numpy" else "other"
+        if op.kind == "subscript":
+            return "array" if self.kind_of_node(op.node.value, kinds) == "array" else "other"
+        if op.kind != "rule":
+            return "other"
+        arg_kinds = [self.kind_of_node(n, kinds) for n in op.bindings.values()
+                     if not (isinstance(n, gast.Constant) and n.value is None)]
+        primitive = op.primitive
+        if primitive in REDUCTIONS and not op.keywords and len(op.args) == 1:
+            return "scalar" if arg_kinds[0] in ("scalar", "array") else "other"
+        if "other" in arg_kinds:
+            return "other"
+        elementwise = isinstance(primitive, np.ufunc) or primitive in REDUCTIONS or \
+            getattr(primitive, "__module__", None) in ("math", "_operator", "operator") or \
+            primitive in (builtins.abs, builtins.float, builtins.max, builtins.min)
+        if elementwise and all(k == "scalar" for k in arg_kinds):
+            return "scalar"
+        if getattr(primitive, "__module__", None) == "math" or primitive is builtins.float:
+            return "scalar"
+        return "array"
+
+    # -- recording --------------------------------------------------------------
+
+    def count_sites(self):
+        sites = {p: 1 for p in self.params}
+        in_loop = set()
+        for s in self.statements:
+            if s.write:
+                continue
+            sites[s.target] = sites.get(s.target, 0) + 1
+            if s.loop_depth:
+                in_loop.add(s.target)
+        for name, count in self.loop_targets.items():
+            sites[name] = sites.get(name, 0) + count
+        return sites, in_loop
+
+    def overwritten(self, name, in_loop):
+        """Whether an assignment to name may overwrite a value the adjoint still needs."""
+        return self.sites.get(name, 0) > 1 or in_loop or name in self.in_loop
+
+    # -- in-place writes ----------------------------------------------------------
+
+    def check_in_place_writes(self, is_callee):
+        """Refuse writes into memory that another variable may share.
+
+        `a = h[0]; h[0] = v` makes a a view of h, and the write changes a too;
+        the gradient would then reach v through a but not through h. srcad
+        refuses writes into a variable that shares memory with another one.
+        """
+        aliases = {}
+        for s in self.statements:
+            if not s.write and is_alias(s.op):
+                for name, _ in s.op.inputs():
+                    aliases.setdefault(name, set()).add(s.target)
+                    aliases.setdefault(s.target, set()).add(name)
+        for s in self.statements:
+            if not s.write:
+                continue
+            shared = aliases.get(s.target)
+            if shared and (s.target in self.varied or shared & self.varied
+                           or s.target in self.useful):
+                other = sorted(shared)[0]
+                filename, lineno, line = self.function.location(s.node)
+                raise UnsupportedSyntaxError(
+                    f"cannot differentiate an in-place update of '{s.target}', which may share "
+                    f"memory with '{other}': copy it first ({s.target} = {s.target}.copy()) "
+                    f"or write into '{other}' directly", filename, lineno, line)
+            if is_callee and s.target in self.params and s.target in self.varied:
+                filename, lineno, line = self.function.location(s.node)
+                raise UnsupportedSyntaxError(
+                    f"cannot differentiate an in-place update of the argument '{s.target}' "
+                    "inside a called function: return the new value instead",
+                    filename, lineno, line)
+
+
+def is_alias(op):
+    """Whether an operation's result may share memory with one of its inputs."""
+    if op.kind in ("copy", "subscript", "call"):
+        return True
+    return op.kind == "rule" and op.primitive in VIEW_PRIMITIVES
+
+
+def _returned_name(tree):
+    last = tree.body[-1]
+    if isinstance(last, gast.Return) and isinstance(last.value, gast.Name):
+        return last.value.id
+    return None
+

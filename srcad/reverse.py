@@ -1,0 +1,710 @@
+"""Stage 5 (reverse mode): a normalized function to a primal and an adjoint function.
+
+The primal runs the user's statements and pushes onto `stack` what the
+adjoint will need: the old value of a variable about to be overwritten, the
+old contents of an array element about to be written, a branch decision
+that cannot be recomputed, a loop's trip count. It ends by pushing the final
+values of the variables the adjoint reads.
+
+The adjoint pops those final values, then walks the statements backwards.
+For each one it adds the gradient of the result to the gradients of the
+arguments (using the derivative rule, inlined), then restores what the
+statement overwrote. So at every point of the backward walk each variable
+holds the value it had at the same point of the forward run.
+
+Every push starts out paired with its pop; `prune` then drops the pairs that
+record values the adjoint never reads.
+"""
+import builtins
+import inspect
+
+import gast
+
+from . import runtime
+from .analysis import Analysis, is_alias
+from .optimize import optimize
+from .syntax import assign, call, const, copy, name, names_in, replace_names
+
+SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
+    runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,), runtime.reduced_size: (0, 1),
+    runtime.add_at: (1,), runtime.pop_grad: (1,),
+}
+
+
+def tagged(node, tag):
+    node.srcad_tag = tag
+    return node
+
+
+def tag_of(node):
+    return getattr(node, "srcad_tag", None)
+
+
+def marker(text):
+    """A statement that emit.py turns into a comment line."""
+    return gast.Expr(value=gast.Constant(value=COMMENT + text, kind=None))
+
+
+COMMENT = "srcad-comment: "
+
+
+def is_marker(node):
+    return isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant) \
+        and isinstance(node.value.value, str) and node.value.value.startswith(COMMENT)
+
+
+class ReverseFunction:
+    """The primal and adjoint of one user function, for one set of argument kinds."""
+
+    def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee):
+        self.module = module
+        self.function = function
+        self.tree = tree
+        self.namer = tree.namer
+        self.analysis = Analysis(function, tree, wrt, param_kinds, is_callee)
+        self.active = self.analysis.active
+        self.kinds = self.analysis.kinds
+        self.wrt = wrt
+        self.primal_name, self.adjoint_name = names
+        self.helpers = {}        # name used in code -> object
+        self.helper_names = {}   # id(object) -> name used in code
+        self.gradients = {}      # variable -> its gradient's name
+        self.loop_depth = 0
+        self.stack = self.namer.fresh("stack")
+        self.push = self.namer.fresh("push")
+        self.pop = self.namer.fresh("pop")
+        self.filename = function.filename.rsplit("/", 1)[-1]
+
+    # -- names ------------------------------------------------------------------
+
+    def helper(self, name_, obj):
+        """The name generated code uses for a global object (a runtime helper, np...)."""
+        if id(obj) in self.helper_names:
+            return self.helper_names[id(obj)]
+        namespace = self.function.namespace
+        if name_ not in self.analysis.locals and namespace.get(name_, obj) is obj \
+                and name_ not in self.helpers:
+            used = name_
+            self.namer.taken.add(used)
+        else:
+            used = self.namer.fresh(name_)
+        self.helpers[used] = obj
+        self.helper_names[id(obj)] = used
+        return used
+
+    def runtime(self, name_):
+        return name(self.helper(name_, getattr(runtime, name_)))
+
+    def grad(self, var):
+        if var not in self.gradients:
+            self.gradients[var] = self.namer.fresh("d" + var.rstrip("_"))
+        return self.gradients[var]
+
+    def push_stmt(self, value, tag):
+        return tagged(gast.Expr(value=call(name(self.push), value)), tag)
+
+    def pop_expr(self):
+        return call(name(self.pop))
+
+    # -- the two functions ----------------------------------------------------------
+
+    def build(self):
+        body = self.tree.body
+        result = body[-1].value
+        primal, adjoint = self.block(body[:-1])
+        returned = result.id if isinstance(result, gast.Name) else None
+        if returned in self.active:
+            seed = self.grad(returned)
+        else:
+            seed = self.namer.fresh("doutput")
+        final_push = self.push_stmt(gast.Tuple(elts=[], ctx=gast.Load()), ("final",))
+        final_pop = tagged(assign(gast.Tuple(elts=[], ctx=gast.Store()), self.pop_expr()),
+                           ("final",))
+        self.primal_body = primal + [final_push]
+        self.adjoint_body = adjoint
+        self.result = result
+        self.returned = returned
+        self.seed = seed
+        self.final = (final_push, final_pop)
+        self.prune()
+        return self.primal_def(), self.adjoint_def()
+
+    def primal_def(self):
+        args = copy(self.tree.args)
+        args.args.insert(0, name(self.stack, store=False).__class__(
+            id=self.stack, ctx=gast.Param(), annotation=None, type_comment=None))
+        head = [assign(self.push, gast.Attribute(value=name(self.stack), attr="append",
+                                                 ctx=gast.Load()))]
+        inits = [assign(v, const(None)) for v in self.unbound_before_push()]
+        value = self.result
+        if self.restores_in_place() and self.kinds.get(self.returned) != "scalar":
+            value = call(self.runtime("copy_value"), value)
+        body = head + inits + self.primal_body + [gast.Return(value=value)]
+        return _function(self.primal_name, args, body)
+
+    def adjoint_def(self):
+        params = [self.stack, self.seed]
+        args = gast.arguments(
+            args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                  for p in params],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        head = [assign(self.pop, gast.Attribute(value=name(self.stack), attr="pop",
+                                                ctx=gast.Load()))]
+        final_pop = self.final[1]
+        if final_pop.targets[0].elts:
+            head.append(final_pop)
+        if self.returned in self.active and self.returned in self.analysis.in_place:
+            head.append(assign(self.seed, call(self.runtime("seed_copy"), name(self.seed))))
+        inits = [assign(self.grad(v), const(0.0)) for v in self.sorted_active()
+                 if v != self.returned]
+        grads = [name(self.grad(p)) if p in self.active else const(0.0) for p in self.wrt]
+        value = grads[0] if len(grads) == 1 and not self.module.tuple_result(self) \
+            else gast.Tuple(elts=grads, ctx=gast.Load())
+        in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
+        body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
+                        self.gradients.values(), in_place)
+        return _function(self.adjoint_name, args, head + body)
+
+    def sorted_active(self):
+        order = self.analysis.params + [s.target for s in self.analysis.statements]
+        seen = []
+        for v in order:
+            if v in self.active and v not in seen:
+                seen.append(v)
+        return seen
+
+    # -- statements --------------------------------------------------------------------
+
+    def block(self, body):
+        """Primal and adjoint of a block, each group of statements from one user line
+        under a comment naming that line."""
+        groups = []
+        for node in body:
+            p, a = self.statement(node)
+            lineno = getattr(node, "lineno", None)
+            if groups and groups[-1][0] == lineno:
+                groups[-1][1].extend(p)
+                groups[-1][2][:0] = a
+            else:
+                groups.append((lineno, p, a))
+        primal, adjoint = [], []
+        for lineno, p, a in groups:
+            location = f"{self.filename}:{lineno}: {self.function.source_line(lineno).strip()}"
+            if p:
+                primal += [marker(location)] + p
+            if a:
+                adjoint[:0] = [marker("grad of " + location)] + a
+        return primal, adjoint
+
+    def statement(self, node):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                return self.assignment(node, target.id)
+            return self.subscript_write(node, target)
+        if isinstance(node, gast.Expr):
+            op = getattr(node, "op", None)
+            if op is not None and op.kind == "append":
+                return self.append(node, op)
+            return [node], []
+        if isinstance(node, gast.If):
+            if len(node.body) == 1 and isinstance(node.body[0], gast.Break):
+                return [node], []
+            return self.branch(node)
+        if isinstance(node, gast.For):
+            return self.for_loop(node)
+        if isinstance(node, gast.While):
+            return self.while_loop(node)
+        return [node], []
+
+    def assignment(self, node, target):
+        op = node.op
+        adjoint = []
+        if target in self.active:
+            if op.kind == "call":
+                node, adjoint = self.user_call(node, target, op)
+            else:
+                adjoint = self.op_adjoint(target, op)
+        primal = [node]
+        if self.analysis.overwritten(target, self.loop_depth > 0):
+            if target in self.active:
+                adjoint.append(assign(self.grad(target), const(0.0)))
+            primal.insert(0, self.push_stmt(name(target), ("save", target)))
+            adjoint.append(tagged(assign(target, self.pop_expr()), ("save", target)))
+        return primal, adjoint
+
+    def op_adjoint(self, target, op):
+        dy = name(self.grad(target))
+        if op.kind == "copy":
+            return self.contribute(op.node.id, dy)
+        if op.kind == "subscript":
+            base = op.node.value.id
+            if base not in self.active:
+                return []
+            total = name(self.grad(base))
+            value = call(self.runtime("add_at"), total, name(base), index_expr(op.node.slice), dy)
+            return [assign(self.grad(base), value)]
+        if op.kind == "literal":
+            out = []
+            for key, node in op.elements.items():
+                if isinstance(node, gast.Name) and node.id in self.active:
+                    piece = call(self.runtime("item_grad"), copy(dy), const(key))
+                    out += self.contribute(node.id, piece)
+            return out
+        if op.kind == "rule":
+            return self.rule_adjoint(target, op, dy)
+        return []
+
+    def contribute(self, var, expr):
+        """`d[var] += expr`, as plain `+` where the kinds allow it."""
+        if var not in self.active:
+            return []
+        dvar = name(self.grad(var))
+        if self.kinds.get(var) in ("scalar", "array"):
+            value = gast.BinOp(left=dvar, op=gast.Add(), right=expr)
+        else:
+            value = call(self.runtime("accumulate"), dvar, expr)
+        return [assign(self.grad(var), value)]
+
+    def rule_adjoint(self, target, op, dy):
+        template = op.template
+        bindings = op.bindings
+        wanted = {param for param, node in bindings.items()
+                  if isinstance(node, gast.Name) and node.id in self.active
+                  and param in template.differentiates}
+        if not wanted:
+            return []
+
+        def gradient_of(param):
+            if param == template.result:
+                return copy(dy)
+            return name(self.grad(bindings[param].id)) if param in wanted else None
+
+        statements, contributions = template.expand(name(target), bindings, gradient_of,
+                                                    self.namer.fresh)
+        renames = {}
+        for free in template.free:
+            obj = template.globals.get(free, getattr(builtins, free, None))
+            used = self.helper(free, obj)
+            if used != free:
+                renames[free] = used
+        out = [replace_names(s, renames) for s in statements]
+        for param, expr in contributions:
+            expr = self.without_unbroadcast(replace_names(expr, renames), param, bindings)
+            out += self.contribute(bindings[param].id, expr)
+        return out
+
+    def without_unbroadcast(self, expr, param, bindings):
+        """Drop `unbroadcast(g, x)` where x's shape is already the result's shape."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
+                and self.helpers.get(expr.func.id) is runtime.unbroadcast):
+            return expr
+        kinds = {p: self.node_kind(n) for p, n in bindings.items()
+                 if not (isinstance(n, gast.Constant) and n.value is None)}
+        others = [k for p, k in kinds.items() if p != param]
+        mine = kinds.get(param)
+        if all(k == "scalar" for k in others) and mine in ("scalar", "array"):
+            return expr.args[0]
+        return expr
+
+    def node_kind(self, node):
+        if isinstance(node, gast.Constant):
+            return "scalar" if isinstance(node.value, (int, float)) else "other"
+        if isinstance(node, gast.Name):
+            return self.kinds.get(node.id, "other")
+        return "other"
+
+    def user_call(self, node, target, op):
+        callee = op.callee
+        signature = inspect.signature(callee)
+        bound = signature.bind(*op.args, **op.keywords)
+        kinds = {}
+        for param, p in signature.parameters.items():
+            if param in bound.arguments:
+                kinds[param] = self.node_kind(bound.arguments[param])
+            elif p.default is not inspect.Parameter.empty:
+                kinds[param] = runtime_kind(p.default)
+        generated = self.module.callee(callee, kinds)
+        self.helpers[generated.primal_name] = generated
+        self.helpers[generated.adjoint_name] = generated
+        value = gast.Call(func=name(generated.primal_name),
+                          args=[name(self.stack)] + list(node.value.args),
+                          keywords=node.value.keywords)
+        primal = assign(target, value)
+        primal.lineno = node.lineno
+        primal.op = op
+        names = []
+        contributions = []
+        for param in signature.parameters:
+            arg = bound.arguments.get(param)
+            if isinstance(arg, gast.Name) and arg.id in self.active:
+                piece = self.namer.fresh(f"d{arg.id.rstrip('_')}_{callee.__name__}")
+                names.append(name(piece, store=True))
+                contributions += self.contribute(arg.id, name(piece))
+            else:
+                names.append(name("_", store=True))
+        targets = gast.Tuple(elts=names, ctx=gast.Store())
+        back = assign(targets, call(name(generated.adjoint_name), name(self.stack),
+                                    name(self.grad(target))))
+        return primal, [back] + contributions
+
+    def subscript_write(self, node, target):
+        base = target.value.id
+        index = index_expr(target.slice)
+        adjoint = []
+        if base in self.active:
+            taken = call(self.runtime("take_at"), name(self.grad(base)), index)
+            value = node.value
+            if isinstance(value, gast.Name) and value.id in self.active:
+                adjoint = self.contribute(value.id, taken)
+            else:
+                adjoint = [gast.Expr(value=taken)]
+        save = self.push_stmt(call(self.runtime("saved_item"), name(base), copy(index)),
+                              ("item", base))
+        restore = tagged(gast.Expr(value=call(self.runtime("restore_item"), name(base),
+                                              copy(index), self.pop_expr())), ("item", base))
+        return [save, node], adjoint + [restore]
+
+    def append(self, node, op):
+        receiver = node.value.func.value.id
+        value = op.args[0]
+        adjoint = []
+        if receiver in self.active:
+            piece = call(self.runtime("pop_grad"), name(self.grad(receiver)), name(receiver))
+            if isinstance(value, gast.Name) and value.id in self.active:
+                adjoint = self.contribute(value.id, piece)
+            else:
+                adjoint = [gast.Expr(value=piece)]
+        undo = gast.Expr(value=call(gast.Attribute(value=name(receiver), attr="pop",
+                                                   ctx=gast.Load())))
+        return [node], adjoint + [tagged(undo, ("list", receiver))]
+
+    def branch(self, node):
+        p_body, a_body = self.block(node.body)
+        p_else, a_else = self.block(node.orelse)
+        assigned = names_in(gast.Module(body=node.body + node.orelse, type_ignores=[]),
+                            gast.Store)
+        if names_in(node.test) & assigned:
+            tag = ("branch", id(node))
+            p_body.append(self.push_stmt(const(True), tag))
+            p_else.append(self.push_stmt(const(False), tag))
+            test = tagged(self.pop_expr(), tag)
+        else:
+            test = copy(node.test)
+        primal = gast.If(test=node.test, body=p_body or [gast.Pass()], orelse=p_else)
+        adjoint = gast.If(test=test, body=a_body, orelse=a_else)
+        return [primal], [adjoint]
+
+    def for_loop(self, node):
+        target = node.target.id
+        self.loop_depth += 1
+        p_body, a_body = self.block(node.body)
+        self.loop_depth -= 1
+        reversed_ = name(self.helper("reversed", builtins.reversed))
+        breaks = any(isinstance(n, gast.Break) for n in _outside_loops(node.body))
+        if breaks:
+            tag = ("count", id(node))
+            count = self.namer.fresh("iterations")
+            increment = tagged(assign(count, gast.BinOp(left=name(count), op=gast.Add(),
+                                                        right=const(1))), tag)
+            primal = [tagged(assign(count, const(0)), tag),
+                      gast.For(target=node.target, iter=node.iter, body=[increment] + p_body,
+                               orelse=[], type_comment=None),
+                      self.push_stmt(name(count), tag)]
+            upto = gast.Subscript(value=copy(node.iter),
+                                  slice=gast.Slice(lower=None, upper=name(count), step=None),
+                                  ctx=gast.Load())
+            adjoint = [tagged(assign(count, self.pop_expr()), tag),
+                       tagged(gast.For(target=copy(node.target), iter=call(reversed_, upto),
+                                       body=a_body, orelse=[], type_comment=None), tag)]
+        else:
+            primal = [gast.For(target=node.target, iter=node.iter, body=p_body or [gast.Pass()],
+                               orelse=[], type_comment=None)]
+            adjoint = [gast.For(target=copy(node.target), iter=call(reversed_, copy(node.iter)),
+                                body=a_body, orelse=[], type_comment=None)]
+        if self.analysis.overwritten(target, self.loop_depth > 0) \
+                or self.analysis.sites.get(target, 0) > 1:
+            primal.insert(0, self.push_stmt(name(target), ("save", target)))
+            adjoint.append(tagged(assign(target, self.pop_expr()), ("save", target)))
+        return primal, adjoint
+
+    def while_loop(self, node):
+        self.loop_depth += 1
+        p_body, a_body = self.block(node.body)
+        self.loop_depth -= 1
+        tag = ("count", id(node))
+        count = self.namer.fresh("iterations")
+        increment = tagged(assign(count, gast.BinOp(left=name(count), op=gast.Add(),
+                                                    right=const(1))), tag)
+        primal = [tagged(assign(count, const(0)), tag),
+                  gast.While(test=node.test, body=[increment] + p_body, orelse=[]),
+                  self.push_stmt(name(count), tag)]
+        loop_var = "_" if "_" not in self.analysis.locals else self.namer.fresh("unused")
+        range_ = name(self.helper("range", builtins.range))
+        adjoint = [gast.For(target=name(loop_var, store=True),
+                            iter=tagged(call(range_, self.pop_expr()), tag),
+                            body=a_body, orelse=[], type_comment=None)]
+        return primal, adjoint
+
+    # -- pruning ---------------------------------------------------------------------
+
+    def prune(self):
+        """Drop recordings the adjoint never reads, and adjoint blocks left empty."""
+        aliases = self.alias_closure()
+        while True:
+            values, shapes = self.reads(self.adjoint_body)
+            needed = values | shapes
+            params = set(self.analysis.params)
+            drop = set()
+            for node in _walk(self.adjoint_body):
+                tag = tag_of(node)
+                if not tag:
+                    continue
+                kind = tag[0]
+                if kind == "save" and tag[1] not in needed:
+                    drop.add(tag)
+                elif kind == "item" and tag[1] not in params \
+                        and not ({tag[1]} | aliases.get(tag[1], set())) & values:
+                    drop.add(tag)
+                elif kind == "list" and tag[1] not in needed and tag[1] not in params \
+                        and not aliases.get(tag[1]):
+                    drop.add(tag)
+            changed = bool(drop)
+            self.primal_body = _remove_tagged(self.primal_body, drop)
+            self.adjoint_body = _remove_tagged(self.adjoint_body, drop)
+            body, removed = _remove_empty(self.adjoint_body)
+            self.adjoint_body = body
+            if removed:
+                self.primal_body = _remove_tagged(self.primal_body, removed)
+                self.adjoint_body = _remove_tagged(self.adjoint_body, removed)
+                changed = True
+            if not changed:
+                break
+        self.primal_body = _clean(self.primal_body)
+        self.adjoint_body = _clean(self.adjoint_body)
+        values, shapes = self.reads(self.adjoint_body)
+        saved = [v for v in self.primal_order() if v in values | shapes]
+        self.final[0].value.args[0].elts = [name(v) for v in saved]
+        self.final[1].targets[0].elts = [name(v, store=True) for v in saved]
+        if not saved:
+            self.primal_body = [s for s in self.primal_body if s is not self.final[0]]
+
+    def primal_order(self):
+        seen = []
+        for v in self.analysis.params + [s.target for s in self.analysis.statements] + \
+                sorted(names_in(self.tree, gast.Store)):
+            if v not in seen:
+                seen.append(v)
+        return seen
+
+    def reads(self, body):
+        """Primal variables the adjoint reads: (for their values, for their shape only)."""
+        values, shapes = set(), set()
+        for node in _walk(body):
+            if tag_of(node) and tag_of(node)[0] in ("item", "list"):
+                base = node.value.args[0] if tag_of(node)[0] == "item" else node.value.func.value
+                base.srcad_shape_only = True
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+                positions = SHAPE_ONLY.get(self.helpers.get(node.func.id), ())
+                for i in positions:
+                    if i < len(node.args) and isinstance(node.args[i], gast.Name):
+                        node.args[i].srcad_shape_only = True
+        for node in _walk(body):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                (shapes if getattr(node, "srcad_shape_only", False) else values).add(node.id)
+        return values, shapes - values
+
+    def alias_closure(self):
+        direct = {}
+        for s in self.analysis.statements:
+            if not s.write and is_alias(s.op):
+                for n, _ in s.op.inputs():
+                    direct.setdefault(n, set()).add(s.target)
+                    direct.setdefault(s.target, set()).add(n)
+        closure = {}
+        for start in direct:
+            seen, todo = set(), [start]
+            while todo:
+                v = todo.pop()
+                for w in direct.get(v, ()):
+                    if w not in seen and w != start:
+                        seen.add(w)
+                        todo.append(w)
+            closure[start] = seen
+        return closure
+
+    def unbound_before_push(self):
+        """Variables pushed or saved at the end that may not be bound yet."""
+        bound = set(self.analysis.params)
+        unbound = []
+        for stmt in self.primal_body:
+            pushed = [n.value.args[0].id for n in _walk([stmt])
+                      if tag_of(n) and tag_of(n)[0] == "save"]
+            if tag_of(stmt) == ("final",):
+                pushed = [e.id for e in stmt.value.args[0].elts]
+            for v in pushed:
+                if v not in bound and v not in unbound:
+                    unbound.append(v)
+            bound |= _definitely_assigned(stmt)
+        return unbound
+
+    def restores_in_place(self):
+        return any(tag_of(n) and tag_of(n)[0] in ("item", "list") for n in _walk(self.adjoint_body))
+
+
+def index_expr(index):
+    """An index as an expression that can be passed to a function (slices as slice())."""
+    if isinstance(index, gast.Slice):
+        parts = [copy(getattr(index, p)) if getattr(index, p) is not None else const(None)
+                 for p in ("lower", "upper", "step")]
+        while len(parts) > 1 and isinstance(parts[-1], gast.Constant) and parts[-1].value is None:
+            parts.pop()
+        return call(name("slice"), *parts)
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[index_expr(e) for e in index.elts], ctx=gast.Load())
+    return copy(index)
+
+
+def runtime_kind(value):
+    import numpy as np
+    if isinstance(value, (bool, int, float, np.number)):
+        return "scalar"
+    if isinstance(value, np.ndarray):
+        return "scalar" if value.ndim == 0 else "array"
+    return "other"
+
+
+def _function(name_, args, body):
+    return gast.FunctionDef(name=name_, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+
+
+def _walk(body):
+    for stmt in body:
+        yield from gast.walk(stmt)
+
+
+def _outside_loops(body):
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, (gast.For, gast.While)):
+            yield from _outside_loops([c for c in gast.iter_child_nodes(stmt)
+                                       if isinstance(c, gast.stmt)])
+
+
+def _remove_tagged(body, tags):
+    out = []
+    for stmt in body:
+        tag = tag_of(stmt)
+        if tag in tags:
+            continue
+        if isinstance(stmt, gast.If) and tag_of(stmt.test) in tags:
+            continue
+        for field in ("body", "orelse"):
+            if hasattr(stmt, field):
+                setattr(stmt, field, _remove_tagged(getattr(stmt, field), tags))
+        if isinstance(stmt, gast.If) and tag_of(stmt.test) is None and not stmt.body:
+            stmt.body = [gast.Pass()]
+        out.append(stmt)
+    return out
+
+
+def _remove_empty(body):
+    """Remove adjoint ifs and loops with nothing left inside; return their tags."""
+    out, removed = [], set()
+    for stmt in body:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            stmt.body, r1 = _remove_empty(stmt.body)
+            stmt.orelse, r2 = _remove_empty(stmt.orelse)
+            removed |= r1 | r2
+            if not _has_code(stmt.body) and not _has_code(stmt.orelse):
+                for n in gast.walk(stmt):
+                    if tag_of(n) and tag_of(n)[0] in ("branch", "count"):
+                        removed.add(tag_of(n))
+                continue
+        out.append(stmt)
+    return out, removed
+
+
+def _has_code(body):
+    return any(not is_marker(s) and not isinstance(s, gast.Pass) for s in body)
+
+
+def _clean(body):
+    """Drop comment markers that no code follows; give empty bodies a `pass`."""
+    out = []
+    for stmt in body:
+        for field in ("body", "orelse"):
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                setattr(stmt, field, _clean(getattr(stmt, field)))
+        out.append(stmt)
+    kept = []
+    for i, stmt in enumerate(out):
+        if is_marker(stmt) and (i + 1 == len(out) or is_marker(out[i + 1])):
+            continue
+        kept.append(stmt)
+    for stmt in kept:
+        if isinstance(stmt, gast.If) and not _has_code(stmt.body) and _has_code(stmt.orelse):
+            stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
+            stmt.body, stmt.orelse = stmt.orelse, []
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and not _has_code(stmt.body):
+            stmt.body = stmt.body + [gast.Pass()]
+    return kept
+
+
+def _definitely_assigned(stmt):
+    if isinstance(stmt, gast.Assign):
+        return names_in(stmt.targets[0], gast.Store) if isinstance(stmt.targets[0], gast.Name) \
+            else set()
+    if isinstance(stmt, gast.If):
+        body = set().union(*[_definitely_assigned(s) for s in stmt.body]) if stmt.body else set()
+        orelse = set().union(*[_definitely_assigned(s) for s in stmt.orelse]) \
+            if stmt.orelse else set()
+        return body & orelse
+    return set()
+
+
+class ReverseModule:
+    """All the functions one reverse-mode transform generates: the user's function
+    and every function it calls, each specialized to its arguments' kinds."""
+
+    def __init__(self):
+        self.functions = []
+        self.specializations = {}
+
+    def add(self, fn, wrt, param_kinds, is_callee=False):
+        from .normalize import normalize
+        from .parse import parse_function
+        function = parse_function(fn)
+        tree = normalize(function)
+        names = (self.fresh(fn.__name__ + "_primal", function),
+                 self.fresh(fn.__name__ + "_adjoint", function))
+        generated = ReverseFunction(self, function, tree, list(wrt), param_kinds, names,
+                                    is_callee)
+        self.functions.append(generated)
+        if is_callee:
+            self.specializations[_key(fn, param_kinds)] = generated
+        generated.definitions = generated.build()
+        return generated
+
+    def callee(self, fn, kinds):
+        found = self.specializations.get(_key(fn, kinds))
+        if found is not None:
+            return found
+        params = list(inspect.signature(fn).parameters)
+        return self.add(fn, params, kinds, is_callee=True)
+
+    def tuple_result(self, generated):
+        return generated is not self.functions[0] or len(generated.wrt) > 1
+
+    def fresh(self, base, function):
+        taken = {f.primal_name for f in self.functions} | {f.adjoint_name for f in self.functions}
+        candidate, n = base, 1
+        while candidate in taken or candidate in function.namespace:
+            n += 1
+            candidate = f"{base}{n}"
+        return candidate
+
+
+def _key(fn, kinds):
+    return fn, tuple(sorted(kinds.items()))
