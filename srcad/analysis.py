@@ -24,6 +24,7 @@ import numpy as np
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import Op, Resolver
+from .rules.runtime import MUTATING
 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
 VIEW_PRIMITIVES = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dims,
@@ -33,7 +34,8 @@ VIEW_PRIMITIVES = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dim
 class Statement:
     """One simple statement of the normalized function and what it does."""
 
-    def __init__(self, node, target, op, loop_depth, write=False):
+    def __init__(self, node, target, op, loop_depth, write=False, synthetic=False):
+        self.synthetic = synthetic    # a call that may update target (forward mode only)
         self.node = node
         self.target = target          # the variable assigned or updated in place
         self.op = op
@@ -42,7 +44,8 @@ class Statement:
 
 
 class Analysis:
-    def __init__(self, function, tree, wrt, param_kinds, is_callee=False):
+    def __init__(self, function, tree, wrt, param_kinds, is_callee=False, forward=False):
+        self.forward = forward
         self.function = function
         self.tree = tree
         self.params = [a.id for a in tree.args.posonlyargs + tree.args.args
@@ -54,13 +57,19 @@ class Analysis:
         self.collect(tree.body, 0)
         self.returned = _returned_name(tree)
         self.varied = self.propagate_varied(set(wrt))
-        self.useful = self.propagate_useful({self.returned} if self.returned else set())
+        outputs = {self.returned} if self.returned else set()
+        if forward:     # arguments updated in place are outputs too
+            outputs |= {s.target for s in self.statements if s.write and s.target in self.params}
+        self.useful = self.propagate_useful(outputs)
         self.active = self.varied & self.useful
         self.kinds = self.infer_kinds(param_kinds)
         self.sites, self.in_loop = self.count_sites()
-        self.in_place = {s.target for s in self.statements if s.write} | \
+        self.in_place = {s.target for s in self.statements if s.write and not s.synthetic} | \
             {s.op.node.value.id for s in self.statements
              if s.op.kind == "subscript" and isinstance(s.op.node.value, gast.Name)}
+        self.in_place |= {s.op.args[0].id for s in self.statements
+                          if s.op.kind == "rule" and s.op.primitive in MUTATING
+                          and isinstance(s.op.args[0], gast.Name)}
         self.check_unknown_ops()
         self.check_in_place_writes(is_callee)
 
@@ -81,8 +90,15 @@ class Analysis:
                 op = self.resolver.op(node.value)
                 receiver = node.value.func.value if isinstance(node.value.func, gast.Attribute) \
                     else None
+                first = node.value.args[0] if node.value.args else None
                 if op.kind == "append":
                     self.add(node, receiver.id, op, depth, write=True)
+                elif op.kind == "rule" and op.primitive in MUTATING \
+                        and isinstance(first, gast.Name):
+                    self.add(node, first.id, op, depth, write=True)
+                elif op.kind == "call" and self.forward:
+                    node.op = op
+                    self.call_updates(node, op, depth)
                 else:
                     node.op = op
             elif isinstance(node, gast.If):
@@ -97,6 +113,17 @@ class Analysis:
     def add(self, node, target, op, depth, write=False):
         node.op = op
         self.statements.append(Statement(node, target, op, depth, write))
+        if op.kind == "call" and self.forward:
+            self.call_updates(node, op, depth)
+
+    def call_updates(self, node, op, depth):
+        """In forward mode a called function may update its arguments (srcad's own
+        generated code pushes onto a stack it is passed): each argument counts as
+        updated by the call."""
+        for arg in list(op.args) + list(op.keywords.values()):
+            if isinstance(arg, gast.Name):
+                self.statements.append(Statement(node, arg.id, op, depth, write=True,
+                                                 synthetic=True))
 
     # -- activity ---------------------------------------------------------------
 
@@ -133,7 +160,9 @@ class Analysis:
                     self.refuse_no_derivative(s.node, s.op, inputs)
         for node in gast.walk(self.tree):
             op = getattr(node, "op", None)
-            if isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind in ("unknown", "call"):
+            if isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind == "unknown" \
+                    or isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind == "call" \
+                    and not self.forward:
                 receiver = node.value.func.value if isinstance(node.value.func, gast.Attribute) \
                     else None
                 varied = [n for n, _ in op.inputs() if n in self.varied]
@@ -247,7 +276,7 @@ class Analysis:
                     aliases.setdefault(name, set()).add(s.target)
                     aliases.setdefault(s.target, set()).add(name)
         for s in self.statements:
-            if not s.write:
+            if not s.write or s.synthetic:
                 continue
             shared = aliases.get(s.target)
             if shared and (s.target in self.varied or shared & self.varied
@@ -258,7 +287,8 @@ class Analysis:
                     f"cannot differentiate an in-place update of '{s.target}', which may share "
                     f"memory with '{other}': copy it first ({s.target} = {s.target}.copy()) "
                     f"or write into '{other}' directly", filename, lineno, line)
-            if is_callee and s.target in self.params and s.target in self.varied:
+            if is_callee and not self.forward and s.target in self.params \
+                    and s.target in self.varied:
                 filename, lineno, line = self.function.location(s.node)
                 raise UnsupportedSyntaxError(
                     f"cannot differentiate an in-place update of the argument '{s.target}' "

@@ -4,14 +4,15 @@ A transform is generated once per function, `wrt` and the kinds of the
 arguments it is called with (a Python number and an array need different
 code), and cached: a second `grad(f)` costs a dictionary lookup.
 """
-import functools
 import inspect
 
 import numpy as np
 
 from .emit import compile_module
 from .errors import SrcadError
-from .reverse import ReverseModule, runtime_kind
+from .generate import runtime_kind
+from .forward import ForwardModule
+from .reverse import ReverseModule
 from .runtime import as_gradient
 
 _CACHE = {}
@@ -20,10 +21,11 @@ _CACHE = {}
 class Compiled:
     """The generated functions of one transform, with their source text."""
 
-    def __init__(self, source, primal, adjoint, restores):
+    def __init__(self, source, primal, adjoint, restores, gradient=None):
         self.source = source
         self.primal = primal
         self.adjoint = adjoint
+        self.gradient = gradient   # f_grad(*args): what a transform of a gradient transforms
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
 
 
@@ -42,7 +44,20 @@ def _reverse(fn, wrt_names, kinds):
         source, functions = compile_module(units, f"reverse mode of {fn.__qualname__}")
         restores = any(g.restores_in_place() for g in module.functions)
         compiled = Compiled(source, functions[top.primal_name], functions[top.adjoint_name],
-                            restores)
+                            restores, functions[module.gradient_name])
+        _CACHE[key] = compiled
+    return compiled
+
+
+def _forward(fn, wrt_names, kinds):
+    key = ("forward", fn, tuple(wrt_names), tuple(sorted(kinds.items())))
+    compiled = _CACHE.get(key)
+    if compiled is None:
+        module = ForwardModule()
+        top = module.add(fn, wrt_names, kinds)
+        units = [(g.function.fn, g.definitions, g.helpers) for g in module.functions]
+        source, functions = compile_module(units, f"forward mode of {fn.__qualname__}")
+        compiled = Compiled(source, functions[top.jvp_name], None, False)
         _CACHE[key] = compiled
     return compiled
 
@@ -51,10 +66,13 @@ class Transform:
     """A callable made from a user function; `.source` shows what was generated."""
 
     def __init__(self, fn, wrt, verbose):
+        self.inner = None
         if isinstance(fn, Transform):
-            raise SrcadError("composing srcad transforms is not supported yet: "
-                             "differentiate the original function")
-        if not callable(fn):
+            if not isinstance(fn, Grad):
+                raise SrcadError(f"srcad differentiates functions and gradients (srcad.grad); "
+                                 f"got {fn!r}")
+            self.inner = fn
+        elif not callable(fn):
             raise SrcadError(f"srcad transforms a Python function; got {fn!r}")
         self.fn = fn
         self.signature = inspect.signature(fn)
@@ -62,7 +80,9 @@ class Transform:
         self.wrt_names, self.multi = self.wrt_parameters(wrt)
         self.verbose = verbose
         self.last = None
-        functools.update_wrapper(self, fn)
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", type(self).__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
 
     def wrt_parameters(self, wrt):
         multi = isinstance(wrt, (tuple, list))
@@ -87,7 +107,16 @@ class Transform:
                 kinds[p] = runtime_kind(param.default)
         return kinds
 
+    def target(self, args, kwargs):
+        """The Python function to transform: the user's, or a generated gradient's."""
+        if self.inner is None:
+            return self.fn
+        return self.inner.compiled(args, kwargs).gradient
+
     def compiled(self, args, kwargs):
+        if self.inner is not None:
+            raise SrcadError(f"{type(self).__name__.lower()} of a gradient runs in forward "
+                             "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
         compiled = _reverse(self.fn, self.wrt_names, self.kinds(args, kwargs))
         if compiled is not self.last:
             self.last = compiled
@@ -110,6 +139,8 @@ class Transform:
 
     def shaped(self, grads, args, kwargs):
         values = self.arguments(args, kwargs)
+        if self.multi and len(values) == 1:
+            grads = (grads,)
         if self.multi:
             return tuple(as_gradient(g, x) for g, x in zip(grads, values))
         return as_gradient(grads, values[0])
@@ -127,6 +158,8 @@ class Transform:
 
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
+        if self.inner is not None:      # a gradient of a gradient: forward over reverse
+            return _forward_jacobian(self, args, kwargs, scalar=True)
         compiled = self.compiled(args, kwargs)
         stack = []
         value = compiled.primal(stack, *args, **kwargs)
@@ -164,6 +197,83 @@ class Vjp(Transform):
         return value, pullback
 
 
+class Jvp(Transform):
+    def __call__(self, *args, **kwargs):
+        count = len(self.wrt_names)
+        primal, tangents = args[:-count], args[-count:]
+        if len(args) < count:
+            raise SrcadError(f"jvp of {self.fn.__qualname__} takes the arguments, then one "
+                             f"tangent per wrt argument ({count})")
+        compiled = self.forward(primal, kwargs)
+        return compiled.primal(*tangents, *primal, **kwargs)
+
+    def forward(self, args, kwargs):
+        compiled = _forward(self.target(args, kwargs), self.wrt_names, self.kinds(args, kwargs))
+        if compiled is not self.last:
+            self.last = compiled
+            if self.verbose:
+                print(compiled.source)
+        return compiled
+
+    @property
+    def source(self):
+        if self.last is None:
+            raise SrcadError("call the jvp once: its source is generated for the kinds of "
+                             "the arguments it is called with")
+        return self.last.source
+
+
+class Jacobian(Transform):
+    mode = "reverse"
+
+    def __call__(self, *args, **kwargs):
+        if self.mode == "forward" or self.inner is not None:
+            return _forward_jacobian(self, args, kwargs)
+        vjp_ = Vjp(self.fn, tuple(self.wrt_names), False)
+        value, pullback = vjp_(*args, **kwargs)
+        if isinstance(value, (tuple, list, dict)):
+            raise SrcadError("jacobian needs an array or number output; use srcad.vjp for "
+                             "tuples, lists and dicts")
+        out_shape = np.shape(value)
+        rows = []
+        for i in range(int(np.prod(out_shape))):
+            seed = np.zeros(out_shape)
+            seed.flat[i] = 1.0
+            rows.append(pullback(seed))
+        inputs = self.arguments(args, kwargs)
+        jacobians = [np.array([np.asarray(r[k], dtype=float) for r in rows]).reshape(
+            out_shape + np.shape(x)) for k, x in enumerate(inputs)]
+        return tuple(jacobians) if self.multi else jacobians[0]
+
+
+def _forward_jacobian(transform, args, kwargs, scalar=False):
+    """Jacobian columns from forward mode, one jvp per input element."""
+    inputs = transform.arguments(args, kwargs)
+    jvp_ = Jvp(transform.inner or transform.fn, tuple(transform.wrt_names), False)
+    compiled = jvp_.forward(args, kwargs)
+    transform.last = compiled
+    zeros = [np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0 for x in inputs]
+    jacobians = []
+    for k, x in enumerate(inputs):
+        columns, value = [], None
+        for i in range(int(np.prod(np.shape(x)))):
+            tangents = list(zeros)
+            if isinstance(x, np.ndarray):
+                tangents[k] = np.zeros(np.shape(x))
+                tangents[k].flat[i] = 1.0
+            else:
+                tangents[k] = 1.0
+            value, column = compiled.primal(*tangents, *args, **kwargs)
+            columns.append(np.asarray(column, dtype=float))
+        if scalar and np.ndim(value) != 0:
+            _check_scalar(value, transform.fn)
+        out_shape = np.shape(value)
+        jacobian = np.moveaxis(np.array(columns), 0, -1).reshape(out_shape + np.shape(x)) \
+            if columns else np.zeros(out_shape + np.shape(x))
+        jacobians.append(as_gradient(jacobian, x) if scalar else jacobian)
+    return tuple(jacobians) if transform.multi else jacobians[0]
+
+
 def _check_scalar(value, fn):
     if isinstance(value, float) or np.ndim(value) == 0 and not isinstance(value, (list, tuple)):
         return
@@ -186,6 +296,41 @@ value_and_grad = _transform(ValueAndGrad)
 value_and_grad.__doc__ = """`(value, gradient)` of f's scalar output."""
 vjp = _transform(Vjp)
 vjp.__doc__ = """`(value, pullback)`: pullback(cotangent) gives the gradient(s) of <f, cotangent>."""
+
+
+jvp = _transform(Jvp)
+jvp.__doc__ = """Forward mode: `df(*args, tangent)` returns `(value, output_tangent)`."""
+
+
+def jacobian(f=None, wrt=0, mode="reverse", verbose=False):
+    """The Jacobian of f, shaped `output.shape + input.shape`; mode "forward" or "reverse"."""
+    if mode not in ("reverse", "forward"):
+        raise SrcadError(f"jacobian mode must be 'reverse' or 'forward', not {mode!r}")
+    if f is None:
+        return lambda g: jacobian(g, wrt, mode, verbose)
+    transform = Jacobian(f, wrt, verbose)
+    transform.mode = mode
+    return transform
+
+
+def hessian(f=None, wrt=0, verbose=False):
+    """The Hessian of a scalar function: forward mode over its reverse-mode gradient."""
+    if f is None:
+        return lambda g: hessian(g, wrt, verbose)
+    return jacobian(Grad(f, wrt, verbose), wrt, mode="forward")
+
+
+def hvp(f=None, wrt=0, verbose=False):
+    """`h(*args, v)`: the Hessian-vector product, without forming the Hessian."""
+    if f is None:
+        return lambda g: hvp(g, wrt, verbose)
+    inner = Jvp(Grad(f, wrt, verbose), wrt, verbose)
+
+    def hessian_vector_product(*args, **kwargs):
+        return inner(*args, **kwargs)[1]
+
+    hessian_vector_product.jvp = inner
+    return hessian_vector_product
 
 
 def show(transformed):

@@ -18,7 +18,7 @@ import types
 
 import gast
 
-from .reverse import COMMENT
+from .generate import COMMENT
 
 _counter = itertools.count(1)
 
@@ -76,7 +76,7 @@ def compile_module(units, title):
     for (fn, definitions, helpers) in units:
         nodes = tree.body[position:position + len(definitions)]
         position += len(definitions)
-        names = {k: v for k, v in helpers.items() if not hasattr(v, "primal_name")}
+        names = {k: v for k, v in helpers.items() if not hasattr(v, "definitions")}
         names.update({k: v for k, v in fn.__globals__.items()
                       if isinstance(v, types.ModuleType) and k in helpers})
         namespace = Namespace(fn, names)
@@ -86,6 +86,6 @@ def compile_module(units, title):
         namespaces.append((namespace, helpers))
     for namespace, helpers in namespaces:
         for key, value in helpers.items():
-            if hasattr(value, "primal_name"):
+            if hasattr(value, "definitions"):
                 namespace[key] = functions[key]
     return source, functions

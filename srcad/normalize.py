@@ -147,7 +147,35 @@ class Normalizer:
                 self.refuse(n, "'match' statement", "use if/elif")
 
     def is_grad_of(self, node):
-        return False
+        """`with srcad.grad_of(x) as g:` (the only `with` srcad accepts)."""
+        from .runtime import grad_of
+        if len(node.items) != 1:
+            return False
+        item = node.items[0]
+        expr = item.context_expr
+        if not (isinstance(expr, gast.Call) and len(expr.args) == 1 and not expr.keywords
+                and isinstance(expr.args[0], gast.Name)
+                and isinstance(item.optional_vars, gast.Name)):
+            return False
+        func, path = expr.func, []
+        while isinstance(func, gast.Attribute):
+            path.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id in self.locals:
+            return False
+        target = self.function.namespace.get(func.id)
+        for attr in reversed(path):
+            target = getattr(target, attr, None)
+        if target is not grad_of:
+            return False
+        if any(isinstance(n, (gast.Return, gast.Break, gast.Continue, gast.Yield))
+               for n in gast.walk(node)):
+            self.refuse(node, "jump out of 'with srcad.grad_of(...)'",
+                        "the block only runs on the gradient; keep return/break outside it")
+        return True
+
+    def visit_With(self, stmt):
+        return [stmt]
 
     # -- jumps: break, continue and early return become flags ----------------
 

@@ -46,6 +46,7 @@ class Op:
       subscript  `x = y[index]`
       literal    `x = (a, b)` / `[a, b]` / `{k: v}`: `elements` (key -> node)
       append     `xs.append(v)`
+      pop        `xs.pop()`
       unknown    nothing known: refused if its arguments are active
     """
 
@@ -75,7 +76,7 @@ class Op:
             return [(self.node.value.id, None)]
         if self.kind == "literal":
             return [(n.id, None) for n in self.elements.values() if isinstance(n, gast.Name)]
-        if self.kind == "append":
+        if self.kind in ("append", "pop"):
             return [(self.args[0].id, None)] if isinstance(self.args[0], gast.Name) else []
         if self.kind == "unknown":
             return [(n, None) for n in _names(self.node)]
@@ -161,6 +162,8 @@ class Resolver:
     def method(self, value, receiver, attr, args, keywords):
         if attr == "append" and len(args) == 1 and not keywords:
             return Op("append", value, args=args, description="list.append")
+        if attr == "pop" and not args and not keywords:
+            return Op("pop", value, args=[receiver], description="list.pop")
         key = "ndarray." + attr
         if key in rules.ADJOINTS:
             return self.rule(rules.ADJOINTS[key], [receiver] + args, keywords, value,
@@ -173,8 +176,10 @@ class Resolver:
 
     def primitive(self, target, args, keywords, node):
         label = _label(target)
-        if _hashable(target) and target in rules.ADJOINTS:
-            return self.rule(rules.ADJOINTS[target], args, keywords, node, label, target)
+        template = (rules.ADJOINTS.get(target) or rules.TANGENTS.get(target)) \
+            if _hashable(target) else None
+        if template is not None:
+            return self.rule(template, args, keywords, node, label, target)
         if _hashable(target) and target in rules.NONDIFFERENTIABLE:
             return Op("zero", node, description=label, primitive=target)
         if is_user_function(target):

@@ -20,8 +20,10 @@ import inspect
 
 import gast
 
-from . import runtime
-from .analysis import Analysis, is_alias
+from . import rules, runtime
+from .errors import NoDerivativeError
+from .analysis import is_alias
+from .generate import Generator, is_marker, runtime_kind
 from .optimize import optimize
 from .syntax import assign, call, const, copy, name, names_in, replace_names
 
@@ -40,71 +42,22 @@ def tag_of(node):
     return getattr(node, "srcad_tag", None)
 
 
-def marker(text):
-    """A statement that emit.py turns into a comment line."""
-    return gast.Expr(value=gast.Constant(value=COMMENT + text, kind=None))
-
-
-COMMENT = "srcad-comment: "
-
-
-def is_marker(node):
-    return isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant) \
-        and isinstance(node.value.value, str) and node.value.value.startswith(COMMENT)
-
-
-class ReverseFunction:
+class ReverseFunction(Generator):
     """The primal and adjoint of one user function, for one set of argument kinds."""
 
     def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee):
-        self.module = module
-        self.function = function
-        self.tree = tree
-        self.namer = tree.namer
-        self.analysis = Analysis(function, tree, wrt, param_kinds, is_callee)
-        self.active = self.analysis.active
-        self.kinds = self.analysis.kinds
-        self.wrt = wrt
+        super().__init__(module, function, tree, wrt, param_kinds, is_callee)
         self.primal_name, self.adjoint_name = names
-        self.helpers = {}        # name used in code -> object
-        self.helper_names = {}   # id(object) -> name used in code
-        self.gradients = {}      # variable -> its gradient's name
         self.loop_depth = 0
+        self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
         self.stack = self.namer.fresh("stack")
-        self.push = self.namer.fresh("push")
-        self.pop = self.namer.fresh("pop")
-        self.filename = function.filename.rsplit("/", 1)[-1]
-
-    # -- names ------------------------------------------------------------------
-
-    def helper(self, name_, obj):
-        """The name generated code uses for a global object (a runtime helper, np...)."""
-        if id(obj) in self.helper_names:
-            return self.helper_names[id(obj)]
-        namespace = self.function.namespace
-        if name_ not in self.analysis.locals and namespace.get(name_, obj) is obj \
-                and name_ not in self.helpers:
-            used = name_
-            self.namer.taken.add(used)
-        else:
-            used = self.namer.fresh(name_)
-        self.helpers[used] = obj
-        self.helper_names[id(obj)] = used
-        return used
-
-    def runtime(self, name_):
-        return name(self.helper(name_, getattr(runtime, name_)))
-
-    def grad(self, var):
-        if var not in self.gradients:
-            self.gradients[var] = self.namer.fresh("d" + var.rstrip("_"))
-        return self.gradients[var]
 
     def push_stmt(self, value, tag):
-        return tagged(gast.Expr(value=call(name(self.push), value)), tag)
+        method = gast.Attribute(value=name(self.stack), attr="append", ctx=gast.Load())
+        return tagged(gast.Expr(value=call(method, value)), tag)
 
     def pop_expr(self):
-        return call(name(self.pop))
+        return call(gast.Attribute(value=name(self.stack), attr="pop", ctx=gast.Load()))
 
     # -- the two functions ----------------------------------------------------------
 
@@ -129,12 +82,38 @@ class ReverseFunction:
         self.prune()
         return self.primal_def(), self.adjoint_def()
 
+    def gradient_def(self, name_):
+        """`f_grad(*args)`: the primal, then the adjoint seeded with 1.0 (a scalar output),
+        gradients shaped like their arguments. It is what srcad differentiates when a
+        transform is applied to a gradient."""
+        args = copy(self.tree.args)
+        params = [a.id for a in args.posonlyargs + args.args]
+        stack = name(self.stack, store=True)
+        value = "_"
+        run = gast.Call(func=name(self.primal_name),
+                        args=[name(self.stack)] + [name(p) for p in params],
+                        keywords=[gast.keyword(arg=a.id, value=name(a.id))
+                                  for a in args.kwonlyargs])
+        grads = call(name(self.adjoint_name), name(self.stack), const(1.0))
+        shape = self.runtime("as_gradient")
+        if len(self.wrt) == 1:
+            result = call(shape, grads, name(self.wrt[0]))
+            body = [assign(stack, gast.List(elts=[], ctx=gast.Load())), assign(value, run),
+                    gast.Return(value=result)]
+        else:
+            grads_name = self.namer.fresh("grads")
+            result = gast.Tuple(elts=[call(copy(shape), gast.Subscript(
+                value=name(grads_name), slice=const(i), ctx=gast.Load()), name(p))
+                for i, p in enumerate(self.wrt)], ctx=gast.Load())
+            body = [assign(stack, gast.List(elts=[], ctx=gast.Load())), assign(value, run),
+                    assign(grads_name, grads), gast.Return(value=result)]
+        return _function(name_, args, body)
+
     def primal_def(self):
         args = copy(self.tree.args)
         args.args.insert(0, name(self.stack, store=False).__class__(
             id=self.stack, ctx=gast.Param(), annotation=None, type_comment=None))
-        head = [assign(self.push, gast.Attribute(value=name(self.stack), attr="append",
-                                                 ctx=gast.Load()))]
+        head = []
         inits = [assign(v, const(None)) for v in self.unbound_before_push()]
         value = self.result
         if self.restores_in_place() and self.kinds.get(self.returned) != "scalar":
@@ -148,8 +127,7 @@ class ReverseFunction:
             args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                   for p in params],
             posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
-        head = [assign(self.pop, gast.Attribute(value=name(self.stack), attr="pop",
-                                                ctx=gast.Load()))]
+        head = []
         final_pop = self.final[1]
         if final_pop.targets[0].elts:
             head.append(final_pop)
@@ -175,27 +153,6 @@ class ReverseFunction:
 
     # -- statements --------------------------------------------------------------------
 
-    def block(self, body):
-        """Primal and adjoint of a block, each group of statements from one user line
-        under a comment naming that line."""
-        groups = []
-        for node in body:
-            p, a = self.statement(node)
-            lineno = getattr(node, "lineno", None)
-            if groups and groups[-1][0] == lineno:
-                groups[-1][1].extend(p)
-                groups[-1][2][:0] = a
-            else:
-                groups.append((lineno, p, a))
-        primal, adjoint = [], []
-        for lineno, p, a in groups:
-            location = f"{self.filename}:{lineno}: {self.function.source_line(lineno).strip()}"
-            if p:
-                primal += [marker(location)] + p
-            if a:
-                adjoint[:0] = [marker("grad of " + location)] + a
-        return primal, adjoint
-
     def statement(self, node):
         if isinstance(node, gast.Assign):
             target = node.targets[0]
@@ -215,7 +172,19 @@ class ReverseFunction:
             return self.for_loop(node)
         if isinstance(node, gast.While):
             return self.while_loop(node)
+        if isinstance(node, gast.With):
+            return [], self.grad_of(node)
         return [node], []
+
+    def grad_of(self, node):
+        """`with grad_of(x) as g: body` runs body on x's gradient, in the adjoint only."""
+        item = node.items[0]
+        x, g = item.context_expr.args[0].id, item.optional_vars.id
+        if x not in self.active:
+            return []
+        dx = self.grad(x)
+        self.adjoint_locals |= names_in(node, gast.Store)
+        return [assign(g, name(dx))] + [copy(s) for s in node.body] + [assign(dx, name(g))]
 
     def assignment(self, node, target):
         op = node.op
@@ -267,7 +236,11 @@ class ReverseFunction:
         return [assign(self.grad(var), value)]
 
     def rule_adjoint(self, target, op, dy):
-        template = op.template
+        template = rules.ADJOINTS.get(op.primitive)
+        if template is None:
+            filename, lineno, line = self.function.location(op.node)
+            raise NoDerivativeError(f"no reverse rule for {op.description}: register one "
+                                    "with @srcad.adjoint", filename, lineno, line)
         bindings = op.bindings
         wanted = {param for param, node in bindings.items()
                   if isinstance(node, gast.Name) and node.id in self.active
@@ -282,12 +255,7 @@ class ReverseFunction:
 
         statements, contributions = template.expand(name(target), bindings, gradient_of,
                                                     self.namer.fresh)
-        renames = {}
-        for free in template.free:
-            obj = template.globals.get(free, getattr(builtins, free, None))
-            used = self.helper(free, obj)
-            if used != free:
-                renames[free] = used
+        renames = self.template_names(template)
         out = [replace_names(s, renames) for s in statements]
         for param, expr in contributions:
             expr = self.without_unbroadcast(replace_names(expr, renames), param, bindings)
@@ -296,23 +264,11 @@ class ReverseFunction:
 
     def without_unbroadcast(self, expr, param, bindings):
         """Drop `unbroadcast(g, x)` where x's shape is already the result's shape."""
-        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
-                and self.helpers.get(expr.func.id) is runtime.unbroadcast):
-            return expr
-        kinds = {p: self.node_kind(n) for p, n in bindings.items()
-                 if not (isinstance(n, gast.Constant) and n.value is None)}
-        others = [k for p, k in kinds.items() if p != param]
-        mine = kinds.get(param)
-        if all(k == "scalar" for k in others) and mine in ("scalar", "array"):
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
+                and self.helpers.get(expr.func.id) is runtime.unbroadcast \
+                and self.same_shape(param, bindings):
             return expr.args[0]
         return expr
-
-    def node_kind(self, node):
-        if isinstance(node, gast.Constant):
-            return "scalar" if isinstance(node.value, (int, float)) else "other"
-        if isinstance(node, gast.Name):
-            return self.kinds.get(node.id, "other")
-        return "other"
 
     def user_call(self, node, target, op):
         callee = op.callee
@@ -512,7 +468,8 @@ class ReverseFunction:
         for node in _walk(body):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                 (shapes if getattr(node, "srcad_shape_only", False) else values).add(node.id)
-        return values, shapes - values
+        own = self.adjoint_locals
+        return values - own, shapes - values - own
 
     def alias_closure(self):
         direct = {}
@@ -563,15 +520,6 @@ def index_expr(index):
     if isinstance(index, gast.Tuple):
         return gast.Tuple(elts=[index_expr(e) for e in index.elts], ctx=gast.Load())
     return copy(index)
-
-
-def runtime_kind(value):
-    import numpy as np
-    if isinstance(value, (bool, int, float, np.number)):
-        return "scalar"
-    if isinstance(value, np.ndarray):
-        return "scalar" if value.ndim == 0 else "array"
-    return "other"
 
 
 def _function(name_, args, body):
@@ -684,7 +632,10 @@ class ReverseModule:
         self.functions.append(generated)
         if is_callee:
             self.specializations[_key(fn, param_kinds)] = generated
-        generated.definitions = generated.build()
+        generated.definitions = list(generated.build())
+        if not is_callee:
+            self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
+            generated.definitions.append(generated.gradient_def(self.gradient_name))
         return generated
 
     def callee(self, fn, kinds):

@@ -31,6 +31,12 @@ def unbroadcast(g, x):
     return g
 
 
+def fit(t, like):
+    """A tangent broadcast to the shape of the value it belongs to."""
+    shape = np.shape(like)
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+
+
 def repeat_to_shape(g, x, axis=None, keepdims=False):
     """Broadcast the gradient of a reduction over `axis` back to x's shape."""
     shape = np.shape(x)
@@ -266,6 +272,23 @@ def copy_value(x):
     if isinstance(x, dict):
         return {k: copy_value(v) for k, v in x.items()}
     return x
+
+
+class grad_of:
+    """`with srcad.grad_of(x) as g:` runs its block on x's gradient in the backward pass.
+
+    The block sees the gradient as g and may replace it (clip it, print it).
+    Run as plain Python, outside srcad, the block is skipped.
+    """
+
+    def __init__(self, x):
+        self.x = x
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
 def stop_gradient(x):

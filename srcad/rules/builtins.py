@@ -4,14 +4,20 @@ import builtins
 import numpy as np
 
 from ..runtime import stop_gradient, unbroadcast
-from .templates import ADJOINTS, adjoint, d, nondifferentiable, rule_table
+from .templates import ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, rule_table, tangent
 
 rule_table(ADJOINTS, {
     builtins.abs: "d[x] = d[result] * np.sign(x)",
     builtins.float: "d[x] = d[result]",
+}, {"np": np}, elementwise=True)
+rule_table(ADJOINTS, {
     builtins.list: "d[x] = d[result]",
     builtins.tuple: "d[x] = d[result]",
-}, {"np": np})
+}, {})
+rule_table(TANGENTS, {
+    builtins.list: "d[result] = list(d[x])",
+    builtins.tuple: "d[result] = tuple(d[x])",
+}, {})
 
 
 @adjoint(builtins.max)
@@ -24,6 +30,16 @@ def max(result, x1, x2):
 def min(result, x1, x2):
     d[x1] = unbroadcast(d[result] * (x1 <= x2), x1)
     d[x2] = unbroadcast(d[result] * (x1 > x2), x2)
+
+
+@tangent(builtins.max)
+def max_tangent(result, x1, x2):
+    d[result] = d[x1] * (x1 >= x2) + d[x2] * (x1 < x2)
+
+
+@tangent(builtins.min)
+def min_tangent(result, x1, x2):
+    d[result] = d[x1] * (x1 <= x2) + d[x2] * (x1 > x2)
 
 
 nondifferentiable(builtins.len, builtins.range, builtins.int, builtins.bool, builtins.round,

@@ -1,7 +1,7 @@
 """Rules for the `math` module: Python floats in, Python floats out."""
 import math
 
-from .templates import ADJOINTS, adjoint, d, nondifferentiable, rule_table
+from .templates import ADJOINTS, adjoint, d, nondifferentiable, rule_table, tangent
 
 rule_table(ADJOINTS, {
     math.sin: "d[x] = d[result] * math.cos(x)",
@@ -19,7 +19,7 @@ rule_table(ADJOINTS, {
     math.sqrt: "d[x] = d[result] * 0.5 / result",
     math.fabs: "d[x] = d[result] * math.copysign(1.0, x)",
     math.erf: "d[x] = d[result] * 1.1283791670955126 * math.exp(-x * x)",
-}, {"math": math})
+}, {"math": math}, elementwise=True)
 
 
 @adjoint(math.log)
@@ -44,6 +44,26 @@ def atan2(result, y, x):
 def hypot(result, x, y):
     d[x] = d[result] * x / result
     d[y] = d[result] * y / result
+
+
+@tangent(math.log)
+def log_tangent(result, x, base=math.e):
+    d[result] = d[x] / (x * math.log(base)) - d[base] * result / (base * math.log(base))
+
+
+@tangent(math.pow)
+def pow_tangent(result, x, y):
+    d[result] = d[x] * y * x ** (y - 1.0) + d[y] * (result * math.log(x) if x > 0 else 0.0)
+
+
+@tangent(math.atan2)
+def atan2_tangent(result, y, x):
+    d[result] = d[y] * x / (x * x + y * y) - d[x] * y / (x * x + y * y)
+
+
+@tangent(math.hypot)
+def hypot_tangent(result, x, y):
+    d[result] = d[x] * x / result + d[y] * y / result
 
 
 nondifferentiable(math.floor, math.ceil, math.trunc, math.isnan, math.isinf,

@@ -4,7 +4,7 @@ import operator
 import numpy as np
 
 from ..runtime import matmul_left, matmul_right, unbroadcast
-from .templates import adjoint, d, nondifferentiable
+from .templates import adjoint, d, nondifferentiable, tangent
 
 
 @adjoint(operator.add, np.add)
@@ -57,6 +57,51 @@ def negative(result, x):
 @adjoint(operator.pos, np.positive)
 def positive(result, x):
     d[x] = d[result]
+
+
+@tangent(operator.add, np.add)
+def add_tangent(result, x1, x2):
+    d[result] = d[x1] + d[x2]
+
+
+@tangent(operator.sub, np.subtract)
+def subtract_tangent(result, x1, x2):
+    d[result] = d[x1] - d[x2]
+
+
+@tangent(operator.mul, np.multiply)
+def multiply_tangent(result, x1, x2):
+    d[result] = d[x1] * x2 + x1 * d[x2]
+
+
+@tangent(operator.truediv, np.divide, np.true_divide)
+def divide_tangent(result, x1, x2):
+    d[result] = d[x1] / x2 - d[x2] * result / x2
+
+
+@tangent(operator.pow, np.power)
+def power_tangent(result, x1, x2):
+    d[result] = d[x1] * x2 * x1 ** (x2 - 1) + d[x2] * result * np.log(np.where(x1 > 0, x1, 1.0))
+
+
+@tangent(operator.mod, np.mod, np.remainder)
+def mod_tangent(result, x1, x2):
+    d[result] = d[x1] - d[x2] * np.floor_divide(x1, x2)
+
+
+@tangent(operator.matmul, np.matmul)
+def matmul_tangent(result, x1, x2):
+    d[result] = d[x1] @ x2 + x1 @ d[x2]
+
+
+@tangent(operator.neg, np.negative)
+def negative_tangent(result, x):
+    d[result] = -d[x]
+
+
+@tangent(operator.pos, np.positive)
+def positive_tangent(result, x):
+    d[result] = d[x]
 
 
 nondifferentiable(

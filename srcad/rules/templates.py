@@ -58,7 +58,9 @@ class Template:
         self.body = [s for s in node.body
                      if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         self.globals = fn.__globals__
-        self.differentiates = {target_of(s) for s in self.body if target_of(s)}
+        module = gast.Module(body=self.body, type_ignores=[])
+        written = {target_of(s) for s in self.body if target_of(s)}
+        self.differentiates = (written | _tangents_in(module)) - {self.result}
         local = names_in(gast.Module(body=self.body, type_ignores=[]), gast.Store)
         self.locals = local - set(params)
         self.free = names_in(gast.Module(body=self.body, type_ignores=[])) \
@@ -108,6 +110,50 @@ class Template:
         return statements, contributions
 
 
+    def expand_tangent(self, result, bindings, tangent_of, fresh):
+        """A forward rule's statements for one call site, and the tangent expression.
+
+        tangent_of(param) -> node for d[param], or None where that tangent is
+        zero. A rule's expression is a sum of terms, each linear in the
+        tangents it reads; terms whose tangents are all zero are left out,
+        and a zero tangent inside a kept term reads as 0.0. Returns
+        (statements, expression or None when every term is zero, whether
+        terms were left out).
+        """
+        subs = dict(bindings)
+        subs[self.result] = result
+        subs.update({local: fresh(local) for local in self.locals})
+        statements, expression, dropped = [], None, False
+        for stmt in self.body:
+            if target_of(stmt) != self.result:
+                statements.append(replace_names(copy(stmt), subs))
+                continue
+            terms = [(sign, term) for sign, term in _terms(copy(stmt.value))
+                     if any(tangent_of(p) is not None for p in _tangents_in(term))]
+            dropped = len(terms) < len(_terms(stmt.value))
+            or_zero = lambda p: tangent_of(p) or const(0.0)  # noqa: E731
+            for sign, term in terms:
+                term = replace_names(_replace_gradients(term, or_zero, self.result), subs)
+                if expression is None:
+                    expression = term if sign > 0 else gast.UnaryOp(op=gast.USub(), operand=term)
+                else:
+                    op = gast.Add() if sign > 0 else gast.Sub()
+                    expression = gast.BinOp(left=expression, op=op, right=term)
+        return statements, expression, dropped
+
+
+def _terms(expr, sign=1):
+    """The additive terms of an expression, with their signs."""
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub)):
+        right_sign = sign if isinstance(expr.op, gast.Add) else -sign
+        return _terms(expr.left, sign) + _terms(expr.right, right_sign)
+    return [(sign, expr)]
+
+
+def _tangents_in(expr):
+    return {n.slice.id for n in gast.walk(expr) if _is_gradient(n)}
+
+
 def target_of(stmt):
     """`p` for a statement `d[p] = ...`, else None."""
     if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
@@ -141,18 +187,27 @@ def _register(table, primitives):
     return decorator
 
 
-def rule_table(table, rules, namespace):
+def rule_table(table, rules, namespace, elementwise=False):
     """Register one-line rules given as text: {primitive: "d[x] = ..."}.
 
     Each rule's parameters are (result, x); `namespace` supplies the names
-    the expressions use.
+    the expressions use. An elementwise function's Jacobian is diagonal, so
+    its forward rule is its reverse rule read the other way round
+    (`d[result] = d[x] * f'(x)`); with elementwise=True both are registered.
     """
     for primitive, line in rules.items():
-        source = f"def rule(result, x):\n    {line}\n"
-        scope = dict(namespace)
-        exec(compile(source, f"<rule for {getattr(primitive, '__name__', primitive)}>", "exec"),
-             scope)
-        table[primitive] = Template(scope["rule"], source)
+        table[primitive] = _one_line_rule(primitive, line, namespace)
+        if elementwise:
+            lhs, rhs = line.split("=", 1)
+            forward = "d[result] =" + rhs.replace("d[result]", "d[x]")
+            TANGENTS[primitive] = _one_line_rule(primitive, forward, namespace)
+
+
+def _one_line_rule(primitive, line, namespace):
+    source = f"def rule(result, x):\n    {line}\n"
+    scope = dict(namespace)
+    exec(compile(source, f"<rule for {getattr(primitive, '__name__', primitive)}>", "exec"), scope)
+    return Template(scope["rule"], source)
 
 
 def adjoint(*primitives):

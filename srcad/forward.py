@@ -1,0 +1,231 @@
+"""Stage 5 (forward mode): a normalized function to its Jacobian-vector product.
+
+After each primal statement that computes an active value comes the tangent
+statement of its forward rule: `dy = dx * (1.0 - y * y)` after
+`y = np.tanh(x)`. Loops and branches stay as they are; nothing is recorded.
+The generated function takes the tangents of the differentiated arguments
+first, then the original arguments, and returns `(value, tangent)`.
+"""
+import inspect
+
+import gast
+
+from . import rules
+from .errors import NoDerivativeError
+from .generate import Generator, runtime_kind
+from .syntax import assign, call, const, copy, name, replace_names
+
+
+class ForwardFunction(Generator):
+    forward = True
+    def __init__(self, module, function, tree, wrt, param_kinds, name_, is_callee):
+        super().__init__(module, function, tree, wrt, param_kinds, is_callee)
+        self.jvp_name = name_
+
+    def build(self):
+        body = self.tree.body
+        result = body[-1].value
+        statements, _ = self.block(body[:-1])
+        copies = [assign(self.grad(p), call(self.runtime("seed_copy"), name(self.grad(p))))
+                  for p in self.wrt if p in self.active and p in self.analysis.in_place
+                  and not self.is_callee]
+        tangent = self.tangent_or_zero(result)
+        args = copy(self.tree.args)
+        tangents = [gast.Name(id=self.grad(p), ctx=gast.Param(), annotation=None,
+                              type_comment=None) for p in self.wrt]
+        args.args[:0] = tangents
+        value = gast.Tuple(elts=[copy(result), tangent], ctx=gast.Load())
+        return gast.FunctionDef(name=self.jvp_name, args=args,
+                                body=copies + statements + [gast.Return(value=value)],
+                                decorator_list=[], returns=None, type_comment=None,
+                                type_params=[])
+
+    def tangent_or_zero(self, node):
+        if isinstance(node, gast.Name) and node.id in self.active:
+            return name(self.grad(node.id))
+        return call(self.runtime("zeros_like"), copy(node))
+
+    # -- statements ---------------------------------------------------------------
+
+    def statement(self, node):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                return self.assignment(node, target.id), []
+            return self.subscript_write(node, target), []
+        if isinstance(node, gast.Expr):
+            op = getattr(node, "op", None)
+            if op is not None and op.kind == "append":
+                return self.append(node, op), []
+            if op is not None and op.kind == "rule" and op.args \
+                    and isinstance(op.args[0], gast.Name) and op.args[0].id in self.active:
+                tangent = self.rule_tangent(None, op)
+                return [node] + self.take_pending() + \
+                    ([gast.Expr(value=tangent)] if tangent is not None else []), []
+            if op is not None and op.kind == "call":
+                return [self.user_call(node, None, op)], []
+            return [node], []
+        if isinstance(node, gast.If):
+            body, _ = self.block(node.body)
+            orelse, _ = self.block(node.orelse)
+            return [gast.If(test=node.test, body=body or [gast.Pass()], orelse=orelse)], []
+        if isinstance(node, gast.For):
+            body, _ = self.block(node.body)
+            return [gast.For(target=node.target, iter=node.iter, body=body or [gast.Pass()],
+                             orelse=[], type_comment=None)], []
+        if isinstance(node, gast.While):
+            body, _ = self.block(node.body)
+            return [gast.While(test=node.test, body=body or [gast.Pass()], orelse=[])], []
+        if isinstance(node, gast.With):      # grad_of: a reverse-mode hook only
+            return [], []
+        return [node], []
+
+    def assignment(self, node, target):
+        op = node.op
+        if op.kind == "call" and (target in self.active or any(
+                isinstance(a, gast.Name) and a.id in self.active for a in op.args)):
+            return [self.user_call(node, target if target in self.active else None, op)]
+        if op.kind == "pop" and op.args[0].id in self.active and target not in self.active:
+            stack = gast.Attribute(value=name(self.grad(op.args[0].id)), attr="pop",
+                                   ctx=gast.Load())
+            return [node, gast.Expr(value=call(stack))]    # keep the tangent stack in step
+        if target not in self.active:
+            return [node]
+        tangent = self.op_tangent(target, op)
+        pending = self.take_pending()
+        if tangent is None:
+            tangent = call(self.runtime("zeros_like"), name(target))
+        elif target in self.analysis.in_place:
+            tangent = call(self.runtime("seed_copy"), tangent)
+        return [node] + pending + [assign(self.grad(target), tangent)]
+
+    def take_pending(self):
+        pending, self.pending = getattr(self, "pending", []), []
+        return pending
+
+    def op_tangent(self, target, op):
+        if op.kind == "copy":
+            return self.tangent_or_zero(op.node) if op.node.id in self.active else None
+        if op.kind == "subscript":
+            base = op.node.value
+            if base.id not in self.active:
+                return None
+            return gast.Subscript(value=name(self.grad(base.id)), slice=copy(op.node.slice),
+                                  ctx=gast.Load())
+        if op.kind == "literal":
+            elements = [self.tangent_or_zero(n) for n in op.elements.values()]
+            if isinstance(op.node, gast.Dict):
+                return gast.Dict(keys=[copy(k) for k in op.node.keys], values=elements)
+            return type(op.node)(elts=elements, ctx=gast.Load())
+        if op.kind == "rule":
+            return self.rule_tangent(target, op)
+        if op.kind == "pop" and op.args[0].id in self.active:
+            stack = gast.Attribute(value=name(self.grad(op.args[0].id)), attr="pop",
+                                   ctx=gast.Load())
+            return call(stack)
+        return None
+
+    def rule_tangent(self, target, op):
+        template = rules.TANGENTS.get(op.primitive)
+        if template is None:
+            filename, lineno, line = self.function.location(op.node)
+            raise NoDerivativeError(f"no forward rule for {op.description}: register one "
+                                    "with @srcad.tangent", filename, lineno, line)
+        bindings = template.bind(op.args, op.keywords)
+
+        def tangent_of(param):
+            node = bindings.get(param)
+            if isinstance(node, gast.Name) and node.id in self.active:
+                return name(self.grad(node.id))
+            return None
+
+        result = name(target) if target is not None else const(None)
+        statements, expression, dropped = template.expand_tangent(
+            result, bindings, tangent_of, self.namer.fresh)
+        if expression is None:
+            return None
+        renames = self.template_names(template)
+        expression = replace_names(expression, renames)
+        self.pending = [replace_names(s, renames) for s in statements]
+        reverse = rules.ADJOINTS.get(op.primitive)
+        broadcasting = reverse is not None and "unbroadcast" in reverse.free
+        if dropped and broadcasting and target is not None and not all(
+                self.same_shape(p, bindings) for p in bindings if tangent_of(p) is not None):
+            expression = call(self.runtime("fit"), expression, name(target))
+        return expression
+
+    def user_call(self, node, target, op):
+        callee = op.callee
+        signature = inspect.signature(callee)
+        bound = signature.bind(*op.args, **op.keywords)
+        kinds, tangents = {}, []
+        for param, p in signature.parameters.items():
+            if param in bound.arguments:
+                arg = bound.arguments[param]
+                kinds[param] = self.node_kind(arg)
+                tangents.append(self.tangent_or_zero(arg))
+            else:
+                kinds[param] = runtime_kind(p.default)
+                default = const(p.default) if isinstance(p.default, (int, float, complex)) \
+                    else const(0.0)
+                tangents.append(call(self.runtime("zeros_like"), default))
+        generated = self.module.callee(callee, kinds)
+        self.helpers[generated.jvp_name] = generated
+        value = gast.Call(func=name(generated.jvp_name), args=tangents + list(node.value.args),
+                          keywords=node.value.keywords)
+        if target is None:
+            if isinstance(node, gast.Assign):   # the value is not needed, the call's effect is
+                return assign(gast.Tuple(elts=[copy(node.targets[0]), name("_", store=True)],
+                                         ctx=gast.Store()), value)
+            return gast.Expr(value=value)
+        pair = gast.Tuple(elts=[name(target, store=True), name(self.grad(target), store=True)],
+                          ctx=gast.Store())
+        return assign(pair, value)
+
+    def subscript_write(self, node, target):
+        base = target.value.id
+        if base not in self.active:
+            return [node]
+        store = gast.Subscript(value=name(self.grad(base)), slice=copy(target.slice),
+                               ctx=gast.Store())
+        return [node, assign(store, self.tangent_or_zero(node.value))]
+
+    def append(self, node, op):
+        receiver = node.value.func.value.id
+        if receiver not in self.active:
+            return [node]
+        method = gast.Attribute(value=name(self.grad(receiver)), attr="append", ctx=gast.Load())
+        return [node, gast.Expr(value=call(method, self.tangent_or_zero(op.args[0])))]
+
+
+class ForwardModule:
+    """All functions one forward-mode transform generates, each specialized to kinds."""
+
+    def __init__(self):
+        self.functions = []
+        self.specializations = {}
+
+    def add(self, fn, wrt, param_kinds, is_callee=False):
+        from .normalize import normalize
+        from .parse import parse_function
+        function = parse_function(fn)
+        tree = normalize(function)
+        taken = {f.jvp_name for f in self.functions}
+        name_, n = fn.__name__ + "_jvp", 1
+        while name_ in taken or name_ in function.namespace:
+            n += 1
+            name_ = f"{fn.__name__}_jvp{n}"
+        generated = ForwardFunction(self, function, tree, list(wrt), param_kinds, name_,
+                                    is_callee)
+        self.functions.append(generated)
+        if is_callee:
+            self.specializations[(fn, tuple(sorted(param_kinds.items())))] = generated
+        generated.definitions = [generated.build()]
+        return generated
+
+    def callee(self, fn, kinds):
+        found = self.specializations.get((fn, tuple(sorted(kinds.items()))))
+        if found is not None:
+            return found
+        return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
+
