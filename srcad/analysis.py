@@ -46,6 +46,7 @@ class Statement:
 class Analysis:
     def __init__(self, function, tree, wrt, param_kinds, is_callee=False, forward=False):
         self.forward = forward
+        self.param_kinds = param_kinds
         self.function = function
         self.tree = tree
         self.params = [a.id for a in tree.args.posonlyargs + tree.args.args
@@ -121,7 +122,7 @@ class Analysis:
         generated code pushes onto a stack it is passed): each argument counts as
         updated by the call."""
         for arg in list(op.args) + list(op.keywords.values()):
-            if isinstance(arg, gast.Name):
+            if isinstance(arg, gast.Name) and self.param_kinds.get(arg.id, "other") == "other":
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
 

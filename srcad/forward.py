@@ -29,6 +29,9 @@ class ForwardFunction(Generator):
         copies = [assign(self.grad(p), call(self.runtime("seed_copy"), name(self.grad(p))))
                   for p in self.wrt if p in self.active and p in self.analysis.in_place
                   and not self.is_callee]
+        zeros = [assign(self.grad(p), call(self.runtime("zeros_like"), name(p)))
+                 for p in self.analysis.params if p in self.active and p not in self.wrt]
+        copies = zeros + copies
         tangent = self.tangent_or_zero(result)
         args = copy(self.tree.args)
         tangents = [gast.Name(id=self.grad(p), ctx=gast.Param(), annotation=None,

@@ -55,6 +55,14 @@ def parse_function(fn):
 
 def _namespace(fn):
     names = dict(vars(builtins))
+    outer = getattr(fn.__globals__, "user_globals", None)   # srcad's own generated code
+    if outer is not None:
+        names.update(outer)
+        for name, cell in fn.__globals__.cells.items():
+            try:
+                names[name] = cell.cell_contents
+            except ValueError:
+                pass
     names.update(fn.__globals__)
     if fn.__closure__:
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):

@@ -5,6 +5,7 @@ binds called names to the objects they refer to in the function's namespace
 and classifies the operation, so that analysis and the transformers can ask
 one question per statement: which rule applies, and to which arguments.
 """
+import ast
 import inspect
 import operator
 
@@ -155,8 +156,8 @@ class Resolver:
             return self.method(value, func.value, func.attr, args, keywords)
         target = self.lookup(func)
         if target is None:
-            return Op("unknown", value, description=f"a call of '{gast.dump(func)}'"
-                      if not isinstance(func, gast.Name) else f"a call of '{func.id}'")
+            text = ast.unparse(gast.gast_to_ast(func))
+            return Op("unknown", value, description=f"'{text}'")
         return self.primitive(target, args, keywords, value)
 
     def method(self, value, receiver, attr, args, keywords):
