@@ -32,6 +32,11 @@ class ForwardFunction(Generator):
         zeros = [assign(self.grad(p), call(self.runtime("zeros_like"), name(p)))
                  for p in self.analysis.params if p in self.active and p not in self.wrt]
         copies = zeros + copies
+        if not self.is_callee:      # the caller's arrays stay as they were
+            written = [p for p in self.analysis.params if any(
+                s.write and not s.synthetic and s.target == p for s in self.analysis.statements)]
+            copies = [assign(p, call(self.runtime("copy_value"), name(p)))
+                      for p in written] + copies
         tangent = self.tangent_or_zero(result)
         args = copy(self.tree.args)
         tangents = [gast.Name(id=self.grad(p), ctx=gast.Param(), annotation=None,
