@@ -30,7 +30,7 @@ class Compiled:
 
 
 def _reverse(fn, wrt_names, kinds):
-    key = ("reverse", fn, tuple(wrt_names), tuple(sorted(kinds.items())))
+    key = ("reverse", fn, tuple(wrt_names), tuple(sorted(kinds.items(), key=str)))
     compiled = _CACHE.get(key)
     if compiled is None:
         module = ReverseModule()
@@ -80,6 +80,13 @@ class Transform:
         self.wrt_names, self.multi = self.wrt_parameters(wrt)
         self.verbose = verbose
         self.last = None
+        # the fast path of __call__: all parameters positional, given positionally
+        plain = all(p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                               inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                    for p in self.signature.parameters.values())
+        self.arity = len(self.params) if plain else -1
+        self.wrt_index = [self.params.index(p) for p in self.wrt_names]
+        self.by_call = {}   # call_key(args) -> Compiled
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", type(self).__name__)
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -156,8 +163,75 @@ class Transform:
         return f"<srcad.{type(self).__name__.lower()} of {self.fn.__qualname__}>"
 
 
+    def fast_compiled(self, args):
+        """The generated code for these positional arguments, from a cache keyed by
+        their types and shapes; None where only the general path applies."""
+        if len(args) != self.arity or self.inner is not None:
+            return None
+        key = call_key(args)
+        if key is None:
+            return None
+        compiled = self.by_call.get(key)
+        if compiled is None:
+            compiled = self.compiled(args, {})
+            if len(self.by_call) >= 64:
+                self.by_call.clear()
+            self.by_call[key] = compiled
+        elif compiled is not self.last:
+            self.last = compiled
+            if self.verbose:
+                print(compiled.source)
+        return compiled
+
+    def fast_shaped(self, grads, args):
+        """`shaped` for positional arguments."""
+        if self.multi:
+            if len(self.wrt_index) == 1:
+                grads = (grads,)
+            return tuple([shape_like(g, args[i]) for g, i in zip(grads, self.wrt_index)])
+        return shape_like(grads, args[self.wrt_index[0]])
+
+
+_PLAIN_TYPES = {float, int, bool, complex, list, tuple, dict, str, type(None),
+                np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128}
+
+
+def call_key(args):
+    """What the generated code depends on, for arguments of common types: the type of
+    each, and an ndarray's shape (kinds follow from it). None for other types."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key.append(a.shape)
+        elif t in _PLAIN_TYPES:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
+
+
+def shape_like(g, x):
+    """as_gradient(g, x), with the common cases first."""
+    t = type(g)
+    if t is type(x):
+        if t is float:
+            return g
+        if t is np.ndarray and g.shape == x.shape and g.flags.writeable:
+            return g
+    return as_gradient(g, x)
+
+
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
+        if not kwargs:
+            compiled = self.fast_compiled(args)
+            if compiled is not None:
+                stack = []
+                value = compiled.primal(stack, *args)
+                if type(value) is not float:
+                    _check_scalar(value, self.fn)
+                return self.fast_shaped(compiled.adjoint(stack, 1.0), args)
         if self.inner is not None:      # a gradient of a gradient: forward over reverse
             return _forward_jacobian(self, args, kwargs, scalar=True)
         compiled = self.compiled(args, kwargs)
@@ -169,6 +243,13 @@ class Grad(Transform):
 
 class ValueAndGrad(Transform):
     def __call__(self, *args, **kwargs):
+        compiled = None if kwargs else self.fast_compiled(args)
+        if compiled is not None:
+            stack = []
+            value = compiled.primal(stack, *args)
+            if type(value) is not float:
+                _check_scalar(value, self.fn)
+            return value, self.fast_shaped(compiled.adjoint(stack, 1.0), args)
         compiled = self.compiled(args, kwargs)
         stack = []
         value = compiled.primal(stack, *args, **kwargs)
