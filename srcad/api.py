@@ -11,6 +11,7 @@ import numpy as np
 from .emit import compile_module
 from .errors import SrcadError
 from .generate import runtime_kind
+from . import compose
 from .forward import ForwardModule
 from .reverse import ReverseModule
 from .runtime import as_gradient
@@ -310,49 +311,87 @@ class Jacobian(Transform):
     def __call__(self, *args, **kwargs):
         if self.mode == "forward" or self.inner is not None:
             return _forward_jacobian(self, args, kwargs)
-        vjp_ = Vjp(self.fn, tuple(self.wrt_names), False)
-        value, pullback = vjp_(*args, **kwargs)
-        if isinstance(value, (tuple, list, dict)):
-            raise SrcadError("jacobian needs an array or number output; use srcad.vjp for "
-                             "tuples, lists and dicts")
-        out_shape = np.shape(value)
-        rows = []
-        for i in range(int(np.prod(out_shape))):
-            seed = np.zeros(out_shape)
-            seed.flat[i] = 1.0
-            rows.append(pullback(seed))
-        inputs = self.arguments(args, kwargs)
-        jacobians = [np.array([np.asarray(r[k], dtype=float) for r in rows]).reshape(
-            out_shape + np.shape(x)) for k, x in enumerate(inputs)]
-        return tuple(jacobians) if self.multi else jacobians[0]
+        return _reverse_jacobian(self, args, kwargs)
+
+
+def _reverse_jacobian(transform, args, kwargs):
+    """Jacobian rows from reverse mode: one primal run, one adjoint run per output element.
+
+    The recording is reused for every row (the adjoint pops a copy of it); only
+    a function whose adjoint undoes in-place writes (and so changes what was
+    recorded) runs its primal again before each further row.
+    """
+    compiled = transform.compiled(args, kwargs)
+    stack = []
+    value = compiled.primal(stack, *args, **kwargs)
+    if isinstance(value, (tuple, list, dict)):
+        raise SrcadError("jacobian needs an array or number output; use srcad.vjp for "
+                         "tuples, lists and dicts")
+    out_shape = np.shape(value)
+    inputs = transform.arguments(args, kwargs)
+    size = int(np.prod(out_shape))
+    rows = [np.zeros((size,) + np.shape(x)) for x in inputs]
+    for i in range(size):
+        if not compiled.restores:
+            recorded = list(stack)
+        elif i == 0:
+            recorded = stack
+        else:
+            recorded = []
+            compiled.primal(recorded, *args, **kwargs)
+        seed = np.zeros(out_shape)
+        seed.flat[i] = 1.0
+        grads = transform.shaped(compiled.adjoint(recorded, seed), args, kwargs)
+        for k, g in enumerate(grads if transform.multi else (grads,)):
+            rows[k][i] = g
+    jacobians = [r.reshape(out_shape + np.shape(x)) for r, x in zip(rows, inputs)]
+    return tuple(jacobians) if transform.multi else jacobians[0]
 
 
 def _forward_jacobian(transform, args, kwargs, scalar=False):
-    """Jacobian columns from forward mode, one jvp per input element."""
+    """Jacobian columns from forward mode, one jvp per input element (a basis tangent).
+
+    Each jvp runs the primal too: forward mode carries tangents beside values
+    and records nothing, so there is nothing to reuse between columns. A tuple
+    output (the gradient of several arguments, in `hessian(f, wrt=(0, 1))`)
+    gives a tuple of Jacobians, one per output: `result[i][j]` is d out_i / d x_j.
+    """
     inputs = transform.arguments(args, kwargs)
     jvp_ = Jvp(transform.inner or transform.fn, tuple(transform.wrt_names), False)
     compiled = jvp_.forward(args, kwargs)
     transform.last = compiled
+    run = compiled.primal
     zeros = [np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0 for x in inputs]
-    jacobians = []
+    blocks, several = [], False      # blocks[k][i]: d output i / d input k
     for k, x in enumerate(inputs):
-        columns, value = [], None
-        for i in range(int(np.prod(np.shape(x)))):
-            tangents = list(zeros)
+        tangents = list(zeros)
+        size = int(np.prod(np.shape(x)))
+        columns = values = None
+        for i in range(size):
             if isinstance(x, np.ndarray):
                 tangents[k] = np.zeros(np.shape(x))
                 tangents[k].flat[i] = 1.0
             else:
                 tangents[k] = 1.0
-            value, column = compiled.primal(*tangents, *args, **kwargs)
-            columns.append(np.asarray(column, dtype=float))
-        if scalar and np.ndim(value) != 0:
-            _check_scalar(value, transform.fn)
-        out_shape = np.shape(value)
-        jacobian = np.moveaxis(np.array(columns), 0, -1).reshape(out_shape + np.shape(x)) \
-            if columns else np.zeros(out_shape + np.shape(x))
-        jacobians.append(as_gradient(jacobian, x) if scalar else jacobian)
-    return tuple(jacobians) if transform.multi else jacobians[0]
+            value, column = run(*tangents, *args, **kwargs)
+            if columns is None:
+                if scalar:
+                    _check_scalar(value, transform.fn)
+                several = isinstance(value, (tuple, list))
+                values = list(value) if several else [value]
+                columns = [np.zeros(np.shape(v) + (size,)) for v in values]
+            for c, part in zip(columns, column if several else (column,)):
+                c[..., i] = part
+        if columns is None:     # an empty input: the output's shape from one run
+            value, _ = run(*zeros, *args, **kwargs)
+            several = isinstance(value, (tuple, list))
+            values = list(value) if several else [value]
+            columns = [np.zeros(np.shape(v) + (0,)) for v in values]
+        jacobians = [c.reshape(np.shape(v) + np.shape(x)) for c, v in zip(columns, values)]
+        blocks.append([as_gradient(j, x) if scalar else j for j in jacobians])
+    per_output = [tuple(b[i] for b in blocks) if transform.multi else blocks[0][i]
+                  for i in range(len(blocks[0]))]
+    return tuple(per_output) if several else per_output[0]
 
 
 def _check_scalar(value, fn):
@@ -366,8 +405,11 @@ def _check_scalar(value, fn):
 def _transform(cls):
     def transform(f=None, wrt=0, verbose=False):
         if f is None:
-            return lambda g: cls(g, wrt, verbose)
-        return cls(f, wrt, verbose)
+            return lambda g: transform(g, wrt, verbose)
+        made = cls(f, wrt, verbose)
+        if cls is Grad:     # a function srcad differentiates may call it (compose.py)
+            compose.register(made)
+        return made
     return transform
 
 

@@ -1,0 +1,267 @@
+"""Transforms of transforms: grad(grad(f)), jvp(grad(f)), hessian, hvp, and
+functions that call a gradient srcad made (`@srcad.grad` or `srcad.grad(f)`).
+
+Every second derivative is forward mode over reverse mode (docs/modes.md):
+exact, so the oracle is a finite difference of the reverse-mode gradient
+(itself checked against finite differences of f by the construct suites).
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import srcad
+from oracle import floats
+from test_identity import directional_fd
+
+import test_calls as calls
+import test_containers as containers
+import test_control_flow as control
+import test_subscripts as subscripts
+
+pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
+
+
+def gradient_fd(f, x, v):
+    """Finite difference of srcad's gradient of f along v."""
+    return directional_fd(srcad.grad(f), (x,), (0,), (v,))
+
+
+# --- grad of grad: scalar functions with control flow ---------------------------------
+
+SCALAR = [
+    (control.cf_ifexp, (1.5, -0.2, 0.5)),
+    (control.cf_nested_ifexp, (2.0, 0.5, -1.0)),
+    (control.cf_while_data_dependent, (1.2, 2.5)),
+    (control.cf_return_in_branch, (2.0, 0.5, -1.0)),
+    (control.cf_return_in_while, (0.8,)),
+    (control.cf_while_break_continue, (0.7, 1.3)),
+    (control.cf_loop_variable_used_as_value, (1.3,)),
+    (calls._fib_like, (0.7,)),
+]
+
+
+@pytest.mark.parametrize("f, points", SCALAR, ids=lambda c: getattr(c, "__name__", ""))
+def test_grad_of_grad_matches_finite_differences_of_the_gradient(f, points):
+    first = srcad.grad(f)
+    second = srcad.grad(first)
+    extra = (4,) if f is calls._fib_like else ()
+    for x in points:
+        expected = directional_fd(lambda x_: first(x_, *extra), (x,), (0,), (1.0,))
+        assert second(x, *extra) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+def test_grad_of_grad_with_a_count_argument():
+    first = srcad.grad(control.cf_while_counter)
+    for n in (0, 1, 4):
+        expected = directional_fd(lambda x_: first(x_, n), (0.7,), (0,), (1.0,))
+        assert srcad.grad(first)(0.7, n) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+def test_grad_of_grad_of_a_polynomial_is_exact():
+    def cubic(x):
+        return 2 * x ** 3 - 6 * x ** 2 + x + 1
+
+    assert srcad.grad(srcad.grad(cubic))(2.0) == 12 * 2.0 - 12
+    assert srcad.grad(srcad.grad(cubic))(-1.5) == pytest.approx(12 * -1.5 - 12, rel=1e-15)
+
+
+# --- jvp(grad(f)), hessian, hvp: vector functions with every construct -------------------
+
+def loop_branch_while(x):
+    h = x * 1.0
+    for i in range(x.shape[0]):
+        if h[i] > 0:
+            h = h * np.cos(h) + x
+        else:
+            h = np.sin(h) * x
+    k = 0
+    s = 0.0
+    while k < 2:
+        s = s + np.sum(h * h) * (k + 1)
+        k += 1
+    return s
+
+
+def in_place_writes(x):
+    h = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        h[i] = np.tanh(x[i] * (i + 1.0))
+    h[0] += x[-1] * h[1]
+    return np.sum(h * x)
+
+
+def helper_calls(x):
+    return calls.calls_module_level(x, np.sin(x)) + calls.calls_helper_with_loop_in_loop(x)
+
+
+def appends(x):
+    return containers.ct_append_in_loop(x, 3)
+
+
+VECTOR = [
+    pytest.param(loop_branch_while, id="loop_branch_while"),
+    pytest.param(in_place_writes, id="in_place_writes"),
+    pytest.param(subscripts.wr_zeros_like_loop, id="wr_zeros_like_loop"),
+    pytest.param(helper_calls, id="helper_calls"),
+    pytest.param(appends, id="list_append"),
+    pytest.param(control.cf_while_array, id="cf_while_array"),
+    pytest.param(control.cf_break_data_dependent_accumulator, id="cf_break"),
+    pytest.param(control.cf_nested_while_in_for, id="cf_nested_while_in_for"),
+]
+X = np.array([0.5, -0.3, 0.2, -0.1])
+
+
+@pytest.mark.parametrize("f", VECTOR)
+@settings(max_examples=5)
+@given(v=st.lists(floats(-1.0, 1.0), min_size=4, max_size=4).map(np.array))
+def test_jvp_of_grad_and_hvp_match_finite_differences_of_the_gradient(f, v):
+    value, hv = srcad.jvp(srcad.grad(f))(X, v)
+    np.testing.assert_allclose(value, srcad.grad(f)(X), rtol=1e-12)
+    np.testing.assert_allclose(hv, gradient_fd(f, X, v), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(srcad.hvp(f)(X, v), hv, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("f", VECTOR)
+def test_hessian_is_symmetric_and_matches_finite_differences(f):
+    H = srcad.hessian(f)(X)
+    assert H.shape == (4, 4)
+    expected = np.array([gradient_fd(f, X, e) for e in np.eye(4)]).T
+    np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(srcad.jacobian(srcad.grad(f))(X), H, rtol=1e-12, atol=1e-14)
+
+
+def two_arguments(x, y):
+    return np.sum(x ** 2 * y) + np.sum(np.sin(x)) * np.sum(y ** 3)
+
+
+def test_hessian_with_respect_to_two_arguments_gives_every_block():
+    x, y = np.array([0.3, -0.7]), np.array([1.1, 0.4])
+    (Hxx, Hxy), (Hyx, Hyy) = srcad.hessian(two_arguments, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(Hxx, np.diag(2 * y - np.sin(x) * np.sum(y ** 3)), rtol=1e-12)
+    np.testing.assert_allclose(Hyy, np.diag(6 * y * np.sum(np.sin(x))), rtol=1e-12)
+    np.testing.assert_allclose(Hxy, np.diag(2 * x) + np.outer(np.cos(x), 3 * y ** 2),
+                               rtol=1e-12)
+    np.testing.assert_allclose(Hyx, Hxy.T, rtol=1e-12)
+
+
+# --- functions that call a gradient srcad made ------------------------------------------
+
+def energy(x, w):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] * w > 0:
+            s = s + np.sin(x[i] * w) * x[i]
+        else:
+            s = s + x[i] ** 3 * w
+    return s
+
+
+@srcad.grad
+def force(x, w):
+    return energy(x, w)
+
+
+def penalty(x, w):
+    g = force(x, w)                       # a call to a @srcad.grad-decorated function
+    return np.sum(g * g) + np.sum(x ** 2)
+
+
+energy_gradients = srcad.grad(energy, wrt=(0, 1))
+
+
+def both_gradients(x, w):
+    gx, gw = energy_gradients(x, w)       # a gradient with two wrt arguments
+    return np.sum(gx * x) * gw
+
+
+W = 0.8
+XS = np.array([0.5, -0.3, 1.2])
+
+
+def test_grad_of_a_function_calling_a_decorated_gradient():
+    gx, gw = srcad.grad(penalty, wrt=(0, 1))(XS, W)
+    expected_x = np.array([directional_fd(lambda x_: penalty(x_, W), (XS,), (0,), (e,))
+                           for e in np.eye(3)])
+    np.testing.assert_allclose(gx, expected_x, rtol=1e-6, atol=1e-8)
+    assert gw == pytest.approx(directional_fd(lambda w_: penalty(XS, w_), (W,), (0,), (1.0,)),
+                               rel=1e-6)
+
+
+def test_grad_of_a_function_calling_a_gradient_with_two_wrt_arguments():
+    gx, gw = srcad.grad(both_gradients, wrt=(0, 1))(XS, W)
+    expected_x = np.array([directional_fd(lambda x_: both_gradients(x_, W), (XS,), (0,), (e,))
+                           for e in np.eye(3)])
+    np.testing.assert_allclose(gx, expected_x, rtol=1e-6, atol=1e-8)
+    assert gw == pytest.approx(
+        directional_fd(lambda w_: both_gradients(XS, w_), (W,), (0,), (1.0,)), rel=1e-6)
+
+
+@given(v=st.lists(floats(-1.0, 1.0), min_size=3, max_size=3).map(np.array))
+@settings(max_examples=5)
+def test_jvp_and_vjp_of_a_function_calling_a_gradient_agree(v):
+    value, jv = srcad.jvp(penalty)(XS, W, v)
+    assert value == pytest.approx(penalty(XS, W), rel=1e-12)
+    assert jv == pytest.approx(directional_fd(lambda x_: penalty(x_, W), (XS,), (0,), (v,)),
+                               rel=1e-6, abs=1e-8)
+    assert jv == pytest.approx(np.dot(srcad.grad(penalty)(XS, W), v), rel=1e-10, abs=1e-12)
+
+
+def test_the_gradient_called_inside_is_the_plain_gradient_outside():
+    np.testing.assert_allclose(force(XS, W), srcad.grad(energy)(XS, W), rtol=0, atol=0)
+
+
+def test_third_derivatives_are_refused_with_a_clear_error():
+    def cubic(x):
+        return x ** 3
+
+    with pytest.raises(srcad.SrcadError):
+        srcad.grad(srcad.grad(srcad.grad(cubic)))(1.0)
+
+
+# --- jacobian: shapes and modes ------------------------------------------------------------
+
+def matrix_function(A, b):
+    out = np.zeros((3, 2))
+    for i in range(3):
+        out[i] = np.tanh(A[i % 2] * b[i])
+    return out.T
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_jacobian_of_matrix_to_matrix_has_shape_out_plus_in(mode):
+    A = np.array([[0.3, -0.4], [0.8, 1.2]])
+    b = np.array([0.5, -1.0, 2.0])
+    JA, Jb = srcad.jacobian(matrix_function, wrt=(0, 1), mode=mode)(A, b)
+    assert JA.shape == (2, 3, 2, 2) and Jb.shape == (2, 3, 3)
+    for J, k, x in ((JA, 0, A), (Jb, 1, b)):
+        for index in np.ndindex(x.shape):
+            e = np.zeros(x.shape)
+            e[index] = 1.0
+            args = [A, b]
+            column = directional_fd(matrix_function, args, (k,), (e,))
+            np.testing.assert_allclose(J[(Ellipsis,) + index], column, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_jacobian_of_a_scalar_function_and_of_a_scalar_input(mode):
+    x = np.array([0.3, -0.4, 0.8])
+    J = srcad.jacobian(lambda_free_sum, mode=mode)(x)
+    assert J.shape == (3,)
+    np.testing.assert_allclose(J, 3 * x ** 2, rtol=1e-12)
+    j = srcad.jacobian(control.cf_while_data_dependent, mode=mode)(1.2)
+    assert np.shape(j) == ()
+    assert j == pytest.approx(srcad.grad(control.cf_while_data_dependent)(1.2), rel=1e-12)
+
+
+def lambda_free_sum(x):
+    return np.sum(x ** 3)
+
+
+def test_jacobian_modes_agree_on_a_function_with_in_place_writes():
+    x = np.array([0.5, 1.5, -2.0])
+    reverse = srcad.jacobian(subscripts.wr_zeros_like_loop_vector)(x)
+    forward = srcad.jacobian(subscripts.wr_zeros_like_loop_vector, mode="forward")(x)
+    np.testing.assert_allclose(reverse, forward, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(x, [0.5, 1.5, -2.0])
