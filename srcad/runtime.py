@@ -311,6 +311,8 @@ def as_gradient(g, x):
         return np.broadcast_to(g, x.shape).astype(np.result_type(x.dtype, np.float64))
     if isinstance(x, (list, tuple)):
         return type(x)(as_gradient(item_grad(g, i), xi) for i, xi in enumerate(x))
+        if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
+            g = np.real(g)
     if isinstance(x, dict):
         gs = g if isinstance(g, dict) else {}
         return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}
@@ -321,3 +323,247 @@ def as_gradient(g, x):
     if isinstance(x, np.generic):
         return x.dtype.type(g) if np.ndim(g) == 0 else x.dtype.type(np.sum(g))
     return g
+
+
+# -- NumPy rules: gradients of shape functions, scans and products -------------
+
+
+def untranspose(g, axes):
+    """Gradient of a transpose by `axes` (any spelling np.transpose or .transpose takes)."""
+    axes = np.ravel(axes).astype(int) if axes is not None else ()
+    if len(axes) == 0:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort(axes % np.ndim(g)))
+
+
+def rollaxis_grad(g, axis, start):
+    """Gradient of np.rollaxis(x, axis, start): the axis moved back."""
+    n = np.ndim(g)
+    axis, start = axis % n, start + n if start < 0 else start
+    return np.moveaxis(g, start - 1 if axis < start else start, axis)
+
+
+def parts(g, result):
+    """The gradients of the parts of a tuple or list result, zeros where none arrived."""
+    if isinstance(g, (list, tuple)):
+        return g
+    return [np.zeros(np.shape(r), np.result_type(r, np.float64)) for r in result]
+
+
+def concatenate_grad(g, seq, axis):
+    """Gradients of the pieces of a concatenation along axis (None: flattened)."""
+    if np.ndim(g) == 0:
+        return [0.0] * len(seq)
+    if axis is None:
+        g, axis = np.ravel(g), 0
+    across = np.size(g) // np.shape(g)[axis]
+    bounds = np.cumsum([np.size(x) // across for x in seq])[:-1]
+    return [np.reshape(p, np.shape(x)) for p, x in zip(np.split(g, bounds, axis), seq)]
+
+
+def unstack(g, axis, seq):
+    """Gradients of the arrays np.stack put along axis."""
+    if np.ndim(g) == 0:
+        return [0.0] * len(seq)
+    return list(np.moveaxis(g, axis, 0))
+
+
+def diff_grad(g, n, axis):
+    """Gradient of np.diff(x, n, axis): the n-th difference of g, zero-padded, negated n times."""
+    width = [(0, 0)] * np.ndim(g)
+    width[axis] = (n, n)
+    return (-1) ** n * np.diff(np.pad(g, width), n, axis)
+
+
+def diagonal_grad(g, x, offset=0, axis1=0, axis2=1):
+    """Gradient of np.diagonal(x, offset, axis1, axis2): g written onto that diagonal."""
+    out = np.zeros(np.shape(x), np.result_type(g, np.float64))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    rows = np.arange(min(view.shape[-2] - max(-offset, 0), view.shape[-1] - max(offset, 0)))
+    view[..., rows + max(-offset, 0), rows + max(offset, 0)] = g
+    return out
+
+
+def repeat_grad(g, x, repeats, axis):
+    """Gradient of np.repeat(x, repeats, axis): each element's copies summed."""
+    shape = np.shape(x)
+    if axis is None:
+        x, axis = np.ravel(x), 0
+    n = np.shape(x)[axis]
+    owner = np.repeat(np.arange(n), repeats)
+    rest = tuple(np.delete(np.shape(g), axis))
+    out = np.zeros((n,) + rest, np.result_type(g, np.float64))
+    np.add.at(out, owner, np.moveaxis(g, axis, 0))
+    return np.reshape(np.moveaxis(out, 0, axis), shape)
+
+
+def tile_grad(g, x, reps):
+    """Gradient of np.tile(x, reps): the tiles summed."""
+    shape = np.shape(x)
+    reps = tuple(np.atleast_1d(reps))
+    ndim = max(len(shape), len(reps))
+    full = (1,) * (ndim - len(shape)) + shape
+    reps = (1,) * (ndim - len(reps)) + reps
+    g = np.reshape(g, [n for pair in zip(reps, full) for n in pair])
+    return np.reshape(np.sum(g, axis=tuple(range(0, 2 * ndim, 2))), shape)
+
+
+def unpad(g, pad_width):
+    """Gradient of np.pad(x, pad_width) (constant mode): the inner block of g."""
+    width = np.broadcast_to(pad_width, (np.ndim(g), 2))
+    return g[tuple(slice(lo, n - hi) for (lo, hi), n in zip(width, np.shape(g)))]
+
+
+def sort_grad(g, x, axis=-1):
+    """Gradient of np.sort(x, axis): g put back where each sorted element came from."""
+    if axis is None:
+        return np.reshape(sort_grad(g, np.ravel(x), 0), np.shape(x))
+    out = np.zeros(np.shape(x), np.result_type(g, np.float64))
+    np.put_along_axis(out, np.argsort(x, axis=axis), g, axis)
+    return out
+
+
+def take_grad(g, x, indices, axis=None):
+    """Gradient of np.take(x, indices, axis): g added at the indices taken."""
+    out = np.zeros(np.size(x) if axis is None else np.shape(x), np.result_type(g, np.float64))
+    if axis is None:
+        np.add.at(out, indices, g)
+        return np.reshape(out, np.shape(x))
+    moved = np.moveaxis(out, axis, 0)
+    np.add.at(moved, indices, np.moveaxis(
+        g, tuple(range(axis, axis + np.ndim(indices))), tuple(range(np.ndim(indices)))))
+    return out
+
+
+def take_along_axis_grad(g, x, indices, axis):
+    """Gradient of np.take_along_axis(x, indices, axis): g added at the indices taken."""
+    out = np.zeros(np.shape(x), np.result_type(g, np.float64))
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, g)
+        return out
+    axis %= np.ndim(x)
+    grid = np.ogrid[tuple(slice(n) for n in np.shape(indices))]
+    index = tuple(indices if i == axis else grid[i] for i in range(np.ndim(x)))
+    np.add.at(out, index, g)
+    return out
+
+
+def _tensordot_axes(a, b, axes):
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        return list(range(np.ndim(a) - n, np.ndim(a))), list(range(n))
+    left, right = axes
+    left, right = np.atleast_1d(left).tolist(), np.atleast_1d(right).tolist()
+    return [i % np.ndim(a) for i in left], [i % np.ndim(b) for i in right]
+
+
+def tensordot_left(g, a, b, axes=2):
+    """Gradient of np.tensordot(a, b, axes) with respect to a."""
+    left, right = _tensordot_axes(a, b, axes)
+    a_free = [i for i in range(np.ndim(a)) if i not in left]
+    b_free = [i for i in range(np.ndim(b)) if i not in right]
+    grad = np.tensordot(g, b, axes=(list(range(len(a_free), np.ndim(g))), b_free))
+    order = a_free + [left[right.index(j)] for j in sorted(right)]
+    return np.transpose(grad, np.argsort(order))
+
+
+def tensordot_right(g, a, b, axes=2):
+    """Gradient of np.tensordot(a, b, axes) with respect to b."""
+    left, right = _tensordot_axes(a, b, axes)
+    n_a = np.ndim(a) - len(left)
+    g = np.moveaxis(g, tuple(range(n_a)), tuple(range(np.ndim(g) - n_a, np.ndim(g))))
+    return tensordot_left(g, b, a, (right, left))
+
+
+def inner_left(g, a, b):
+    """Gradient of np.inner(a, b) with respect to a (last axes contracted)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:      # a product with a scalar
+        return unbroadcast(g * b, a)
+    return tensordot_left(g, a, b, ([-1], [-1]))
+
+
+def inner_right(g, a, b):
+    """Gradient of np.inner(a, b) with respect to b."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    return tensordot_right(g, a, b, ([-1], [-1]))
+
+
+def einsum_grad(g, subscripts, operands, k):
+    """Gradient of np.einsum(subscripts, *operands) with respect to operand k."""
+    operands = [x for x in operands if x is not None]
+    inputs, output = _einsum_explicit(subscripts, operands)
+    term = inputs[k]
+    if len(set(term)) < len(term):
+        raise NotImplementedError("srcad: einsum with a repeated index within one operand "
+                                  "(a diagonal or trace) has no derivative rule; use "
+                                  "np.diagonal or np.trace")
+    others = [(s, x) for i, (s, x) in enumerate(zip(inputs, operands)) if i != k]
+    seen = set(output + "".join(s for s, _ in others))
+    kept = "".join(c for c in term if c in seen)     # indices summed in operand k alone
+    spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
+    grad = np.einsum(spec, g, *[x for _, x in others])
+    if kept != term:
+        grad = np.expand_dims(grad, tuple(i for i, c in enumerate(term) if c not in seen))
+    x = operands[k]
+    grad = unbroadcast(grad, x) if np.ndim(grad) == np.ndim(x) else grad
+    return np.broadcast_to(grad, np.shape(x))
+
+
+def _einsum_explicit(subscripts, operands):
+    """Input terms and output term of an einsum, with '...' spelled out as letters."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        lhs, output = subscripts.split("->")
+    else:
+        lhs, output = subscripts, None
+    inputs = lhs.split(",")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in subscripts]
+    width = max([np.ndim(x) - len(t.replace("...", "")) for t, x in zip(inputs, operands)
+                 if "..." in t] + [0])
+    letters = "".join(spare[:width])
+    inputs = [t.replace("...", letters[width - (np.ndim(x) - len(t.replace("...", ""))):])
+              for t, x in zip(inputs, operands)]
+    if output is None:
+        counts = {c: "".join(inputs).count(c) for c in "".join(inputs)}
+        output = letters + "".join(sorted(c for c, n in counts.items()
+                                          if n == 1 and c not in letters))
+    else:
+        output = output.replace("...", letters)
+    return inputs, output
+
+
+def kron_grad(g, a, b):
+    """Gradient of np.kron(a, b) with respect to a."""
+    ndim = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (ndim - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (ndim - np.ndim(b)) + np.shape(b)
+    g = np.reshape(g, [n for pair in zip(sa, sb) for n in pair])
+    bb = np.reshape(b, [n for pair in zip((1,) * ndim, sb) for n in pair])
+    return np.reshape(np.sum(g * bb, axis=tuple(range(1, 2 * ndim, 2))), np.shape(a))
+
+
+def kron_grad_right(g, a, b):
+    """Gradient of np.kron(a, b) with respect to b."""
+    ndim = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (ndim - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (ndim - np.ndim(b)) + np.shape(b)
+    g = np.reshape(g, [n for pair in zip(sa, sb) for n in pair])
+    aa = np.reshape(a, [n for pair in zip(sa, (1,) * ndim) for n in pair])
+    return np.reshape(np.sum(g * aa, axis=tuple(range(0, 2 * ndim, 2))), np.shape(b))
+
+
+def average_weights(x, weights, axis):
+    """np.average's weights, shaped to broadcast against x."""
+    if axis is None or np.ndim(weights) == np.ndim(x):
+        return np.broadcast_to(weights, np.shape(x))
+    shape = [1] * np.ndim(x)
+    shape[np.atleast_1d(axis)[0] % np.ndim(x)] = np.size(weights)
+    return np.reshape(weights, shape)
+
+
+def real_like(g, x):
+    """g for a complex x; its real part for a real x (a real input of a complex function)."""
+    if np.iscomplexobj(x) or not np.iscomplexobj(g):
+        return g
+    return np.real(g)

@@ -3,8 +3,9 @@ import builtins
 
 import numpy as np
 
-from ..runtime import stop_gradient, unbroadcast
-from .templates import ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, rule_table, tangent
+from ..runtime import stop_gradient
+from .numpy import maximum, maximum_tangent, minimum, minimum_tangent
+from .templates import ADJOINTS, TANGENTS, adjoint, nondifferentiable, rule_table, tangent
 
 rule_table(ADJOINTS, {
     builtins.abs: "d[x] = d[result] * np.sign(x)",
@@ -20,27 +21,11 @@ rule_table(TANGENTS, {
 }, {})
 
 
-@adjoint(builtins.max)
-def max(result, x1, x2):
-    d[x1] = unbroadcast(d[result] * (x1 >= x2), x1)
-    d[x2] = unbroadcast(d[result] * (x1 < x2), x2)
-
-
-@adjoint(builtins.min)
-def min(result, x1, x2):
-    d[x1] = unbroadcast(d[result] * (x1 <= x2), x1)
-    d[x2] = unbroadcast(d[result] * (x1 > x2), x2)
-
-
-@tangent(builtins.max)
-def max_tangent(result, x1, x2):
-    d[result] = d[x1] * (x1 >= x2) + d[x2] * (x1 < x2)
-
-
-@tangent(builtins.min)
-def min_tangent(result, x1, x2):
-    d[result] = d[x1] * (x1 <= x2) + d[x2] * (x1 > x2)
-
+# max(a, b) and min(a, b) of two numbers share np.maximum's and np.minimum's rules.
+adjoint(builtins.max)(maximum)
+tangent(builtins.max)(maximum_tangent)
+adjoint(builtins.min)(minimum)
+tangent(builtins.min)(minimum_tangent)
 
 nondifferentiable(builtins.len, builtins.range, builtins.int, builtins.bool, builtins.round,
                   builtins.isinstance, builtins.type, builtins.print, builtins.str,

@@ -1,12 +1,25 @@
-"""Rules for NumPy functions and the ndarray methods that mirror them."""
+"""Rules for NumPy functions and the ndarray methods that mirror them.
+
+Each primitive has a reverse rule (`@adjoint`) and, beside it, its forward
+rule (`@tangent`); elementwise functions of one array are one line each in a
+`rule_table`. Complex values follow one convention throughout: the gradient
+g of a complex z is the one with dL = Re(g * dz), so a holomorphic f has the
+rule `d[z] = d[result] * f'(z)`, as for real z.
+"""
 import numpy as np
 
-from ..runtime import (dot_left, dot_right, extremum_grad, matmul_left, matmul_right,
-                       reduced_size, repeat_to_shape, unbroadcast, where_grad)
-from .templates import ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, rule_table, tangent
+from ..runtime import (concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
+                       einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
+                       parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
+                       sort_grad, take_along_axis_grad, take_grad, tensordot_left,
+                       tensordot_right, tile_grad, unbroadcast, unpad, unstack, untranspose,
+                       where_grad, average_weights, real_like)
+from .templates import (ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, only, rule_table,
+                        tangent)
 
-# Elementwise functions of one array: d[x] from d[result], x and result.
-# Their forward rules are the same expressions read the other way round.
+# -- elementwise functions of one array -------------------------------------------
+# d[x] from d[result], x and result; the forward rule is the same line read the
+# other way round (`d[result] = d[x] * f'(x)`).
 rule_table(ADJOINTS, {
     np.exp: "d[x] = d[result] * result",
     np.exp2: "d[x] = d[result] * result * np.log(2.0)",
@@ -31,25 +44,37 @@ rule_table(ADJOINTS, {
     np.arcsinh: "d[x] = d[result] / np.sqrt(x * x + 1.0)",
     np.arccosh: "d[x] = d[result] / np.sqrt(x * x - 1.0)",
     np.arctanh: "d[x] = d[result] / (1.0 - x * x)",
-    np.abs: "d[x] = d[result] * np.sign(x)",
     np.fabs: "d[x] = d[result] * np.sign(x)",
+    np.rad2deg: "d[x] = d[result] * 57.29577951308232",
+    np.deg2rad: "d[x] = d[result] * 0.017453292519943295",
+    np.sinc: "d[x] = d[result] * (np.cos(np.pi * x) - result) / np.where(x == 0, np.inf, x)",
     np.copy: "d[x] = d[result]",
     np.asarray: "d[x] = d[result]",
-    np.transpose: "d[x] = np.transpose(d[result])",
+    np.flipud: "d[x] = np.flipud(d[result])",
+    np.fliplr: "d[x] = np.fliplr(d[result])",
 }, {"np": np}, elementwise=True)
-ADJOINTS[np.absolute] = ADJOINTS[np.abs]
-TANGENTS[np.absolute] = TANGENTS[np.abs]
+for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
+    ADJOINTS[alias], TANGENTS[alias] = ADJOINTS[name], TANGENTS[name]
 
-# Functions that only rearrange elements: the gradient goes back to x's shape.
+# Functions of a complex z that are not holomorphic: conj, real, imag, abs, angle.
 rule_table(ADJOINTS, {
-    np.ravel: "d[x] = np.reshape(d[result], np.shape(x))",
-    np.squeeze: "d[x] = np.reshape(d[result], np.shape(x))",
-}, {"np": np})
+    np.conj: "d[x] = np.conj(d[result])",
+    np.real: "d[x] = d[result]",
+    np.imag: "d[x] = real_like(-1j * d[result], x)",
+    np.abs: "d[x] = d[result] * np.sign(np.conj(x))",
+    np.angle: "d[x] = real_like(-1j * d[result] * np.conj(x) / (x * np.conj(x)), x)",
+}, {"np": np, "real_like": real_like})
 rule_table(TANGENTS, {
-    np.ravel: "d[result] = np.ravel(d[x])",
-    np.squeeze: "d[result] = np.reshape(d[x], np.shape(result))",
+    np.conj: "d[result] = np.conj(d[x])",
+    np.real: "d[result] = np.real(d[x])",
+    np.imag: "d[result] = np.imag(d[x])",
+    np.abs: "d[result] = np.real(d[x] * np.sign(np.conj(x)))",
+    np.angle: "d[result] = np.imag(d[x] * np.conj(x)) / np.real(x * np.conj(x))",
 }, {"np": np})
 
+
+# -- elementwise functions of two arrays, with broadcasting ---------------------------
+# (+ - * / ** % and their np names are in operators.py)
 
 @adjoint(np.arctan2)
 def arctan2(result, x1, x2):
@@ -62,48 +87,119 @@ def arctan2_tangent(result, x1, x2):
     d[result] = d[x1] * x2 / (x1 * x1 + x2 * x2) - d[x2] * x1 / (x1 * x1 + x2 * x2)
 
 
-@adjoint(np.maximum)
+@adjoint(np.hypot)
+def hypot(result, x1, x2):
+    d[x1] = unbroadcast(d[result] * x1 / result, x1)
+    d[x2] = unbroadcast(d[result] * x2 / result, x2)
+
+
+@tangent(np.hypot)
+def hypot_tangent(result, x1, x2):
+    d[result] = d[x1] * x1 / result + d[x2] * x2 / result
+
+
+@adjoint(np.maximum, np.fmax)
 def maximum(result, x1, x2):
     d[x1] = unbroadcast(d[result] * (x1 >= x2), x1)
     d[x2] = unbroadcast(d[result] * (x1 < x2), x2)
 
 
-@tangent(np.maximum)
+@tangent(np.maximum, np.fmax)
 def maximum_tangent(result, x1, x2):
     d[result] = d[x1] * (x1 >= x2) + d[x2] * (x1 < x2)
 
 
-@adjoint(np.minimum)
+@adjoint(np.minimum, np.fmin)
 def minimum(result, x1, x2):
     d[x1] = unbroadcast(d[result] * (x1 <= x2), x1)
     d[x2] = unbroadcast(d[result] * (x1 > x2), x2)
 
 
-@tangent(np.minimum)
+@tangent(np.minimum, np.fmin)
 def minimum_tangent(result, x1, x2):
     d[result] = d[x1] * (x1 <= x2) + d[x2] * (x1 > x2)
 
 
+@adjoint(np.logaddexp)
+def logaddexp(result, x1, x2):
+    d[x1] = unbroadcast(d[result] * np.exp(x1 - result), x1)
+    d[x2] = unbroadcast(d[result] * np.exp(x2 - result), x2)
+
+
+@tangent(np.logaddexp)
+def logaddexp_tangent(result, x1, x2):
+    d[result] = d[x1] * np.exp(x1 - result) + d[x2] * np.exp(x2 - result)
+
+
+@adjoint(np.logaddexp2)
+def logaddexp2(result, x1, x2):
+    d[x1] = unbroadcast(d[result] * np.exp2(x1 - result), x1)
+    d[x2] = unbroadcast(d[result] * np.exp2(x2 - result), x2)
+
+
+@tangent(np.logaddexp2)
+def logaddexp2_tangent(result, x1, x2):
+    d[result] = d[x1] * np.exp2(x1 - result) + d[x2] * np.exp2(x2 - result)
+
+
+@adjoint(np.fmod)
+def fmod(result, x1, x2):
+    d[x1] = unbroadcast(d[result], x1)
+    d[x2] = unbroadcast(-d[result] * np.trunc(x1 / x2), x2)
+
+
+@tangent(np.fmod)
+def fmod_tangent(result, x1, x2):
+    d[result] = d[x1] - d[x2] * np.trunc(x1 / x2)
+
+
+@adjoint(np.copysign)
+def copysign(result, x1, x2):
+    d[x1] = unbroadcast(d[result] * np.sign(x1) * np.copysign(1.0, x2), x1)
+
+
+@tangent(np.copysign)
+def copysign_tangent(result, x1, x2):
+    d[result] = d[x1] * np.sign(x1) * np.copysign(1.0, x2)
+
+
 @adjoint(np.clip)
-def clip(result, a, a_min=None, a_max=None):
-    d[a] = d[result] * (result == a)
+def clip(result, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+    d[a] = unbroadcast(d[result] * (result == a), a)
+    d[a_min] = unbroadcast(d[result] * (a < a_min), a_min)
+    d[a_max] = unbroadcast(d[result] * (a > a_max), a_max)
+    d[min] = unbroadcast(d[result] * (a < min), min)
+    d[max] = unbroadcast(d[result] * (a > max), max)
 
 
 @tangent(np.clip)
-def clip_tangent(result, a, a_min=None, a_max=None):
-    d[result] = d[a] * (result == a)
+def clip_tangent(result, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+    d[result] = d[a] * (result == a) + d[a_min] * (a < a_min) + d[a_max] * (a > a_max) \
+        + d[min] * (a < min) + d[max] * (a > max)
+
+
+@adjoint(np.nan_to_num)
+def nan_to_num(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[x] = d[result] * np.isfinite(x)
+
+
+@tangent(np.nan_to_num)
+def nan_to_num_tangent(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[result] = d[x] * np.isfinite(x)
 
 
 @adjoint(np.where)
-def where(result, condition, x, y):
+def where(result, condition, x=None, y=None):
     d[x] = where_grad(d[result], condition, x)
     d[y] = where_grad(d[result], ~np.asarray(condition, dtype=bool), y)
 
 
 @tangent(np.where)
-def where_tangent(result, condition, x, y):
+def where_tangent(result, condition, x=None, y=None):
     d[result] = np.where(condition, d[x], d[y])
 
+
+# -- reductions and scans --------------------------------------------------------------
 
 @adjoint(np.sum)
 def sum(result, a, axis=None, dtype=None, out=None, keepdims=False):
@@ -125,6 +221,27 @@ def mean_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
     d[result] = np.mean(d[a], axis=axis, keepdims=keepdims)
 
 
+@adjoint(np.nansum)
+def nansum(result, a, axis=None, dtype=None, out=None, keepdims=False):
+    d[a] = np.where(np.isnan(a), 0.0, repeat_to_shape(d[result], a, axis, keepdims))
+
+
+@tangent(np.nansum)
+def nansum_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+    d[result] = np.nansum(np.where(np.isnan(a), 0.0, d[a]), axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.nanmean)
+def nanmean(result, a, axis=None, dtype=None, out=None, keepdims=False):
+    d[a] = np.where(np.isnan(a), 0.0, repeat_to_shape(d[result], a, axis, keepdims)) \
+        / np.sum(~np.isnan(a), axis=axis, keepdims=True)
+
+
+@tangent(np.nanmean)
+def nanmean_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+    d[result] = np.nanmean(np.where(np.isnan(a), np.nan, d[a]), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.prod)
 def prod(result, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = repeat_to_shape(d[result] * result, a, axis, keepdims) / a
@@ -136,13 +253,32 @@ def prod_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
                        keepdims=keepdims)
 
 
-@adjoint(np.max, np.amax)
+@adjoint(np.var)
+def var(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[a] = repeat_to_shape(d[result], a, axis, keepdims) * 2.0 \
+        * (a - np.mean(a, axis=axis, keepdims=True)) / (reduced_size(a, result) - ddof)
+
+
+@tangent(np.var)
+def var_tangent(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
+                       keepdims=keepdims) * 2.0 / (reduced_size(a, result) - ddof)
+
+
+@adjoint(np.std)
+def std(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[a] = repeat_to_shape(d[result] / result, a, axis, keepdims) \
+        * (a - np.mean(a, axis=axis, keepdims=True)) / (reduced_size(a, result) - ddof)
+
+
+@tangent(np.std)
+def std_tangent(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
+                       keepdims=keepdims) / ((reduced_size(a, result) - ddof) * result)
+
+
+@adjoint(np.max, np.amax, np.min, np.amin)
 def max(result, a, axis=None, out=None, keepdims=False):
-    d[a] = extremum_grad(d[result], a, result, axis, keepdims)
-
-
-@adjoint(np.min, np.amin)
-def min(result, a, axis=None, out=None, keepdims=False):
     d[a] = extremum_grad(d[result], a, result, axis, keepdims)
 
 
@@ -151,6 +287,402 @@ def extremum_tangent(result, a, axis=None, out=None, keepdims=False):
     d[result] = np.sum(d[a] * extremum_grad(1.0, a, result, axis, keepdims), axis=axis,
                        keepdims=keepdims)
 
+
+@adjoint(np.ptp)
+def ptp(result, a, axis=None, out=None, keepdims=False):
+    d[a] = extremum_grad(d[result], a, np.max(a, axis=axis, keepdims=keepdims), axis,
+                         keepdims) \
+        - extremum_grad(d[result], a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)
+
+
+@tangent(np.ptp)
+def ptp_tangent(result, a, axis=None, out=None, keepdims=False):
+    d[result] = np.sum(d[a] * (
+        extremum_grad(1.0, a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims)
+        - extremum_grad(1.0, a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)),
+        axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.cumsum)
+def cumsum(result, a, axis=None, dtype=None, out=None):
+    d[a] = np.reshape(np.cumsum(d[result][::-1])[::-1], np.shape(a)) if axis is None \
+        else np.flip(np.cumsum(np.flip(d[result], axis), axis), axis)
+
+
+@tangent(np.cumsum)
+def cumsum_tangent(result, a, axis=None, dtype=None, out=None):
+    d[result] = np.cumsum(d[a], axis)
+
+
+@adjoint(np.cumprod)
+def cumprod(result, a, axis=None, dtype=None, out=None):
+    d[a] = np.reshape(np.cumsum((d[result] * result)[::-1])[::-1], np.shape(a)) / a \
+        if axis is None else np.flip(np.cumsum(np.flip(d[result] * result, axis), axis), axis) / a
+
+
+@tangent(np.cumprod)
+def cumprod_tangent(result, a, axis=None, dtype=None, out=None):
+    d[result] = np.cumsum(d[a] / a, axis) * result
+
+
+@adjoint(np.diff)
+def diff(result, a, n=1, axis=-1):
+    d[a] = diff_grad(d[result], n, axis)
+
+
+@tangent(np.diff)
+def diff_tangent(result, a, n=1, axis=-1):
+    d[result] = np.diff(d[a], n, axis)
+
+
+@adjoint(np.trace)
+def trace(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    d[a] = diagonal_grad(np.expand_dims(d[result], -1), a, offset, axis1, axis2)
+
+
+@tangent(np.trace)
+def trace_tangent(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    d[result] = np.trace(d[a], offset, axis1, axis2)
+
+
+@adjoint(np.average)
+def average(result, a, axis=None, weights=None, returned=only(False), *,
+            keepdims=False):
+    d[a] = repeat_to_shape(d[result], a, axis, keepdims) / reduced_size(a, result) \
+        if weights is None else repeat_to_shape(d[result], a, axis, keepdims) \
+        * average_weights(a, weights, axis) \
+        / np.sum(average_weights(a, weights, axis), axis=axis, keepdims=True)
+    d[weights] = np.reshape(np.sum(
+        repeat_to_shape(d[result], a, axis, keepdims)
+        * (a - repeat_to_shape(result, a, axis, keepdims))
+        / np.sum(average_weights(a, weights, axis), axis=axis, keepdims=True),
+        axis=() if np.ndim(weights) == np.ndim(a) else tuple(
+            i for i in range(np.ndim(a)) if i != np.atleast_1d(axis)[0] % np.ndim(a))),
+        np.shape(weights))
+
+
+@tangent(np.average)
+def average_tangent(result, a, axis=None, weights=None, returned=only(False), *,
+                    keepdims=False):
+    d[result] = np.average(d[a], axis, weights, keepdims=keepdims) \
+        + np.sum(average_weights(a, d[weights], axis) * (a - repeat_to_shape(
+            result, a, axis, keepdims)), axis=axis, keepdims=keepdims) \
+        / np.sum(average_weights(a, weights, axis), axis=axis, keepdims=keepdims)
+
+
+# -- shape and construction --------------------------------------------------------------
+
+@adjoint(np.reshape, np.ravel, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d,
+         np.atleast_3d)
+def reshape(result, a, *args, **kwargs):
+    d[a] = np.reshape(d[result], np.shape(a))
+
+
+@tangent(np.reshape, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, np.atleast_3d)
+def reshape_tangent(result, a, *args, **kwargs):
+    d[result] = np.reshape(d[a], np.shape(result))
+
+
+@tangent(np.ravel)
+def ravel_tangent(result, a, order="C"):
+    d[result] = np.ravel(d[a], order)
+
+
+@adjoint(np.transpose)
+def transpose(result, a, axes=None):
+    d[a] = np.transpose(d[result]) if axes is None else untranspose(d[result], axes)
+
+
+@tangent(np.transpose)
+def transpose_tangent(result, a, axes=None):
+    d[result] = np.transpose(d[a], axes)
+
+
+@adjoint(np.swapaxes)
+def swapaxes(result, a, axis1, axis2):
+    d[a] = np.swapaxes(d[result], axis1, axis2)
+
+
+@tangent(np.swapaxes)
+def swapaxes_tangent(result, a, axis1, axis2):
+    d[result] = np.swapaxes(d[a], axis1, axis2)
+
+
+@adjoint(np.moveaxis)
+def moveaxis(result, a, source, destination):
+    d[a] = np.moveaxis(d[result], destination, source)
+
+
+@tangent(np.moveaxis)
+def moveaxis_tangent(result, a, source, destination):
+    d[result] = np.moveaxis(d[a], source, destination)
+
+
+@adjoint(np.rollaxis)
+def rollaxis(result, a, axis, start=0):
+    d[a] = rollaxis_grad(d[result], axis, start)
+
+
+@tangent(np.rollaxis)
+def rollaxis_tangent(result, a, axis, start=0):
+    d[result] = np.rollaxis(d[a], axis, start)
+
+
+@adjoint(np.roll)
+def roll(result, a, shift, axis=None):
+    d[a] = np.roll(d[result], np.negative(shift), axis)
+
+
+@tangent(np.roll)
+def roll_tangent(result, a, shift, axis=None):
+    d[result] = np.roll(d[a], shift, axis)
+
+
+@adjoint(np.flip)
+def flip(result, m, axis=None):
+    d[m] = np.flip(d[result], axis)
+
+
+@tangent(np.flip)
+def flip_tangent(result, m, axis=None):
+    d[result] = np.flip(d[m], axis)
+
+
+@adjoint(np.rot90)
+def rot90(result, m, k=1, axes=(0, 1)):
+    d[m] = np.rot90(d[result], -k, axes)
+
+
+@tangent(np.rot90)
+def rot90_tangent(result, m, k=1, axes=(0, 1)):
+    d[result] = np.rot90(d[m], k, axes)
+
+
+@adjoint(np.broadcast_to)
+def broadcast_to(result, array, shape, subok=False):
+    d[array] = unbroadcast(d[result], array)
+
+
+@tangent(np.broadcast_to)
+def broadcast_to_tangent(result, array, shape, subok=False):
+    d[result] = np.broadcast_to(d[array], shape)
+
+
+@adjoint(np.repeat)
+def repeat(result, a, repeats, axis=None):
+    d[a] = repeat_grad(d[result], a, repeats, axis)
+
+
+@tangent(np.repeat)
+def repeat_tangent(result, a, repeats, axis=None):
+    d[result] = np.repeat(d[a], repeats, axis)
+
+
+@adjoint(np.tile)
+def tile(result, A, reps):
+    d[A] = tile_grad(d[result], A, reps)
+
+
+@tangent(np.tile)
+def tile_tangent(result, A, reps):
+    d[result] = np.tile(d[A], reps)
+
+
+@adjoint(np.split, np.array_split)
+def split(result, ary, indices_or_sections, axis=0):
+    d[ary] = np.concatenate(parts(d[result], result), axis)
+
+
+@tangent(np.split)
+def split_tangent(result, ary, indices_or_sections, axis=0):
+    d[result] = np.split(d[ary], indices_or_sections, axis)
+
+
+@tangent(np.array_split)
+def array_split_tangent(result, ary, indices_or_sections, axis=0):
+    d[result] = np.array_split(d[ary], indices_or_sections, axis)
+
+
+@adjoint(np.hsplit)
+def hsplit(result, ary, indices_or_sections):
+    d[ary] = np.concatenate(parts(d[result], result), 1 if np.ndim(ary) > 1 else 0)
+
+
+@tangent(np.hsplit)
+def hsplit_tangent(result, ary, indices_or_sections):
+    d[result] = np.hsplit(d[ary], indices_or_sections)
+
+
+@adjoint(np.vsplit)
+def vsplit(result, ary, indices_or_sections):
+    d[ary] = np.concatenate(parts(d[result], result), 0)
+
+
+@tangent(np.vsplit)
+def vsplit_tangent(result, ary, indices_or_sections):
+    d[result] = np.vsplit(d[ary], indices_or_sections)
+
+
+@adjoint(np.concatenate)
+def concatenate(result, arrays, axis=0):
+    d[arrays] = concatenate_grad(d[result], arrays, axis)
+
+
+@tangent(np.concatenate)
+def concatenate_tangent(result, arrays, axis=0):
+    d[result] = np.concatenate(d[arrays], axis)
+
+
+@adjoint(np.stack)
+def stack(result, arrays, axis=0):
+    d[arrays] = unstack(d[result], axis, arrays)
+
+
+@tangent(np.stack)
+def stack_tangent(result, arrays, axis=0):
+    d[result] = np.stack(d[arrays], axis)
+
+
+@adjoint(np.hstack)
+def hstack(result, tup):
+    d[tup] = concatenate_grad(d[result], tup, 1 if np.ndim(d[result]) > 1 else 0)
+
+
+@adjoint(np.vstack)
+def vstack(result, tup):
+    d[tup] = concatenate_grad(d[result], tup, 0)
+
+
+@adjoint(np.column_stack)
+def column_stack(result, tup):
+    d[tup] = concatenate_grad(d[result], tup, 1)
+
+
+@tangent(np.hstack)
+def hstack_tangent(result, tup):
+    d[result] = np.hstack(d[tup])
+
+
+@tangent(np.vstack)
+def vstack_tangent(result, tup):
+    d[result] = np.vstack(d[tup])
+
+
+@tangent(np.column_stack)
+def column_stack_tangent(result, tup):
+    d[result] = np.column_stack(d[tup])
+
+
+@adjoint(np.append)
+def append(result, arr, values, axis=None):
+    pieces = concatenate_grad(d[result], (arr, values), axis)
+    d[arr] = pieces[0]
+    d[values] = pieces[1]
+
+
+@tangent(np.append)
+def append_tangent(result, arr, values, axis=None):
+    d[result] = np.append(d[arr], np.zeros(np.shape(values)), axis) \
+        + np.append(np.zeros(np.shape(arr)), d[values], axis)
+
+
+@adjoint(np.pad)
+def pad(result, array, pad_width, mode=only("constant"), *, constant_values=0):
+    d[array] = unpad(d[result], pad_width)
+    d[constant_values] = np.sum(d[result]) - np.sum(unpad(d[result], pad_width))
+
+
+@tangent(np.pad)
+def pad_tangent(result, array, pad_width, mode=only("constant"), *,
+                constant_values=0):
+    d[result] = np.pad(d[array], pad_width) \
+        + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=1.0) * d[constant_values]
+
+
+@adjoint(np.diag)
+def diag(result, v, k=0):
+    d[v] = np.diag(d[result], k) if np.ndim(v) == 1 else diagonal_grad(d[result], v, k)
+
+
+@tangent(np.diag)
+def diag_tangent(result, v, k=0):
+    d[result] = np.diag(d[v], k)
+
+
+@adjoint(np.diagonal)
+def diagonal(result, a, offset=0, axis1=0, axis2=1):
+    d[a] = diagonal_grad(d[result], a, offset, axis1, axis2)
+
+
+@tangent(np.diagonal)
+def diagonal_tangent(result, a, offset=0, axis1=0, axis2=1):
+    d[result] = np.diagonal(d[a], offset, axis1, axis2)
+
+
+@adjoint(np.triu)
+def triu(result, m, k=0):
+    d[m] = np.triu(d[result], k)
+
+
+@tangent(np.triu)
+def triu_tangent(result, m, k=0):
+    d[result] = np.triu(d[m], k)
+
+
+@adjoint(np.tril)
+def tril(result, m, k=0):
+    d[m] = np.tril(d[result], k)
+
+
+@tangent(np.tril)
+def tril_tangent(result, m, k=0):
+    d[result] = np.tril(d[m], k)
+
+
+@adjoint(np.sort)
+def sort(result, a, axis=-1, kind=None, order=None, *, stable=None):
+    d[a] = sort_grad(d[result], a, axis)
+
+
+@tangent(np.sort)
+def sort_tangent(result, a, axis=-1, kind=None, order=None, *, stable=None):
+    d[result] = np.reshape(d[a], -1)[np.argsort(a, axis=None)] if axis is None \
+        else np.take_along_axis(d[a], np.argsort(a, axis=axis), axis)
+
+
+@adjoint(np.take)
+def take(result, a, indices, axis=None, out=None, mode="raise"):
+    d[a] = take_grad(d[result], a, indices, axis)
+
+
+@tangent(np.take)
+def take_tangent(result, a, indices, axis=None, out=None, mode="raise"):
+    d[result] = np.take(d[a], indices, axis)
+
+
+@adjoint(np.take_along_axis)
+def take_along_axis(result, arr, indices, axis=-1):
+    d[arr] = take_along_axis_grad(d[result], arr, indices, axis)
+
+
+@tangent(np.take_along_axis)
+def take_along_axis_tangent(result, arr, indices, axis=-1):
+    d[result] = np.take_along_axis(d[arr], indices, axis)
+
+
+@adjoint(np.array)
+def array(result, object, dtype=None, *, copy=True):
+    d[object] = d[result] if dtype is None else (
+        d[result] if np.issubdtype(dtype, np.inexact) else 0.0)
+
+
+@tangent(np.array)
+def array_tangent(result, object, dtype=None, *, copy=True):
+    d[result] = np.array(d[object]) if dtype is None else (
+        np.array(d[object], dtype) if np.issubdtype(dtype, np.inexact) else 0.0)
+
+
+# -- products -------------------------------------------------------------------------
 
 @adjoint(np.dot)
 def dot(result, a, b):
@@ -163,46 +695,102 @@ def dot_tangent(result, a, b):
     d[result] = np.dot(d[a], b) + np.dot(a, d[b])
 
 
-@adjoint(np.reshape)
-def reshape(result, a, *args, **kwargs):
-    d[a] = np.reshape(d[result], np.shape(a))
+@adjoint(np.vdot)
+def vdot(result, a, b):
+    d[a] = np.reshape(np.conj(d[result] * b), np.shape(a))
+    d[b] = np.reshape(d[result] * np.conj(a), np.shape(b))
 
 
-@tangent(np.reshape)
-def reshape_tangent(result, a, *args, **kwargs):
-    d[result] = np.reshape(d[a], np.shape(result))
+@tangent(np.vdot)
+def vdot_tangent(result, a, b):
+    d[result] = np.vdot(d[a], b) + np.vdot(a, d[b])
 
 
-@adjoint(np.expand_dims)
-def expand_dims(result, a, axis):
-    d[a] = np.reshape(d[result], np.shape(a))
+@adjoint(np.inner)
+def inner(result, a, b):
+    d[a] = inner_left(d[result], a, b)
+    d[b] = inner_right(d[result], a, b)
 
 
-@tangent(np.expand_dims)
-def expand_dims_tangent(result, a, axis):
-    d[result] = np.reshape(d[a], np.shape(result))
+@tangent(np.inner)
+def inner_tangent(result, a, b):
+    d[result] = np.inner(d[a], b) + np.inner(a, d[b])
 
 
-@adjoint(np.array)
-def array(result, object, dtype=None):
-    d[object] = d[result]
+@adjoint(np.outer)
+def outer(result, a, b):
+    d[a] = np.reshape(d[result] @ np.ravel(b), np.shape(a))
+    d[b] = np.reshape(np.ravel(a) @ d[result], np.shape(b))
 
 
-@tangent(np.array)
-def array_tangent(result, object, dtype=None):
-    d[result] = np.array(d[object], dtype=float)
+@tangent(np.outer)
+def outer_tangent(result, a, b):
+    d[result] = np.outer(d[a], b) + np.outer(a, d[b])
 
 
-# Methods of ndarray, dispatched by name on whatever the receiver is.
+@adjoint(np.tensordot)
+def tensordot(result, a, b, axes=2):
+    d[a] = tensordot_left(d[result], a, b, axes)
+    d[b] = tensordot_right(d[result], a, b, axes)
+
+
+@tangent(np.tensordot)
+def tensordot_tangent(result, a, b, axes=2):
+    d[result] = np.tensordot(d[a], b, axes) + np.tensordot(a, d[b], axes)
+
+
+@adjoint(np.einsum)
+def einsum(result, subscripts, x0, x1=None, x2=None, **kwargs):
+    d[x0] = einsum_grad(d[result], subscripts, (x0, x1, x2), 0)
+    d[x1] = einsum_grad(d[result], subscripts, (x0, x1, x2), 1)
+    d[x2] = einsum_grad(d[result], subscripts, (x0, x1, x2), 2)
+
+
+@tangent(np.einsum)
+def einsum_tangent(result, subscripts, x0, x1=None, x2=None, **kwargs):
+    d[result] = (np.einsum(subscripts, d[x0]) if x1 is None else np.einsum(
+        subscripts, d[x0], x1) if x2 is None else np.einsum(subscripts, d[x0], x1, x2)) \
+        + (np.einsum(subscripts, x0, d[x1]) if x2 is None
+           else np.einsum(subscripts, x0, d[x1], x2)) \
+        + np.einsum(subscripts, x0, x1, d[x2])
+
+
+@adjoint(np.kron)
+def kron(result, a, b):
+    d[a] = kron_grad(d[result], a, b)
+    d[b] = kron_grad_right(d[result], a, b)
+
+
+@tangent(np.kron)
+def kron_tangent(result, a, b):
+    d[result] = np.kron(d[a], b) + np.kron(a, d[b])
+
+
+@adjoint(np.cross)
+def cross(result, a, b, *, axis=-1):
+    d[a] = unbroadcast(np.cross(b, d[result], axis=axis), a)
+    d[b] = unbroadcast(np.cross(d[result], a, axis=axis), b)
+
+
+@tangent(np.cross)
+def cross_tangent(result, a, b, *, axis=-1):
+    d[result] = np.cross(d[a], b, axis=axis) + np.cross(a, d[b], axis=axis)
+
+
+# -- methods and attributes of ndarray, dispatched by name ----------------------------------
+
 METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
-    "dot": np.dot, "copy": np.copy, "ravel": np.ravel, "flatten": np.ravel,
-    "squeeze": np.squeeze, "clip": np.clip,
+    "var": np.var, "std": np.std, "cumsum": np.cumsum, "cumprod": np.cumprod,
+    "trace": np.trace, "diagonal": np.diagonal, "dot": np.dot, "copy": np.copy,
+    "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze, "clip": np.clip,
+    "swapaxes": np.swapaxes, "repeat": np.repeat, "take": np.take, "conj": np.conj,
+    "conjugate": np.conj,
 }
-ATTRIBUTES = {"T": np.transpose}
+ATTRIBUTES = {"T": np.transpose, "real": np.real, "imag": np.imag}
 NONDIFFERENTIABLE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "nbytes", "itemsize"}
 NONDIFFERENTIABLE_METHODS = {"argmax", "argmin", "argsort", "nonzero", "all", "any",
-                             "item", "tolist", "index", "count", "keys", "__len__"}
+                             "item", "tolist", "index", "count", "keys", "__len__", "round"}
 
 
 @adjoint("ndarray.reshape")
@@ -210,39 +798,51 @@ def reshape_method(result, a, *shape, **kwargs):
     d[a] = np.reshape(d[result], np.shape(a))
 
 
-@adjoint("ndarray.transpose")
-def transpose_method(result, a, *axes):
-    d[a] = np.reshape(np.transpose(d[result], np.argsort(axes) if axes else None), np.shape(a))
-
-
-@adjoint("ndarray.astype")
-def astype(result, a, dtype, *args, **kwargs):
-    d[a] = d[result]
-
-
 @tangent("ndarray.reshape")
 def reshape_method_tangent(result, a, *shape, **kwargs):
     d[result] = np.reshape(d[a], np.shape(result))
 
 
+@adjoint("ndarray.transpose")
+def transpose_method(result, a, *axes):
+    d[a] = np.transpose(d[result]) if axes == () else untranspose(d[result], axes)
+
+
 @tangent("ndarray.transpose")
 def transpose_method_tangent(result, a, *axes):
-    d[result] = np.transpose(d[a], axes or None)
+    d[result] = np.transpose(d[a]) if axes == () else np.transpose(d[a], np.ravel(axes))
+
+
+@adjoint("ndarray.astype")
+def astype(result, a, dtype, *args, **kwargs):
+    d[a] = d[result] if np.issubdtype(dtype, np.inexact) else 0.0
 
 
 @tangent("ndarray.astype")
 def astype_tangent(result, a, dtype, *args, **kwargs):
-    d[result] = d[a]
+    d[result] = d[a] if np.issubdtype(dtype, np.inexact) else 0.0
 
 
 nondifferentiable(
     np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
-    np.argmax, np.argmin, np.argsort, np.shape, np.ndim, np.size, np.zeros_like,
-    np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty, np.full,
-    np.arange, np.linspace, np.eye, np.identity, np.isnan, np.isfinite, np.isinf,
-    np.nonzero, np.all, np.any, np.equal, np.not_equal, np.less, np.less_equal,
-    np.greater, np.greater_equal, np.logical_and, np.logical_or, np.logical_not,
-    np.floor_divide, np.count_nonzero, np.searchsorted, np.random.randn,
-    np.random.rand, np.random.normal, np.random.uniform,
-    reason="piecewise constant, integer-valued or a constructor",
+    np.isnan, np.isfinite, np.isinf, np.isclose, np.allclose, np.array_equal,
+    reason="piecewise constant",
 )
+nondifferentiable(
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.argwhere,
+    np.count_nonzero, np.searchsorted, np.digitize, np.floor_divide,
+    reason="integer-valued",
+)
+nondifferentiable(
+    np.all, np.any, np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+    np.greater_equal, np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    reason="boolean-valued",
+)
+nondifferentiable(np.shape, np.ndim, np.size, np.result_type, reason="a shape query")
+nondifferentiable(
+    np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty,
+    np.full, np.arange, np.linspace, np.eye, np.identity, np.tri, np.indices,
+    reason="a constructor: its values do not depend on the argument's values",
+)
+nondifferentiable(np.random.randn, np.random.rand, np.random.normal, np.random.uniform,
+                  reason="random numbers")

@@ -31,7 +31,7 @@ def divide(result, x1, x2):
     d[x2] = unbroadcast(-d[result] * result / x2, x2)
 
 
-@adjoint(operator.pow, np.power)
+@adjoint(operator.pow, np.power, np.float_power)
 def power(result, x1, x2):
     d[x1] = unbroadcast(d[result] * x2 * x1 ** (x2 - 1), x1)
     d[x2] = unbroadcast(d[result] * result * np.log(np.where(x1 > 0, x1, 1.0)), x2)
@@ -79,7 +79,7 @@ def divide_tangent(result, x1, x2):
     d[result] = d[x1] / x2 - d[x2] * result / x2
 
 
-@tangent(operator.pow, np.power)
+@tangent(operator.pow, np.power, np.float_power)
 def power_tangent(result, x1, x2):
     d[result] = d[x1] * x2 * x1 ** (x2 - 1) + d[x2] * result * np.log(np.where(x1 > 0, x1, 1.0))
 

@@ -21,6 +21,7 @@ the caller's names and inlines the statements, so the generated derivative
 reads like code written by hand. `d` below exists only so that rule modules
 read as ordinary Python.
 """
+import ast
 import inspect
 import textwrap
 
@@ -69,7 +70,8 @@ class Template:
     def bind(self, args, keywords):
         """Map rule parameters to the call's argument nodes (defaults as constants).
 
-        Returns None when the call's arguments do not fit the rule's signature.
+        Returns None when the call's arguments do not fit the rule's signature,
+        or when a parameter whose default is `only(...)` gets another value.
         """
         marker = object()
         try:
@@ -80,8 +82,17 @@ class Template:
         result = {}
         for param, value in list(bound.arguments.items())[1:]:
             kind = self.signature.parameters[param].kind
-            if kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            if kind == inspect.Parameter.VAR_KEYWORD:
                 continue
+            default = self.signature.parameters[param].default
+            if isinstance(default, only):
+                if value is default:
+                    value = default.values[0]
+                elif not (isinstance(value, gast.Constant) and value.value in default.values):
+                    return None       # the rule holds only for these values
+            if kind == inspect.Parameter.VAR_POSITIONAL:     # `*axes` reads as a tuple
+                value = gast.Tuple(elts=[v if isinstance(v, gast.AST) else const(v)
+                                         for v in value], ctx=gast.Load())
             result[param] = value if isinstance(value, gast.AST) else const(value)
         return result
 
@@ -104,9 +115,9 @@ class Template:
             if target is not None:
                 if gradient_of(target) is None:
                     continue
-                contributions.append((target, replace_names(stmt.value, subs)))
+                contributions.append((target, fold(replace_names(stmt.value, subs))))
             else:
-                statements.append(replace_names(stmt, subs))
+                statements.append(fold(replace_names(stmt, subs)))
         return statements, contributions
 
 
@@ -124,22 +135,57 @@ class Template:
         subs[self.result] = result
         subs.update({local: fresh(local) for local in self.locals})
         statements, expression, dropped = [], None, False
+        or_zero = lambda p: tangent_of(p) or const(0.0)  # noqa: E731
         for stmt in self.body:
             if target_of(stmt) != self.result:
-                statements.append(replace_names(copy(stmt), subs))
+                stmt = _replace_gradients(copy(stmt), or_zero, self.result)
+                statements.append(fold(replace_names(stmt, subs)))
                 continue
             terms = [(sign, term) for sign, term in _terms(copy(stmt.value))
                      if any(tangent_of(p) is not None for p in _tangents_in(term))]
             dropped = len(terms) < len(_terms(stmt.value))
-            or_zero = lambda p: tangent_of(p) or const(0.0)  # noqa: E731
             for sign, term in terms:
-                term = replace_names(_replace_gradients(term, or_zero, self.result), subs)
+                term = fold(replace_names(_replace_gradients(term, or_zero, self.result), subs))
                 if expression is None:
                     expression = term if sign > 0 else gast.UnaryOp(op=gast.USub(), operand=term)
                 else:
                     op = gast.Add() if sign > 0 else gast.Sub()
                     expression = gast.BinOp(left=expression, op=op, right=term)
         return statements, expression, dropped
+
+
+class only:
+    """A parameter default saying the rule holds only for these values (the first is
+    the default): `mode=only("constant")`. A call passing anything else is refused."""
+
+    def __init__(self, *values):
+        self.values = values
+
+
+class _Fold(gast.NodeTransformer):
+    """`a if test else b` where the test is made of constants: the arm it picks."""
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        if all(isinstance(n, _STATIC) for n in gast.walk(node.test)):
+            test = ast.Expression(body=gast.gast_to_ast(node.test))
+            value = eval(compile(ast.fix_missing_locations(test), "<rule>", "eval"),
+                         {"__builtins__": {}})
+            return node.body if value else node.orelse
+        return node
+
+
+_STATIC = (gast.Constant, gast.Tuple, gast.List, gast.Compare, gast.BoolOp, gast.UnaryOp,
+           gast.BinOp, gast.Load, gast.cmpop, gast.boolop, gast.unaryop, gast.operator)
+
+
+def fold(node):
+    """Pick the arm of each conditional whose test a call site's constants decide.
+
+    A rule can then read `np.transpose(d[result]) if axes is None else ...` and
+    the generated code holds only the arm that applies.
+    """
+    return _Fold().visit(node)
 
 
 def _terms(expr, sign=1):

@@ -1,0 +1,1 @@
+"""Rules for fft (to come)."""
