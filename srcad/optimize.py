@@ -25,7 +25,7 @@ def optimize(body, gradients, in_place):
     whose arrays or lists the adjoint updates in place."""
     body = [Fold().visit(s) for s in body]
     FirstContributions(gradients, in_place).block(body, set())
-    return remove_dead_stores(body, set(gradients))
+    return tidy(remove_dead_stores(body, set(gradients)))
 
 
 class Fold(gast.NodeTransformer):
@@ -166,3 +166,40 @@ def _reads(node):
 
 def _pure(value):
     return not any(isinstance(n, gast.Call) for n in gast.walk(value))
+
+
+def tidy(body):
+    """After statements were removed: drop `if`s and loops left with no code (unless their
+    test pops the stack) and comments that no code follows; give empty bodies a `pass`."""
+    from .generate import is_marker
+    out = []
+    for stmt in body:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            stmt.body = tidy(stmt.body)
+            stmt.orelse = tidy(stmt.orelse)
+            head = stmt.test if not isinstance(stmt, gast.For) else stmt.iter
+            if not _has_code(stmt.body) and not _has_code(stmt.orelse) and not _pops(head):
+                continue
+            if isinstance(stmt, gast.If) and not _has_code(stmt.body) \
+                    and _has_code(stmt.orelse):
+                stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
+                stmt.body, stmt.orelse = stmt.orelse, []
+            if not _has_code(stmt.orelse):
+                stmt.orelse = []
+            if not _has_code(stmt.body):
+                stmt.body = [gast.Pass()]
+        elif isinstance(stmt, gast.Pass):
+            continue
+        out.append(stmt)
+    return [stmt for i, stmt in enumerate(out)
+            if not (is_marker(stmt) and (i + 1 == len(out) or is_marker(out[i + 1])
+                                         or isinstance(out[i + 1], gast.Return)))]
+
+
+def _has_code(body):
+    from .generate import is_marker
+    return any(not is_marker(s) and not isinstance(s, gast.Pass) for s in body)
+
+
+def _pops(node):
+    return any(isinstance(n, gast.Attribute) and n.attr == "pop" for n in gast.walk(node))
