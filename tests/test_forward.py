@@ -158,3 +158,33 @@ def test_jvp_source_interleaves_tangents_and_names_lines():
     assert "def cubic_jvp(" in f.source
     assert "# test_forward.py:" in f.source
     compile(f.source, "<jvp>", "exec")
+
+
+LECTURE_FILE = '''import srcad
+
+
+def f(x1, x2, x3):
+    return 6.0 * (x1 + x2 ** 2 * x3)
+'''
+
+
+def _fenced_block(text, first_line):
+    start = text.index("```python\n" + first_line) + len("```python\n")
+    return text[start:text.index("```", start)].strip()
+
+
+def test_modes_doc_shows_the_source_srcad_generates(tmp_path, monkeypatch):
+    import importlib
+    import pathlib
+
+    (tmp_path / "lecture.py").write_text(LECTURE_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lecture_module = importlib.import_module("lecture")
+    forward = srcad.jvp(lecture_module.f, wrt=(0, 1, 2))
+    reverse = srcad.grad(lecture_module.f, wrt=(0, 1, 2))
+    assert forward(1.0, 2.0, 3.0, 1.0, 0.0, 0.0) == (78.0, 6.0)
+    assert reverse(1.0, 2.0, 3.0) == (6.0, 72.0, 24.0)
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "modes.md").read_text()
+    assert LECTURE_FILE.strip() in doc
+    assert _fenced_block(doc, "# forward mode of f") == forward.source.strip()
+    assert _fenced_block(doc, "# reverse mode of f") == reverse.source.strip()
