@@ -49,7 +49,6 @@ rule_table(ADJOINTS, {
     np.deg2rad: "d[x] = d[result] * 0.017453292519943295",
     np.sinc: "d[x] = d[result] * (np.cos(np.pi * x) - result) / np.where(x == 0, np.inf, x)",
     np.copy: "d[x] = d[result]",
-    np.asarray: "d[x] = d[result]",
     np.flipud: "d[x] = np.flipud(d[result])",
     np.fliplr: "d[x] = np.fliplr(d[result])",
 }, {"np": np}, elementwise=True)
@@ -57,12 +56,13 @@ for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
     ADJOINTS[alias], TANGENTS[alias] = ADJOINTS[name], TANGENTS[name]
 
 # Functions of a complex z that are not holomorphic: conj, real, imag, abs, angle.
+# The last four are real-valued: only the real part of their gradient is kept.
 rule_table(ADJOINTS, {
     np.conj: "d[x] = np.conj(d[result])",
-    np.real: "d[x] = d[result]",
-    np.imag: "d[x] = real_like(-1j * d[result], x)",
-    np.abs: "d[x] = d[result] * np.sign(np.conj(x))",
-    np.angle: "d[x] = real_like(-1j * d[result] * np.conj(x) / (x * np.conj(x)), x)",
+    np.real: "d[x] = np.real(d[result])",
+    np.imag: "d[x] = real_like(-1j * np.real(d[result]), x)",
+    np.abs: "d[x] = np.real(d[result]) * np.sign(np.conj(x))",
+    np.angle: "d[x] = real_like(-1j * np.real(d[result]) * np.conj(x) / (x * np.conj(x)), x)",
 }, {"np": np, "real_like": real_like})
 rule_table(TANGENTS, {
     np.conj: "d[result] = np.conj(d[x])",
@@ -284,7 +284,7 @@ def max(result, a, axis=None, out=None, keepdims=False):
 
 @tangent(np.max, np.amax, np.min, np.amin)
 def extremum_tangent(result, a, axis=None, out=None, keepdims=False):
-    d[result] = np.sum(d[a] * extremum_grad(1.0, a, result, axis, keepdims), axis=axis,
+    d[result] = np.sum(d[a] * extremum_grad(np.ones_like(result), a, result, axis, keepdims), axis=axis,
                        keepdims=keepdims)
 
 
@@ -297,10 +297,10 @@ def ptp(result, a, axis=None, out=None, keepdims=False):
 
 @tangent(np.ptp)
 def ptp_tangent(result, a, axis=None, out=None, keepdims=False):
-    d[result] = np.sum(d[a] * (
-        extremum_grad(1.0, a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims)
-        - extremum_grad(1.0, a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)),
-        axis=axis, keepdims=keepdims)
+    d[result] = np.sum(d[a] * extremum_grad(np.ones_like(result), a, np.max(
+        a, axis=axis, keepdims=keepdims), axis, keepdims), axis=axis, keepdims=keepdims) \
+        - np.sum(d[a] * extremum_grad(np.ones_like(result), a, np.min(
+            a, axis=axis, keepdims=keepdims), axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.cumsum)
@@ -670,6 +670,16 @@ def take_along_axis_tangent(result, arr, indices, axis=-1):
     d[result] = np.take_along_axis(d[arr], indices, axis)
 
 
+@adjoint(np.asarray)
+def asarray(result, a, dtype=None):
+    d[a] = d[result]
+
+
+@tangent(np.asarray)
+def asarray_tangent(result, a, dtype=None):
+    d[result] = np.asarray(d[a])
+
+
 @adjoint(np.array)
 def array(result, object, dtype=None, *, copy=True):
     d[object] = d[result] if dtype is None else (
@@ -846,3 +856,15 @@ nondifferentiable(
 )
 nondifferentiable(np.random.randn, np.random.rand, np.random.normal, np.random.uniform,
                   reason="random numbers")
+
+
+# np.full's values are its fill value: differentiable in it, not in the shape (the
+# adjoints srcad generates use it for the gradient of a full reduction)
+@adjoint(np.full)
+def full(result, shape, fill_value, dtype=None, order="C", **kwargs):
+    d[fill_value] = unbroadcast(d[result], fill_value)
+
+
+@tangent(np.full)
+def full_tangent(result, shape, fill_value, dtype=None, order="C", **kwargs):
+    d[result] = np.full(np.shape(result), d[fill_value])

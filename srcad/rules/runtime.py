@@ -115,3 +115,107 @@ nondifferentiable(runtime.zeros_like, runtime.reduced_size, builtins.reversed, b
 
 # Helpers that update their first argument in place (analysis.py follows them).
 MUTATING = {add_at, take_at, restore_item, pop_grad}
+
+
+# Helpers of the NumPy rules: each is linear in the gradient it carries (and
+# bilinear in the two factors of a product).
+@tangent(runtime.untranspose)
+def untranspose_tangent(out, g, axes):
+    d[out] = runtime.untranspose(d[g], axes)
+
+
+@tangent(runtime.rollaxis_grad)
+def rollaxis_grad_tangent(out, g, axis, start):
+    d[out] = runtime.rollaxis_grad(d[g], axis, start)
+
+
+@tangent(runtime.parts)
+def parts_tangent(out, g, result):
+    d[out] = runtime.parts(d[g], result)
+
+
+@tangent(runtime.concatenate_grad)
+def concatenate_grad_tangent(out, g, seq, axis):
+    d[out] = runtime.concatenate_grad(d[g], seq, axis)
+
+
+@tangent(runtime.unstack)
+def unstack_tangent(out, g, axis, seq):
+    d[out] = runtime.unstack(d[g], axis, seq)
+
+
+@tangent(runtime.diff_grad)
+def diff_grad_tangent(out, g, n, axis):
+    d[out] = runtime.diff_grad(d[g], n, axis)
+
+
+@tangent(runtime.diagonal_grad)
+def diagonal_grad_tangent(out, g, x, offset=0, axis1=0, axis2=1):
+    d[out] = runtime.diagonal_grad(d[g], x, offset, axis1, axis2)
+
+
+@tangent(runtime.repeat_grad)
+def repeat_grad_tangent(out, g, x, repeats, axis):
+    d[out] = runtime.repeat_grad(d[g], x, repeats, axis)
+
+
+@tangent(runtime.tile_grad)
+def tile_grad_tangent(out, g, x, reps):
+    d[out] = runtime.tile_grad(d[g], x, reps)
+
+
+@tangent(runtime.unpad)
+def unpad_tangent(out, g, pad_width):
+    d[out] = runtime.unpad(d[g], pad_width)
+
+
+@tangent(runtime.sort_grad)
+def sort_grad_tangent(out, g, x, axis=-1):
+    d[out] = runtime.sort_grad(d[g], x, axis)
+
+
+@tangent(runtime.take_grad)
+def take_grad_tangent(out, g, x, indices, axis=None):
+    d[out] = runtime.take_grad(d[g], x, indices, axis)
+
+
+@tangent(runtime.take_along_axis_grad)
+def take_along_axis_grad_tangent(out, g, x, indices, axis):
+    d[out] = runtime.take_along_axis_grad(d[g], x, indices, axis)
+
+
+@tangent(runtime.tensordot_left)
+def tensordot_left_tangent(out, g, a, b, axes=2):
+    d[out] = runtime.tensordot_left(d[g], a, b, axes) + runtime.tensordot_left(g, a, d[b], axes)
+
+
+@tangent(runtime.tensordot_right)
+def tensordot_right_tangent(out, g, a, b, axes=2):
+    d[out] = runtime.tensordot_right(d[g], a, b, axes) + runtime.tensordot_right(g, d[a], b, axes)
+
+
+@tangent(runtime.inner_left)
+def inner_left_tangent(out, g, a, b):
+    d[out] = runtime.inner_left(d[g], a, b) + runtime.inner_left(g, a, d[b])
+
+
+@tangent(runtime.inner_right)
+def inner_right_tangent(out, g, a, b):
+    d[out] = runtime.inner_right(d[g], a, b) + runtime.inner_right(g, d[a], b)
+
+
+@tangent(runtime.kron_grad)
+def kron_grad_tangent(out, g, a, b):
+    d[out] = runtime.kron_grad(d[g], a, b) + runtime.kron_grad(g, a, d[b])
+
+
+@tangent(runtime.kron_grad_right)
+def kron_grad_right_tangent(out, g, a, b):
+    d[out] = runtime.kron_grad_right(d[g], a, b) + runtime.kron_grad_right(g, d[a], b)
+
+
+@tangent(runtime.real_like)
+def real_like_tangent(out, g, x):
+    d[out] = runtime.real_like(d[g], x)
+
+

@@ -24,6 +24,7 @@ read as ordinary Python.
 import ast
 import inspect
 import textwrap
+import warnings
 
 import gast
 
@@ -169,8 +170,10 @@ class _Fold(gast.NodeTransformer):
         self.generic_visit(node)
         if all(isinstance(n, _STATIC) for n in gast.walk(node.test)):
             test = ast.Expression(body=gast.gast_to_ast(node.test))
-            value = eval(compile(ast.fix_missing_locations(test), "<rule>", "eval"),
-                         {"__builtins__": {}})
+            with warnings.catch_warnings():     # `0 is None` is meant
+                warnings.simplefilter("ignore", SyntaxWarning)
+                code = compile(ast.fix_missing_locations(test), "<rule>", "eval")
+            value = eval(code, {"__builtins__": {}})
             return node.body if value else node.orelse
         return node
 

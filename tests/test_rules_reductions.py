@@ -1,0 +1,141 @@
+"""Reductions and scans with axis (None, int, negative, tuple) and keepdims."""
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from rule_cases import (arrays, case, cases_of, distinct, floats, hvp_cases_of, run, run_hvp,
+                        shapes, signed)
+from srcad import runtime
+
+
+@st.composite
+def with_axis(draw, elements=None, tuples=True, none=True, min_dims=1):
+    """(x, axis, keepdims): axis None, an int, a negative int or a tuple of ints."""
+    x = draw(distinct(shapes(min_dims=min_dims)) if elements is None
+             else arrays(shapes(min_dims=min_dims), elements))
+    choices = list(range(-x.ndim, x.ndim)) + ([None] if none else [])
+    if tuples and x.ndim > 1:
+        choices.append(tuple(sorted(draw(st.sets(st.integers(0, x.ndim - 1), min_size=1)))))
+    return x, draw(st.sampled_from(choices)), draw(st.booleans())
+
+
+def r_sum(x, axis, keepdims): return np.sum(x, axis=axis, keepdims=keepdims)
+def r_mean(x, axis, keepdims): return np.mean(x, axis=axis, keepdims=keepdims)
+def r_prod(x, axis, keepdims): return np.prod(x, axis=axis, keepdims=keepdims)
+def r_max(x, axis, keepdims): return np.max(x, axis=axis, keepdims=keepdims)
+def r_min(x, axis, keepdims): return np.min(x, axis=axis, keepdims=keepdims)
+def r_amax(x, axis, keepdims): return np.amax(x, axis=axis, keepdims=keepdims)
+def r_amin(x, axis, keepdims): return np.amin(x, axis=axis, keepdims=keepdims)
+def r_nansum(x, axis, keepdims): return np.nansum(x, axis=axis, keepdims=keepdims)
+def r_nanmean(x, axis, keepdims): return np.nanmean(x, axis=axis, keepdims=keepdims)
+def r_ptp(x, axis, keepdims): return np.ptp(x, axis=axis, keepdims=keepdims)
+def r_var(x, axis, keepdims): return np.var(x, axis=axis, keepdims=keepdims)
+def r_std(x, axis, keepdims): return np.std(x, axis=axis, keepdims=keepdims)
+def r_var_ddof(x, axis, keepdims): return np.var(x, axis=axis, ddof=1, keepdims=keepdims)
+def r_std_ddof(x, axis, keepdims): return np.std(x, axis, None, None, 1, keepdims)
+
+
+case(np.sum, r_sum, with_axis(), autograd=True)
+case(np.mean, r_mean, with_axis(), autograd=True)
+case(np.prod, r_prod, with_axis(signed(0.5, 1.5)), autograd=True)
+case(np.max, r_max, with_axis(), autograd=True)
+case(np.min, r_min, with_axis(), autograd=True)
+case(np.amax, r_amax, with_axis(), autograd=True)
+case(np.amin, r_amin, with_axis(), autograd=True)
+case(np.nansum, r_nansum, with_axis(), autograd=True)
+case(np.nanmean, r_nanmean, with_axis(), autograd=True)
+case(np.ptp, r_ptp, with_axis(tuples=False).filter(lambda a: a[0].size > 1))
+case(np.var, r_var, with_axis(), autograd=True)
+
+
+def _reduces_several(a):
+    return np.size(a[0]) // max(np.size(np.sum(a[0], axis=a[1])), 1) > 1
+
+
+case(np.std, r_std, with_axis().filter(_reduces_several), autograd=True)
+case(np.var, r_var_ddof, with_axis().filter(_reduces_several), autograd=True)
+case(np.std, r_std_ddof, with_axis().filter(_reduces_several))
+
+
+def r_nan_inside(x):
+    y = np.where(x > 0.3, np.nan, x)
+    return np.nansum(y, axis=0) * 2.0 + np.nanmean(y, axis=-1, keepdims=True)
+
+
+case([np.nansum, np.nanmean], r_nan_inside, st.tuples(distinct((3, 4))).filter(
+    lambda a: np.all(np.sum(a[0] <= 0.3, axis=-1) > 0)))
+
+
+def s_cumsum(x, axis): return np.cumsum(x, axis)
+def s_cumprod(x, axis): return np.cumprod(x, axis=axis)
+def s_diff(x, axis): return np.diff(x, axis=axis)
+def s_diff2(x, axis): return np.diff(x, 2, axis)
+
+
+def scan_args(elements=floats(-2.0, 2.0), min_len=1):
+    return with_axis(elements, tuples=False).map(lambda a: a[:2]).filter(
+        lambda a: a[1] is not None or True).filter(
+        lambda a: (a[0].size if a[1] is None else a[0].shape[a[1]]) >= min_len)
+
+
+case(np.cumsum, s_cumsum, scan_args(), autograd=True)
+case(np.cumprod, s_cumprod, scan_args(signed(0.5, 1.5)), autograd=True)
+case(np.diff, s_diff, scan_args(min_len=2).filter(lambda a: a[1] is not None), autograd=True)
+case(np.diff, s_diff2, scan_args(min_len=3).filter(lambda a: a[1] is not None))
+
+
+def r_trace(x): return np.trace(x)
+def r_trace_offset(x): return np.trace(x, 1) + np.trace(x, offset=-1, axis1=0, axis2=2)
+
+
+case(np.trace, r_trace, st.tuples(arrays(st.sampled_from([(3, 3), (2, 4), (2, 3, 2)]))),
+     autograd=True)
+case(np.trace, r_trace_offset, st.tuples(arrays((3, 3, 3))))
+
+
+def r_average(x, axis, keepdims): return np.average(x, axis, keepdims=keepdims)
+def r_average_weights(x, w): return np.average(x, axis=1, weights=w)
+def r_average_flat(x, w): return np.average(x, weights=w)
+
+
+case(np.average, r_average, with_axis())
+case(np.average, r_average_weights, st.tuples(arrays((2, 3)), arrays((3,), floats(0.5, 2.0))),
+     wrt=(0, 1))
+case(np.average, r_average_flat, st.tuples(arrays((2, 3)), arrays((2, 3), floats(0.5, 2.0))),
+     wrt=(0, 1))
+
+
+# methods reach the same rules
+def m_reductions(x):
+    return x.sum(axis=0) * x.mean() + x.max(axis=-1, keepdims=True) * x.min() \
+        + x.var(axis=1, keepdims=True) + x.std() + x.prod(axis=0) + x.trace()
+
+
+def m_scans(x):
+    return x.cumsum(axis=1) + x.cumprod(0) + x.diagonal()[0]
+
+
+case(["ndarray.sum", "ndarray.mean", "ndarray.max", "ndarray.min", "ndarray.var",
+      "ndarray.std", "ndarray.prod", "ndarray.trace"], m_reductions, st.tuples(distinct((3, 3))))
+case(["ndarray.cumsum", "ndarray.cumprod", "ndarray.diagonal"], m_scans,
+     st.tuples(arrays((3, 3), signed(0.5, 1.5))))
+
+
+# Hessians: forward mode over the generated reverse code, through srcad's helpers.
+def h_reductions(x):
+    return np.sum(np.sin(x) * np.sum(x, axis=0)) + np.max(x) * np.mean(x ** 2, axis=1)[0] \
+        + np.sum(np.tanh(x) + 1.0)
+
+
+case([runtime.repeat_to_shape, runtime.extremum_grad, runtime.unbroadcast], h_reductions,
+     st.tuples(distinct((3, 4))), hvp=True)
+
+
+@pytest.mark.parametrize("c", cases_of(__name__), ids=repr)
+def test_rule(c):
+    run(c)
+
+
+@pytest.mark.parametrize("c", hvp_cases_of(__name__), ids=repr)
+def test_hvp(c):
+    run_hvp(c)
