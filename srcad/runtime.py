@@ -306,13 +306,13 @@ def pop_grad(total, xs):
 def as_gradient(g, x):
     """Give gradient g the type and structure of the argument x."""
     if isinstance(x, np.ndarray):
+        if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
+            g = np.real(g)
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.flags.writeable:
             return g
         return np.broadcast_to(g, x.shape).astype(np.result_type(x.dtype, np.float64))
     if isinstance(x, (list, tuple)):
         return type(x)(as_gradient(item_grad(g, i), xi) for i, xi in enumerate(x))
-        if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
-            g = np.real(g)
     if isinstance(x, dict):
         gs = g if isinstance(g, dict) else {}
         return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}
