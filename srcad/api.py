@@ -15,6 +15,7 @@ from . import compose
 from .forward import ForwardModule
 from .reverse import ReverseModule
 from .runtime import as_gradient
+from .shapes import shape_pattern
 
 _CACHE = {}
 
@@ -30,11 +31,15 @@ class Compiled:
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
 
 
-def _reverse(fn, wrt_names, kinds):
-    key = ("reverse", fn, tuple(wrt_names), tuple(sorted(kinds.items(), key=str)))
+def _reverse(fn, wrt_names, kinds, shapes=None):
+    """shapes: {parameter: shape pattern} (shapes.shape_pattern) of the call's arrays."""
+    shapes = shapes or {}
+    key = ("reverse", fn, tuple(wrt_names), tuple(sorted(kinds.items(), key=str)),
+           tuple(sorted(shapes.items(), key=str)))
     compiled = _CACHE.get(key)
     if compiled is None:
         module = ReverseModule()
+        module.param_shapes = shapes
         try:
             top = module.add(fn, wrt_names, kinds)
         except SrcadError:
@@ -115,6 +120,15 @@ class Transform:
                 kinds[p] = runtime_kind(param.default)
         return kinds
 
+    def values(self, args, kwargs):
+        """{parameter: argument} for the parameters given a value (defaults included)."""
+        values = dict(zip(self.params, args))
+        values.update(kwargs)
+        for p, param in self.signature.parameters.items():
+            if p not in values and param.default is not inspect.Parameter.empty:
+                values[p] = param.default
+        return values
+
     def target(self, args, kwargs):
         """The Python function to transform: the user's, or a generated gradient's."""
         if self.inner is None:
@@ -125,7 +139,8 @@ class Transform:
         if self.inner is not None:
             raise SrcadError(f"{type(self).__name__.lower()} of a gradient runs in forward "
                              "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
-        compiled = _reverse(self.fn, self.wrt_names, self.kinds(args, kwargs))
+        compiled = _reverse(self.fn, self.wrt_names, self.kinds(args, kwargs),
+                            shape_pattern(self.values(args, kwargs)))
         if compiled is not self.last:
             self.last = compiled
             if self.verbose:
@@ -218,7 +233,8 @@ def shape_like(g, x):
     if t is type(x):
         if t is float:
             return g
-        if t is np.ndarray and g.shape == x.shape and g.flags.writeable:
+        if t is np.ndarray and g.shape == x.shape and g.flags.writeable \
+                and (g.dtype.kind != "c" or x.dtype.kind == "c"):
             return g
     return as_gradient(g, x)
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from . import runtime
 from .analysis import Analysis
+from .shapes import ShapeInference
 from .syntax import name
 
 COMMENT = "srcad-comment: "
@@ -47,6 +48,111 @@ class Generator:
         self.helper_names = {}   # id(object) -> name used in code
         self.gradients = {}      # variable -> the name of its gradient (or tangent)
         self.filename = function.filename.rsplit("/", 1)[-1]
+        shapes = getattr(module, "param_shapes", None) if not is_callee else None
+        self.shapes = ShapeInference(self.analysis, shapes or {}).shapes
+
+    # -- shapes known at transform time (shapes.py) -------------------------------------
+
+    def shape_of(self, node):
+        if isinstance(node, gast.Constant):
+            return () if type(node.value) in (int, float, bool) else None
+        if isinstance(node, gast.Name) and node.id in self.analysis.locals:
+            return self.shapes.get(node.id)
+        return None
+
+    def shape_name(self, var):
+        """A variable with var's shape that the adjoint can read for free: a parameter the
+        function never reassigns, else var itself."""
+        shape = self.shapes.get(var)
+        if shape is not None:
+            for p in self.analysis.params:
+                if self.shapes.get(p) == shape and self.analysis.sites.get(p, 1) == 1 \
+                        and p not in self.analysis.in_place and self.kinds.get(p) == "array":
+                    return p
+        return var
+
+    def specialize(self, expr, target):
+        """A rule's contribution with runtime-helper calls replaced by plain NumPy where
+        the shapes known at transform time decide what the helper would do:
+        `unbroadcast(g, x)` -> `g` for equal shapes; `matmul_left(g, a, b)` -> `g @ b.T`
+        and the like for 1-d and 2-d operands; the gradient of a full reduction
+        (`repeat_to_shape(g, x, None, False) / reduced_size(x, r)`) -> `np.full(x.shape,
+        g / x.size)`. A helper whose decision the shapes do not settle stays."""
+        helpers = {runtime.unbroadcast: "unbroadcast", runtime.matmul_left: "matmul_left",
+                   runtime.matmul_right: "matmul_right",
+                   runtime.repeat_to_shape: "repeat_to_shape",
+                   runtime.reduced_size: "reduced_size"}
+        generator = self
+
+        def which(node):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                    and not node.keywords:
+                return helpers.get(generator.helpers.get(node.func.id))
+            return None
+
+        def attribute(var, attr):
+            return gast.Attribute(value=name(var), attr=attr, ctx=gast.Load())
+
+        def np_call(fn, *args):
+            np_ = gast.Attribute(value=name(generator.helper("np", np)), attr=fn,
+                                 ctx=gast.Load())
+            return gast.Call(func=np_, args=list(args), keywords=[])
+
+        def full_reduction(node):
+            """repeat_to_shape(g, x, None, False) with x an array: x's name (or one with
+            its shape), else None."""
+            if which(node) != "repeat_to_shape" or len(node.args) != 4:
+                return None
+            x, axis, keepdims = node.args[1:]
+            if isinstance(x, gast.Name) and generator.kinds.get(x.id) == "array" \
+                    and isinstance(axis, gast.Constant) and axis.value is None \
+                    and isinstance(keepdims, gast.Constant) and keepdims.value is False:
+                return generator.shape_name(x.id)
+            return None
+
+        class Rewrite(gast.NodeTransformer):
+            def visit_BinOp(self, node):
+                self.generic_visit(node)
+                right = node.right
+                if isinstance(node.op, gast.Div) and isinstance(node.left, gast.Call) \
+                        and which(node.left) is None and isinstance(node.left.func, gast.Attribute) \
+                        and getattr(node.left, "srcad_full_of", None) \
+                        and which(right) == "reduced_size" and len(right.args) == 2 \
+                        and isinstance(right.args[0], gast.Name) \
+                        and generator.shape_name(right.args[0].id) == node.left.srcad_full_of \
+                        and generator.shape_of(right.args[1]) == ():
+                    # np.full(x.shape, g) / reduced_size(x, r) -> np.full(x.shape, g / x.size)
+                    x = node.left.srcad_full_of
+                    g = node.left.args[1]
+                    node.left.args[1] = gast.BinOp(left=g, op=gast.Div(),
+                                                   right=attribute(x, "size"))
+                    return node.left
+                return node
+
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                kind = which(node)
+                args = node.args
+                if kind == "unbroadcast" and len(args) == 2:
+                    result, x = generator.shapes.get(target), generator.shape_of(args[1])
+                    if result is not None and result == x \
+                            and generator.node_kind(args[1]) in ("scalar", "array"):
+                        return args[0]
+                elif kind in ("matmul_left", "matmul_right") and len(args) == 3:
+                    g, a, b = args
+                    sa, sb = generator.shape_of(a), generator.shape_of(b)
+                    plain = matmul_gradient(kind, g, a, b, sa, sb, np_call, attribute)
+                    if plain is not None:
+                        return plain
+                elif kind == "repeat_to_shape":
+                    x = full_reduction(node)
+                    if x is not None:
+                        full = np_call("full", attribute(x, "shape"), args[0])
+                        full.srcad_full_of = x
+                        return full
+                return node
+
+        return Rewrite().visit(expr)
 
     def helper(self, name_, obj):
         """The name generated code uses for a global object (a runtime helper, np...)."""
@@ -116,3 +222,33 @@ class Generator:
             if second:
                 back[:0] = [marker("grad of " + location)] + second
         return out, back
+
+
+def matmul_gradient(kind, g, a, b, sa, sb, np_call, attribute):
+    """The gradient of `a @ b` with respect to a (matmul_left) or b (matmul_right) as a
+    plain expression, for operands of known 1 or 2 dimensions; else None."""
+    if sa is None or sb is None or not 1 <= len(sa) <= 2 or not 1 <= len(sb) <= 2 \
+            or not isinstance(a, gast.Name) or not isinstance(b, gast.Name):
+        return None
+
+    def matmul(x, y):
+        return gast.BinOp(left=x, op=gast.MatMult(), right=y)
+
+    def transposed(x):
+        return attribute(x.id, "T")
+
+    if kind == "matmul_left":
+        if len(sa) == 2 and len(sb) == 2:
+            return matmul(g, transposed(b))          # (m,k) @ (k,n): g @ b.T
+        if len(sa) == 1 and len(sb) == 2:
+            return matmul(b, g)                      # (k,) @ (k,n): b @ g
+        if len(sa) == 2 and len(sb) == 1:
+            return np_call("outer", g, b)            # (m,k) @ (k,): outer(g, b)
+        return gast.BinOp(left=g, op=gast.Mult(), right=b)   # (k,) @ (k,): g * b
+    if len(sa) == 2 and len(sb) == 2:
+        return matmul(transposed(a), g)              # a.T @ g
+    if len(sa) == 1 and len(sb) == 2:
+        return np_call("outer", a, g)                # outer(a, g)
+    if len(sa) == 2 and len(sb) == 1:
+        return matmul(transposed(a), g)              # a.T @ g
+    return gast.BinOp(left=g, op=gast.Mult(), right=a)

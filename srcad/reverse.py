@@ -259,6 +259,7 @@ class ReverseFunction(Generator):
         out = [replace_names(s, renames) for s in statements]
         for param, expr in contributions:
             expr = self.without_unbroadcast(replace_names(expr, renames), param, bindings)
+            expr = self.specialize(expr, target)     # plain NumPy where shapes are known
             out += self.contribute(bindings[param].id, expr)
         return out
 

@@ -1,0 +1,113 @@
+"""Code specialized to shape patterns: plain NumPy where shapes are known, right gradients
+when the sizes change, helpers kept where the pattern does not decide."""
+import numpy as np
+import pytest
+
+import srcad
+from srcad.shapes import broadcast, matmul_shape, shape_pattern
+
+
+def test_shape_pattern_names_equal_sizes_alike():
+    pattern = shape_pattern({"X": np.zeros((5, 3)), "w": np.zeros(3), "y": np.zeros(5),
+                             "b": np.zeros((1, 3)), "s": 2.0, "xs": [1.0]})
+    assert pattern == {"X": ("n1", "n2"), "w": ("n2",), "y": ("n1",), "b": (1, "n2"), "s": ()}
+
+
+def test_broadcast_and_matmul_patterns():
+    assert broadcast(("n1", "n2"), ("n2",)) == ("n1", "n2")
+    assert broadcast(("n1", 1), (1, "n2")) == ("n1", "n2")
+    assert broadcast(("n1",), ("n2",)) is None
+    assert matmul_shape(("n1", "n2"), ("n2",)) == ("n1",)
+    assert matmul_shape(("n2",), ("n2", "n3")) == ("n3",)
+    assert matmul_shape(("n1", "n2"), ("n3", "n2")) is None
+
+
+def logistic(w, X, y):
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def logistic_by_hand(w, X, y):
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return X.T @ (p - y) / y.shape[0]
+
+
+def layer(W, b, X):
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def layer_by_hand(W, b, X):
+    h = np.tanh(X @ W + b)
+    da = 2 * h * (1 - h * h)
+    return X.T @ da, da.sum(axis=0)
+
+
+@pytest.mark.parametrize("n", [7, 3, 1, 4])
+def test_logistic_for_several_sizes(n):
+    rng = np.random.default_rng(n)
+    X, w = rng.normal(size=(n, 4)), rng.normal(size=4)
+    y = (rng.random(n) < 0.5).astype(float)
+    df = srcad.grad(logistic)
+    np.testing.assert_allclose(df(w, X, y), logistic_by_hand(w, X, y), rtol=1e-10)
+
+
+def test_logistic_source_is_plain_numpy():
+    rng = np.random.default_rng(0)
+    X, w, y = rng.normal(size=(6, 3)), rng.normal(size=3), np.ones(6)
+    df = srcad.grad(logistic)
+    df(w, X, y)
+    assert "unbroadcast" not in df.source and "matmul_right" not in df.source
+    assert "X.T @" in df.source and "np.full(y.shape" in df.source
+
+
+@pytest.mark.parametrize("shapes", [((4, 3), (3,), (5, 4)), ((4, 4), (4,), (4, 4)),
+                                    ((4, 1), (1,), (5, 4)), ((4, 3), (1, 3), (5, 4)),
+                                    ((1, 3), (3,), (5, 1))])
+def test_bias_broadcasting_for_several_patterns(shapes):
+    rng = np.random.default_rng(1)
+    W, b, X = (rng.normal(size=s) for s in shapes)
+    dW, db = srcad.grad(layer, wrt=(0, 1))(W, b, X)
+    hW, hb = layer_by_hand(W, b, X)
+    np.testing.assert_allclose(dW, hW, rtol=1e-10)
+    np.testing.assert_allclose(db, np.reshape(hb, b.shape) if b.ndim == 1 else
+                               hb.reshape(1, -1), rtol=1e-10)
+    assert dW.shape == W.shape and db.shape == b.shape
+
+
+def rnn(Wx, Wh, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh)
+    return np.sum(h ** 2)
+
+
+def test_rnn_matches_finite_differences_when_sizes_coincide():
+    rng = np.random.default_rng(2)
+    for n in (3, 4):    # 4: the input and hidden sizes are equal
+        Wx, Wh = rng.normal(size=(n, 4)) * 0.3, rng.normal(size=(4, 4)) * 0.3
+        xs, h0 = rng.normal(size=(5, n)), rng.normal(size=4)
+        dWx, dWh = srcad.grad(rnn, wrt=(0, 1))(Wx, Wh, xs, h0)
+        E = rng.normal(size=Wh.shape)
+        eps = 1e-6
+        fd = (rnn(Wx, Wh + eps * E, xs, h0) - rnn(Wx, Wh - eps * E, xs, h0)) / (2 * eps)
+        assert np.isclose(np.sum(dWh * E), fd, rtol=1e-6)
+        E = rng.normal(size=Wx.shape)
+        fd = (rnn(Wx + eps * E, Wh, xs, h0) - rnn(Wx - eps * E, Wh, xs, h0)) / (2 * eps)
+        assert np.isclose(np.sum(dWx * E), fd, rtol=1e-6)
+
+
+def test_new_batch_size_reuses_the_code():
+    rng = np.random.default_rng(3)
+    df = srcad.grad(logistic)
+    df(rng.normal(size=3), rng.normal(size=(6, 3)), np.ones(6))
+    first = df.last
+    df(rng.normal(size=3), rng.normal(size=(9, 3)), np.ones(9))
+    assert df.last is first
+
+
+def test_hessian_through_the_mean_gradient():
+    rng = np.random.default_rng(4)
+    X, w, y = rng.normal(size=(6, 3)), rng.normal(size=3), np.ones(6)
+    H = srcad.hessian(logistic)(w, X, y)
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    np.testing.assert_allclose(H, X.T @ (X * (p * (1 - p))[:, None]) / 6, rtol=1e-8)
