@@ -11,9 +11,16 @@ def demo(argv):
     return run(argv)
 
 
+def rules(argv):
+    from .coverage import main as run
+    return run(argv)
+
+
 COMMANDS = {
     "demo": (demo, "differentiate a function with a loop and a branch, print the "
                    "generated source, check the gradient against finite differences"),
+    "rules": (rules, "list every primitive with its reverse and forward rules and the test "
+                     "that checks it (--markdown for docs/coverage.md)"),
 }
 
 

@@ -289,3 +289,33 @@ def test_einsum_diagonal_is_refused():
     with pytest.raises(NotImplementedError, match="repeated index"):
         srcad.grad(trace)(np.eye(2))
 
+
+
+def c_full(s):
+    return np.full((2, 3), s) * np.arange(6.0).reshape(2, 3)
+
+
+case(np.full, c_full, st.tuples(floats(-2.0, 2.0)))
+
+
+def h_more(x):
+    m = np.reshape(x, (3, 4))
+    h = np.zeros_like(m)
+    rows = []
+    for i in range(3):
+        h[i] = np.tanh(m[i]) * m[i]
+        rows.append(h[i] ** 2)
+    last = rows.pop()
+    return np.sum(h * m) + np.sum(last) + np.sum(np.where(m > 0, m, 0.0) ** 2) \
+        + np.sum(np.diff(m, axis=1) ** 3) + np.sum(np.pad(m, 1) ** 2 * 0.5) \
+        + np.sum(np.rollaxis(m[None], 2) ** 3) \
+        + np.sum(np.take_along_axis(m, np.array([[0], [2], [1]]), 1) ** 3) \
+        + np.sum(np.inner(m, m) ** 2) + np.sum(np.kron(m[:2, :2], m[1:, 2:]) ** 2) \
+        + np.sum(np.real(np.sqrt(m + 1j) * np.conj(m * 1j + 2.0)) ** 2)
+
+
+case([runtime.take_at, runtime.saved_item, runtime.restore_item, runtime.pop_grad,
+      runtime.accumulate, runtime.as_gradient, runtime.where_grad, runtime.diff_grad,
+      runtime.unpad, runtime.rollaxis_grad, runtime.take_along_axis_grad, runtime.inner_left,
+      runtime.inner_right, runtime.kron_grad, runtime.kron_grad_right], h_more,
+     st.tuples(distinct((12,))), hvp=True)

@@ -851,7 +851,7 @@ nondifferentiable(
 nondifferentiable(np.shape, np.ndim, np.size, np.result_type, reason="a shape query")
 nondifferentiable(
     np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty,
-    np.full, np.arange, np.linspace, np.eye, np.identity, np.tri, np.indices,
+    np.arange, np.linspace, np.eye, np.identity, np.tri, np.indices,
     reason="a constructor: its values do not depend on the argument's values",
 )
 nondifferentiable(np.random.randn, np.random.rand, np.random.normal, np.random.uniform,
