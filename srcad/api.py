@@ -9,6 +9,7 @@ import inspect
 import numpy as np
 
 from .emit import compile_module
+from .optimize import lean_primal
 from .errors import SrcadError
 from .generate import runtime_kind
 from . import compose
@@ -29,6 +30,7 @@ class Compiled:
         self.adjoint = adjoint
         self.gradient = gradient   # f_grad(*args): what a transform of a gradient transforms
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
+        self.grad_primal = None    # the primal without the value, for grad (scalar outputs)
 
 
 def _reverse(fn, wrt_names, kinds, shapes=None):
@@ -47,10 +49,20 @@ def _reverse(fn, wrt_names, kinds, shapes=None):
         except RecursionError:
             raise SrcadError(f"cannot transform {fn.__qualname__}: recursion too deep") from None
         units = [(g.function.fn, list(g.definitions), g.helpers) for g in module.functions]
+        # grad does not return the value: a primal without what only computes it, where
+        # the value is known to be a scalar (so that grad need not check it)
+        lean = None
+        if top.kinds.get(getattr(top, "returned", None)) == "scalar":
+            lean = lean_primal(top.definitions[0],
+                               module.fresh(fn.__name__ + "_primal_for_grad", top.function),
+                               worth=lambda s: top.kinds.get(s.targets[0].id) == "array")
+        if lean is not None:
+            units[0][1].insert(1, lean)
         source, functions = compile_module(units, f"reverse mode of {fn.__qualname__}")
         restores = any(g.restores_in_place() for g in module.functions)
         compiled = Compiled(source, functions[top.primal_name], functions[top.adjoint_name],
                             restores, functions[module.gradient_name])
+        compiled.grad_primal = functions[lean.name] if lean is not None else None
         _CACHE[key] = compiled
     return compiled
 
@@ -245,9 +257,12 @@ class Grad(Transform):
             compiled = self.fast_compiled(args)
             if compiled is not None:
                 stack = []
-                value = compiled.primal(stack, *args)
-                if type(value) is not float:
-                    _check_scalar(value, self.fn)
+                if compiled.grad_primal is not None:    # a scalar output, known
+                    compiled.grad_primal(stack, *args)
+                else:
+                    value = compiled.primal(stack, *args)
+                    if type(value) is not float:
+                        _check_scalar(value, self.fn)
                 return self.fast_shaped(compiled.adjoint(stack, 1.0), args)
         if self.inner is not None:      # a gradient of a gradient: forward over reverse
             return _forward_jacobian(self, args, kwargs, scalar=True)

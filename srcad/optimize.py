@@ -203,3 +203,88 @@ def _has_code(body):
 
 def _pops(node):
     return any(isinstance(n, gast.Attribute) and n.attr == "pop" for n in gast.walk(node))
+
+
+# -- the primal that grad runs: what the adjoint needs, not the value ----------------------
+
+PURE_MODULES = ("numpy", "math", "_operator", "operator", "builtins", "cmath")
+
+
+def lean_primal(definition, new_name, worth=lambda stmt: True):
+    """A copy of a primal FunctionDef without the statements that only compute the
+    function's value (grad does not return it): their results reach neither the
+    stack nor a branch or loop. Returns None where nothing would be left out.
+
+    Only operations known to be pure are left out (NumPy, math and operator
+    functions, copies, subscript reads, comparisons), never calls of generated
+    code, random numbers or in-place updates. worth(statement): whether leaving that
+    statement out saves enough to generate a second primal (None unless one does)."""
+    removed = []
+    body, _ = _lean(definition.body[:-1], set(), removed)
+    if not any(worth(stmt) for stmt in removed):
+        return None
+    from .reverse import _clean   # comments no code follows, empty blocks
+    body = _clean(body) + [gast.Return(value=const(None))]
+    return gast.FunctionDef(name=new_name, args=definition.args, body=body,
+                            decorator_list=[], returns=None, type_comment=None,
+                            type_params=[])
+
+
+def _removable(stmt):
+    from .rules.runtime import MUTATING
+    op = getattr(stmt, "op", None)
+    if _assigned_name(stmt) is None or op is None:
+        return False
+    if op.kind in ("copy", "subscript", "literal"):
+        return True
+    if op.kind == "zero":
+        return not any(isinstance(n, gast.Call) for n in gast.walk(stmt.value))
+    if op.kind != "rule":
+        return False
+    primitive = op.primitive
+    module = getattr(primitive, "__module__", None) or ""
+    if isinstance(primitive, str) or "random" in module:
+        return False
+    try:
+        if primitive in MUTATING:
+            return False
+    except TypeError:
+        return False
+    return module.split(".")[0] in PURE_MODULES or isinstance(primitive, __import__("numpy").ufunc)
+
+
+def _lean(body, live_after, removed):
+    live = set(live_after)
+    out = []
+    for stmt in reversed(body):
+        if isinstance(stmt, gast.If):
+            b, lb = _lean(stmt.body, live, removed)
+            o, lo = _lean(stmt.orelse, live, removed)
+            stmt = gast.If(test=stmt.test, body=b or [gast.Pass()], orelse=o)
+            live = lb | lo | _reads(stmt.test)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            head = _reads(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
+            loop_live = set(live) | head
+            while True:
+                _, lb = _lean(stmt.body, loop_live, [])
+                new = live | lb | head
+                if new <= loop_live:
+                    break
+                loop_live |= new
+            b, lb = _lean(stmt.body, loop_live, removed)
+            if isinstance(stmt, gast.For):
+                stmt = gast.For(target=stmt.target, iter=stmt.iter, body=b or [gast.Pass()],
+                                orelse=[], type_comment=None)
+            else:
+                stmt = gast.While(test=stmt.test, body=b or [gast.Pass()], orelse=[])
+            live = live | lb | head
+        elif _removable(stmt) and _assigned_name(stmt) not in live:
+            removed.append(stmt)
+            continue
+        else:
+            target = _assigned_name(stmt)
+            if target is not None:
+                live = live - {target}
+            live |= _reads(stmt)
+        out.append(stmt)
+    return out[::-1], live

@@ -39,3 +39,54 @@ def test_no_comment_without_code():
     for line, following in zip(lines, lines[1:]):
         if line.strip().startswith("# grad of"):
             assert not following.strip().startswith(("#", "return")), (line, following)
+
+
+def logistic(w, X, y):
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def noisy(w, X):
+    noise = np.random.normal(size=X.shape[0])   # drawn whether or not grad needs it
+    z = X @ w
+    unused = np.log(np.abs(z) + 1.0)
+    return np.sum(z * np.random.normal(size=X.shape[0])) + np.sum(unused) * 0.0 + noise[0]
+
+
+def test_grad_runs_a_primal_without_the_value():
+    rng = np.random.default_rng(0)
+    w, X, y = rng.normal(size=3), rng.normal(size=(5, 3)), np.ones(5)
+    df = srcad.grad(logistic)
+    g = df(w, X, y)
+    assert "def logistic_primal_for_grad(" in df.source
+    lean = df.source.split("def logistic_primal_for_grad(")[1].split("\ndef ")[0]
+    lean = "\n".join(l for l in lean.splitlines() if not l.strip().startswith("#"))
+    assert "np.log" not in lean and "np.mean" not in lean
+    value, g2 = srcad.value_and_grad(logistic)(w, X, y)
+    np.testing.assert_array_equal(g, g2)
+    assert np.isclose(value, logistic(w, X, y))
+    compile(df.source, "<generated>", "exec")
+    assert dead_assignments(df.source) == []
+
+
+def test_random_draws_stay_in_the_primal_for_grad():
+    rng = np.random.default_rng(1)
+    w, X = rng.normal(size=3), rng.normal(size=(4, 3))
+    np.random.seed(5)
+    g = srcad.grad(noisy)(w, X)
+    np.random.seed(5)
+    np.random.normal(size=4)
+    expected = X.T @ np.random.normal(size=4)
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+
+
+def scalar_only(x, a):
+    y = x * a
+    z = np.sin(y)
+    return z * 2.0
+
+
+def test_no_second_primal_for_scalar_code():
+    df = srcad.grad(scalar_only)
+    df(0.5, 2.0)
+    assert "primal_for_grad" not in df.source
