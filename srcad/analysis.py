@@ -21,14 +21,13 @@ import builtins
 import gast
 import numpy as np
 
+from .aliasing import check_sharing
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import Op, Resolver
 from .rules.runtime import MUTATING
 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
-VIEW_PRIMITIVES = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dims,
-                   np.asarray, "ndarray.reshape", "ndarray.transpose"}
 
 
 class Statement:
@@ -264,44 +263,20 @@ class Analysis:
     # -- in-place writes ----------------------------------------------------------
 
     def check_in_place_writes(self, is_callee):
-        """Refuse writes into memory that another variable may share.
-
-        `a = h[0]; h[0] = v` makes a a view of h, and the write changes a too;
-        the gradient would then reach v through a but not through h. srcad
-        refuses writes into a variable that shares memory with another one.
-        """
-        aliases = {}
+        """Refuse writes srcad cannot follow: through a second name for the same
+        memory (see aliasing.py), or into an argument of a called function."""
+        if not self.function.generated:    # srcad's own code shares memory only safely
+            check_sharing(self)
+        if not is_callee or self.forward:
+            return
         for s in self.statements:
-            if not s.write and is_alias(s.op):
-                for name, _ in s.op.inputs():
-                    aliases.setdefault(name, set()).add(s.target)
-                    aliases.setdefault(s.target, set()).add(name)
-        for s in self.statements:
-            if not s.write or s.synthetic:
-                continue
-            shared = aliases.get(s.target)
-            if shared and (s.target in self.varied or shared & self.varied
-                           or s.target in self.useful):
-                other = sorted(shared)[0]
-                filename, lineno, line = self.function.location(s.node)
-                raise UnsupportedSyntaxError(
-                    f"cannot differentiate an in-place update of '{s.target}', which may share "
-                    f"memory with '{other}': copy it first ({s.target} = {s.target}.copy()) "
-                    f"or write into '{other}' directly", filename, lineno, line)
-            if is_callee and not self.forward and s.target in self.params \
+            if s.write and not s.synthetic and s.target in self.params \
                     and s.target in self.varied:
                 filename, lineno, line = self.function.location(s.node)
                 raise UnsupportedSyntaxError(
                     f"cannot differentiate an in-place update of the argument '{s.target}' "
                     "inside a called function: return the new value instead",
                     filename, lineno, line)
-
-
-def is_alias(op):
-    """Whether an operation's result may share memory with one of its inputs."""
-    if op.kind in ("copy", "subscript", "call"):
-        return True
-    return op.kind == "rule" and op.primitive in VIEW_PRIMITIVES
 
 
 def _returned_name(tree):

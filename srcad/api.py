@@ -426,11 +426,13 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
 
 
 def _check_scalar(value, fn):
-    if isinstance(value, float) or np.ndim(value) == 0 and not isinstance(value, (list, tuple)):
+    container = isinstance(value, (list, tuple, dict))
+    if isinstance(value, float) or not container and np.ndim(value) == 0:
         return
+    what = f"a {type(value).__name__}" if container else f"a value of shape {np.shape(value)}"
     raise SrcadError(f"grad needs a function with a scalar output; {fn.__qualname__} returned "
-                     f"a value of shape {np.shape(value)}: use srcad.vjp for a vector-Jacobian "
-                     "product or srcad.jacobian for the full Jacobian")
+                     f"{what}: use srcad.vjp for a vector-Jacobian product or srcad.jacobian "
+                     "for the full Jacobian")
 
 
 def _transform(cls):

@@ -22,14 +22,14 @@ import gast
 
 from . import rules, runtime
 from .errors import NoDerivativeError
-from .analysis import is_alias
+from .aliasing import may_share
 from .generate import Generator, is_marker, runtime_kind
 from .optimize import optimize
 from .syntax import assign, call, const, copy, name, names_in, replace_names
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
     runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,), runtime.reduced_size: (0, 1),
-    runtime.add_at: (1,), runtime.pop_grad: (1,),
+    runtime.add_at: (1,), runtime.pop_grad: (1,), runtime.sequence_grad: (1,),
 }
 
 
@@ -475,7 +475,7 @@ class ReverseFunction(Generator):
     def alias_closure(self):
         direct = {}
         for s in self.analysis.statements:
-            if not s.write and is_alias(s.op):
+            if not s.write and may_share(s.op):
                 for n, _ in s.op.inputs():
                     direct.setdefault(n, set()).add(s.target)
                     direct.setdefault(s.target, set()).add(n)
@@ -515,8 +515,8 @@ def index_expr(index):
     if isinstance(index, gast.Slice):
         parts = [copy(getattr(index, p)) if getattr(index, p) is not None else const(None)
                  for p in ("lower", "upper", "step")]
-        while len(parts) > 1 and isinstance(parts[-1], gast.Constant) and parts[-1].value is None:
-            parts.pop()
+        if isinstance(parts[2], gast.Constant) and parts[2].value is None:
+            parts.pop()     # slice(lower, upper): slice(upper) alone would mean slice(None, upper)
         return call(name("slice"), *parts)
     if isinstance(index, gast.Tuple):
         return gast.Tuple(elts=[index_expr(e) for e in index.elts], ctx=gast.Load())

@@ -303,6 +303,11 @@ def pop_grad(total, xs):
     return 0.0
 
 
+def sequence_grad(g, x):
+    """The gradient of a list or tuple x, from the gradient of the array built from it."""
+    return list(g) if isinstance(x, (list, tuple)) else g
+
+
 def as_gradient(g, x):
     """Give gradient g the type and structure of the argument x."""
     if isinstance(x, np.ndarray):

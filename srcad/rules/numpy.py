@@ -8,7 +8,7 @@ rule `d[z] = d[result] * f'(z)`, as for real z.
 """
 import numpy as np
 
-from ..runtime import (concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
+from ..runtime import (sequence_grad, concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
                        einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
                        sort_grad, take_along_axis_grad, take_grad, tensordot_left,
@@ -672,7 +672,7 @@ def take_along_axis_tangent(result, arr, indices, axis=-1):
 
 @adjoint(np.asarray)
 def asarray(result, a, dtype=None):
-    d[a] = d[result]
+    d[a] = sequence_grad(d[result], a)
 
 
 @tangent(np.asarray)
@@ -682,8 +682,8 @@ def asarray_tangent(result, a, dtype=None):
 
 @adjoint(np.array)
 def array(result, object, dtype=None, *, copy=True):
-    d[object] = d[result] if dtype is None else (
-        d[result] if np.issubdtype(dtype, np.inexact) else 0.0)
+    d[object] = sequence_grad(d[result], object) if dtype is None else (
+        sequence_grad(d[result], object) if np.issubdtype(dtype, np.inexact) else 0.0)
 
 
 @tangent(np.array)
