@@ -44,8 +44,8 @@ class Generator:
         self.kinds = self.analysis.kinds
         self.wrt = wrt
         self.is_callee = is_callee
-        self.helpers = {}        # name used in code -> object
-        self.helper_names = {}   # id(object) -> name used in code
+        self.helpers = dict(tree.lifted)     # name used in code -> object
+        self.helper_names = {id(f): n for n, f in tree.lifted.items()}   # id(object) -> name
         self.gradients = {}      # variable -> the name of its gradient (or tangent)
         self.filename = function.filename.rsplit("/", 1)[-1]
         shapes = getattr(module, "param_shapes", None) if not is_callee else None

@@ -19,11 +19,11 @@ and early `return` are all desugared into that form, so the later stages
 handle a handful of statement kinds. Every new statement carries the line
 number of the user's statement it came from.
 """
-import builtins
 
 import gast
 
 from .errors import UnsupportedSyntaxError
+from .nested import lift_nested_defs
 from .syntax import Namer, assign, call, const, copy, name, names_in, replace_names
 
 OPERATOR_NAMES = {
@@ -47,7 +47,7 @@ REFUSED_STATEMENTS = {
     gast.ClassDef: "class definition",
     gast.Import: "'import' inside the function",
     gast.ImportFrom: "'import' inside the function",
-    gast.FunctionDef: "nested 'def' inside the function",
+    gast.FunctionDef: "'def' inside a loop or branch",
 }
 REFUSED_EXPRESSIONS = {
     gast.Lambda: "lambda",
@@ -66,7 +66,8 @@ ADVICE = {
     "'nonlocal' statement": "pass the value in as an argument and return the new one",
     "'yield' (generators)": "build and return a list instead",
     "generator expression": "use a list comprehension",
-    "nested 'def' inside the function": "define the helper at module level",
+    "'def' inside a loop or branch": "define the helper at the top of the function, or at "
+                                     "module level",
     "lambda": "define the function with def",
 }
 
@@ -107,12 +108,17 @@ class Normalizer:
 
     def run(self):
         node = self.function.node
-        self.check(node)
         args = node.args
         if args.vararg or args.kwarg:
             self.refuse(node, "'*args' or '**kwargs' parameters",
                         "list the parameters explicitly")
         body = [s for s in node.body if not _is_docstring(s)]
+        self.locals = local_names(gast.FunctionDef(
+            name=node.name, args=args, decorator_list=[], returns=None, type_comment=None,
+            type_params=[], body=[s for s in body if not isinstance(s, gast.FunctionDef)]))
+        body, lifted = lift_nested_defs(self.function, body, self.locals)
+        self.function.namespace.update(lifted)
+        self.check(gast.Module(body=body, type_ignores=[]))
         if not body:
             body = [gast.Return(value=None)]
         body = self.eliminate_jumps(body)
@@ -124,6 +130,7 @@ class Normalizer:
                                type_params=[])
         gast.copy_location(new, node)
         new.namer = self.namer
+        new.lifted = lifted
         return new
 
     def check(self, node):
@@ -375,42 +382,32 @@ class Normalizer:
 
     def visit_For(self, stmt):
         iterator = stmt.iter
-        target = stmt.target
+        if isinstance(iterator, gast.Call) and self.builtin_called(iterator.func) is range:
+            return self.range_loop(stmt.target, self.atom(iterator), stmt.body)
+        index = self.namer.fresh("k")
+        seqs = []
+        item = self.loop_item(iterator, name(index), seqs)
+        head = _bind(stmt.target, item)
+        return self.range_loop(name(index, store=True), self.length_range(seqs), head + stmt.body)
+
+    def loop_item(self, iterator, index, seqs):
+        """The k-th item of a loop's iterable as an expression of index k; the
+        sequences whose common length bounds the loop are added to seqs."""
         func = iterator.func if isinstance(iterator, gast.Call) else None
         builtin = self.builtin_called(func)
-        if builtin is range:
-            loop_range = self.atom(iterator)
-            return self.range_loop(target, loop_range, stmt.body)
-        if builtin is enumerate and len(iterator.args) in (1, 2) and not iterator.keywords \
-                and isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == 2:
-            seq = self.atom(iterator.args[0], hint="items")
-            start = self.atom(iterator.args[1]) if len(iterator.args) == 2 else None
-            index = self.namer.fresh("k")
-            count = name(index) if start is None else gast.BinOp(
-                left=name(index), op=gast.Add(), right=start)
-            item = gast.Subscript(value=seq, slice=name(index), ctx=gast.Load())
-            head = [gast.Assign(targets=[target.elts[0]], value=count, type_comment=None),
-                    gast.Assign(targets=[target.elts[1]], value=item, type_comment=None)]
-            return self.range_loop(name(index, store=True), self.length_range([seq]),
-                                   head + stmt.body)
-        if builtin is zip and iterator.args and not iterator.keywords \
-                and isinstance(target, (gast.Tuple, gast.List)) \
-                and len(target.elts) == len(iterator.args):
-            seqs = [self.atom(a, hint="items") for a in iterator.args]
-            index = self.namer.fresh("k")
-            head = [gast.Assign(targets=[t], type_comment=None,
-                                value=gast.Subscript(value=s, slice=name(index), ctx=gast.Load()))
-                    for t, s in zip(target.elts, seqs)]
-            return self.range_loop(name(index, store=True), self.length_range(seqs),
-                                   head + stmt.body)
+        if builtin is enumerate and len(iterator.args) in (1, 2) and not iterator.keywords:
+            count = copy(index) if len(iterator.args) == 1 else gast.BinOp(
+                left=copy(index), op=gast.Add(), right=self.atom(iterator.args[1]))
+            item = self.loop_item(iterator.args[0], index, seqs)
+            return gast.Tuple(elts=[count, item], ctx=gast.Load())
+        if builtin is zip and iterator.args and not iterator.keywords:
+            items = [self.loop_item(a, index, seqs) for a in iterator.args]
+            return gast.Tuple(elts=items, ctx=gast.Load())
         if not _is_atom(iterator) and not isinstance(iterator, (gast.List, gast.Tuple)):
             iterator = call(name("list"), iterator)
         seq = self.atom(iterator, hint="items")
-        index = self.namer.fresh("k")
-        item = gast.Subscript(value=seq, slice=name(index), ctx=gast.Load())
-        head = [gast.Assign(targets=[target], value=item, type_comment=None)]
-        return self.range_loop(name(index, store=True), self.length_range([seq]),
-                               head + stmt.body)
+        seqs.append(seq)
+        return gast.Subscript(value=seq, slice=copy(index), ctx=gast.Load())
 
     def length_range(self, seqs):
         lengths = [self.atom(call(name("len"), copy(s)), hint="n") for s in seqs]
@@ -612,6 +609,14 @@ class Normalizer:
                 if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                     n.lineno = lineno
         return stmts
+
+
+def _bind(target, value):
+    """Assignments binding a loop target to its item, unpacking tuples directly."""
+    if isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, gast.Tuple) \
+            and len(target.elts) == len(value.elts):
+        return [a for t, v in zip(target.elts, value.elts) for a in _bind(t, v)]
+    return [gast.Assign(targets=[target], value=value, type_comment=None)]
 
 
 def _is_atom(expr):

@@ -11,6 +11,8 @@ import textwrap
 import gast
 
 from .errors import SrcadError
+from .nested import LIFTED
+from .syntax import copy
 
 
 class Function:
@@ -23,6 +25,11 @@ class Function:
         self.namespace = namespace  # globals, closure cells and builtins by name
         self.name = node.name
 
+    @property
+    def generated(self):
+        """Whether this is code srcad generated (emit.py names its files "<srcad ...>")."""
+        return self.filename.startswith("<srcad ")
+
     def source_line(self, lineno):
         return linecache.getline(self.filename, lineno).rstrip() if lineno else ""
 
@@ -34,6 +41,9 @@ class Function:
 
 def parse_function(fn):
     fn = inspect.unwrap(fn)
+    if fn in LIFTED:    # a helper lifted out of a function being differentiated
+        node, filename = LIFTED[fn]
+        return Function(fn, copy(node), filename, _namespace(fn))
     if not inspect.isfunction(fn):
         raise SrcadError(f"srcad differentiates Python functions; got {fn!r}")
     if fn.__name__ == "<lambda>":

@@ -16,7 +16,6 @@ has an unknown shape (None), and the generated code keeps the run-time
 helpers (`unbroadcast`, `matmul_left`, ...) there.
 """
 import builtins
-import math
 import operator
 
 import gast

@@ -1,0 +1,101 @@
+"""Part of stage 2: helpers defined with `def` inside the differentiated function.
+
+Each such helper is lifted out into a function of its own, which srcad then
+differentiates like any other function the user calls. The helper's free
+variables that are locals of the enclosing function become keyword-only
+parameters, and every call passes them: a closure reads its free variables
+when it is called, so passing their values at the call keeps its meaning,
+and gradients flow through them like through any argument.
+
+Lifted functions are compiled from the user's own tree (same file, same line
+numbers); `parse_function` finds their trees in `LIFTED` since their source
+text differs from the file's.
+"""
+import ast
+import weakref
+
+import gast
+
+from .errors import UnsupportedSyntaxError
+from .syntax import copy, name, names_in
+
+LIFTED = weakref.WeakKeyDictionary()   # lifted function -> (FunctionDef tree, filename)
+
+
+def lift_nested_defs(function, body, outer_locals):
+    """body without its top-level defs, calls passing the free variables; returns
+    (body, {helper name: lifted function})."""
+    lifted = {}     # helper name -> (function, names of its extra parameters)
+    kept = []
+    for stmt in body:
+        if isinstance(stmt, gast.FunctionDef):
+            if stmt.name in lifted or stmt.name in outer_locals:
+                _refuse(function, stmt, "a nested 'def' whose name is assigned twice")
+            lifted[stmt.name] = _lift(function, stmt, outer_locals, lifted)
+        else:
+            kept.append(_PassFreeVariables(function, lifted).visit(stmt))
+    return kept, {n: fn for n, (fn, _) in lifted.items()}
+
+
+def _lift(function, node, outer_locals, lifted):
+    if node.decorator_list or node.args.vararg or node.args.kwarg or any(
+            not isinstance(d, gast.Constant) for d in node.args.defaults + node.args.kw_defaults
+            if d is not None):
+        _refuse(function, node, "a nested 'def' with decorators, '*args' or computed defaults")
+    node = copy(node)
+    node.body = [_PassFreeVariables(function, lifted).visit(s) for s in node.body]
+    params = {a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+    own = names_in(gast.Module(body=node.body, type_ignores=[]), gast.Store)
+    free = sorted((names_in(gast.Module(body=node.body, type_ignores=[]), gast.Load)
+                   & outer_locals) - params - own)
+    node.args.kwonlyargs += [gast.Name(id=v, ctx=gast.Param(), annotation=None,
+                                       type_comment=None) for v in free]
+    node.args.kw_defaults += [None] * len(free)
+    lifted[node.name] = (None, free)        # recursive calls pass them too
+    node.body = [_PassFreeVariables(function, lifted, only=node.name).visit(s)
+                 for s in node.body]
+    module = gast.gast_to_ast(gast.Module(body=[node], type_ignores=[]))
+    ast.fix_missing_locations(module)
+    scope = dict(function.namespace)
+    scope.update({n: f for n, (f, _) in lifted.items() if f is not None})
+    exec(compile(module, function.filename, "exec"), scope)
+    fn = scope[node.name]
+    LIFTED[fn] = (node, function.filename)
+    return fn, free
+
+
+class _PassFreeVariables(gast.NodeTransformer):
+    """Calls of lifted helpers get their free variables as keyword arguments."""
+
+    def __init__(self, function, lifted, only=None):
+        self.function = function
+        self.lifted = lifted
+        self.only = only
+
+    def visit_Call(self, node):
+        func = node.func
+        lifted = isinstance(func, gast.Name) and func.id in self.lifted \
+            and (self.only is None or func.id == self.only)
+        if lifted:
+            func.srcad_lifted_call = True
+        self.generic_visit(node)
+        if lifted:
+            node.keywords += [gast.keyword(arg=v, value=name(v))
+                              for v in self.lifted[func.id][1]]
+        return node
+
+    def visit_Name(self, node):
+        if node.id in self.lifted and isinstance(node.ctx, gast.Load) \
+                and not getattr(node, "srcad_lifted_call", False) and self.only is None:
+            _refuse(self.function, node, f"the nested function '{node.id}' used as a value")
+        return node
+
+    def visit_FunctionDef(self, node):
+        return node     # checked where it is lifted
+
+
+def _refuse(function, node, construct):
+    filename, lineno, line = function.location(node)
+    raise UnsupportedSyntaxError(
+        f"cannot differentiate {construct}: call the helper directly, or define it at "
+        "module level", filename, lineno, line)
