@@ -9,11 +9,14 @@ transformed function includes the transform). Choose another profile with
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 _common = dict(
     deadline=None,
     database=None,
+    # no "explain" phase: on a failing test it re-runs the function thousands
+    # of times (a minute or more per failing test) to annotate the report
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                            HealthCheck.data_too_large],
 )

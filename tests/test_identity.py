@@ -131,11 +131,6 @@ def check_identity(f, args, wrt, data):
     assert_close(args, before, 0, 0, "arguments after the transforms")
 
 
-def broken(reason):
-    """A construct reverse mode gets wrong or refuses today (not forward mode's bug)."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 A33 = a(0.3, -1.2, 0.8, 1.7, -0.4, 0.9, 0.1, 0.5, -1.5).reshape(3, 3)
 X5 = a(0.3, -1.2, 0.8, 1.7, -0.4)
 
@@ -235,8 +230,7 @@ CASES = [
     (containers.ct_scalar_from_tuple_output, (a(0.3, -1.2), a(1.5, 0.5)), (0, 1)),
     (containers.ct_append_in_loop, (a(0.3, -0.8, 1.1), 3), 0),
     (containers.ct_append_then_index, (a(0.5, -1.5, 2.0),), 0),
-    pytest.param(containers.ct_append_then_stack, (a(0.5, -1.5, 2.0),), 0,
-                 marks=broken("reverse mode: np.array(list) gives the list a zero gradient")),
+    (containers.ct_append_then_stack, (a(0.5, -1.5, 2.0),), 0),
     (containers.ct_append_with_branch, (a(0.5, -1.5, 2.0, -0.1),), 0),
     (containers.ct_comprehension, (a(0.5, -1.5, 2.0),), 0),
     (containers.ct_comprehension_range, (a(0.5, -1.5, 2.0), 0.7), (0, 1)),

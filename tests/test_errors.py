@@ -1,0 +1,350 @@
+"""Refusals: srcad raises a SrcadError subclass at transform time, located and named.
+
+Covers try, with (other than srcad's own), generators (yield), global and
+nonlocal writes, async def, exec/eval, a call with no rule and no source on
+an active value (NoDerivativeError), *args unpacking, an in-place write
+through a view, grad of a non-scalar output, and a bad wrt. Each error
+carries .filename (this file), .lineno (the marked line) and names the
+construct; its message shows file:line. "Transform time" is checked by
+asking for .source, which generates code without running the function.
+"""
+
+import contextlib
+import math
+import os
+
+import numpy as np
+import pytest
+
+import srcad
+from oracle import check_grad, line_of
+
+
+def assert_located(err, f, marker):
+    """err names this file and the line of f that carries marker."""
+    assert isinstance(err, srcad.SrcadError)
+    assert err.filename is not None and os.path.realpath(err.filename) == os.path.realpath(__file__)
+    assert err.lineno == line_of(f, marker)
+    text = str(err)
+    assert f"{os.path.basename(__file__)}:{err.lineno}" in text
+    assert "Traceback" not in text
+
+
+def refusal(f, exc_type=srcad.SrcadError, args=(np.array([0.5, 1.5]),), wrt=0):
+    """The error srcad raises for f: the same at transform time (.source) and on a call."""
+    with pytest.raises(exc_type) as at_transform:
+        srcad.grad(f, wrt=wrt).source
+    with pytest.raises(exc_type) as at_call:
+        srcad.grad(f, wrt=wrt)(*args)
+    assert type(at_call.value) is type(at_transform.value)
+    assert at_call.value.lineno == at_transform.value.lineno
+    return at_call.value
+
+
+# --- statements srcad does not differentiate ----------------------------------------------
+
+def er_try(x):
+    y = x * 2.0
+    try:  # MARK
+        y = y * x
+    except ValueError:
+        pass
+    return np.sum(y)
+
+
+def er_try_finally(x):
+    y = x * 2.0
+    try:  # MARK
+        y = np.sin(y)
+    finally:
+        y = y + 1.0
+    return np.sum(y)
+
+
+def er_with(x):
+    y = x * 2.0
+    with np.errstate(all="ignore"):  # MARK
+        y = np.log(y)
+    return np.sum(y)
+
+
+def er_with_contextlib(x):
+    with contextlib.suppress(ValueError):  # MARK
+        x = x * x
+    return np.sum(x)
+
+
+def er_yield(x):
+    for v in x:
+        yield v * v  # MARK
+
+
+def er_yield_from(x):
+    yield from [x * 2.0]  # MARK
+
+
+_COUNTER = 0.0
+
+
+def er_global(x):
+    global _COUNTER  # MARK
+    _COUNTER = np.sum(x)
+    return np.sum(x * x)
+
+
+def _make_nonlocal():
+    total = 0.0
+
+    def er_nonlocal(x):
+        nonlocal total  # MARK
+        total = total + np.sum(x)
+        return np.sum(x * x)
+
+    return er_nonlocal
+
+
+er_nonlocal = _make_nonlocal()
+
+
+def er_eval(x):
+    y = eval("x * 2.0")  # MARK
+    return np.sum(y)
+
+
+def er_exec(x):
+    scope = {"x": x}
+    exec("y = x * 2.0", scope)  # MARK
+    return np.sum(scope["y"])
+
+
+STATEMENTS = [
+    (er_try, "try"),
+    (er_try_finally, "try"),
+    (er_with, "with"),
+    (er_with_contextlib, "with"),
+    (er_yield, "yield"),
+    (er_yield_from, "yield"),
+    (er_global, "global"),
+    (er_nonlocal, "nonlocal"),
+    (er_eval, "eval"),
+    (er_exec, "exec"),
+]
+
+
+@pytest.mark.parametrize("f, construct", STATEMENTS, ids=[f"{f.__name__}" for f, _ in STATEMENTS])
+def test_unsupported_construct_is_refused_with_location(f, construct):
+    err = refusal(f)
+    assert_located(err, f, "# MARK")
+    assert construct in str(err)
+
+
+@pytest.mark.parametrize("f", [er_try, er_with, er_yield, er_global, er_nonlocal],
+                         ids=lambda f: f.__name__)
+def test_syntax_refusals_are_unsupported_syntax_errors(f):
+    assert isinstance(refusal(f), srcad.UnsupportedSyntaxError)
+
+
+def test_refusal_message_says_what_to_do_instead():
+    err = refusal(er_try)
+    # the message goes beyond the location: a construct and a suggestion
+    assert len(err.message) > len("cannot differentiate 'try'")
+    assert err.source_line is not None and "try" in err.source_line
+
+
+def test_refusal_in_called_helper_names_the_helper_line():
+    err = refusal(er_calls_helper_with_try)
+    assert_located(err, _helper_with_try, "# MARK")
+
+
+def _helper_with_try(x):
+    try:  # MARK
+        return x * 2.0
+    except ValueError:
+        return x
+
+
+def er_calls_helper_with_try(x):
+    return np.sum(_helper_with_try(x))
+
+
+def test_async_def_is_refused():
+    async def er_async(x):  # MARK
+        return np.sum(x * x)
+
+    with pytest.raises(srcad.SrcadError) as info:
+        srcad.grad(er_async)(np.array([0.5, 1.5]))
+    assert "async" in str(info.value)
+
+
+# --- calls with no rule ------------------------------------------------------------------------
+
+def er_fft(x):
+    y = np.fft.fft(x)  # MARK
+    return np.sum(np.abs(y))
+
+
+def er_c_function(x):
+    return math.gamma(x) * 2.0  # MARK
+
+
+def er_ufunc_without_rule(x):
+    return np.sum(np.i0(x))  # MARK
+
+
+@pytest.mark.parametrize("f, args", [
+    (er_fft, (np.array([0.5, 1.5, -0.3, 0.2]),)),
+    (er_c_function, (1.5,)),
+    (er_ufunc_without_rule, (np.array([0.5, 1.5]),)),
+], ids=["np.fft.fft", "math.gamma", "np.i0"])
+def test_call_without_rule_on_active_value(f, args):
+    err = refusal(f, srcad.NoDerivativeError, args)
+    assert_located(err, f, "# MARK")
+
+
+def er_rule_less_call_on_inactive(x, n):
+    k = math.gamma(n)          # n is not differentiated: no rule is needed
+    return np.sum(x * x) * k
+
+
+def test_call_without_rule_on_inactive_value_is_fine():
+    x = np.array([0.5, 1.5])
+    g = check_grad(er_rule_less_call_on_inactive, x, 4.0)
+    np.testing.assert_allclose(g, 2 * x * 6.0, rtol=1e-12)
+
+
+# --- *args unpacking ------------------------------------------------------------------------------
+
+def _star_helper(*parts):
+    return parts[0] * parts[1]
+
+
+def er_star_call(x):
+    parts = [x, x * 2.0]
+    return np.sum(_star_helper(*parts))  # MARK
+
+
+def er_star_call_active_sequence(x):
+    return np.sum(np.add(*x))  # MARK
+
+
+@pytest.mark.parametrize("f", [er_star_call, er_star_call_active_sequence], ids=lambda f: f.__name__)
+def test_star_args_are_refused_or_exact(f):
+    # the contract: refuse what it cannot follow, never a wrong gradient
+    x = np.array([[0.5, 1.5], [2.0, -1.0]])
+    try:
+        srcad.grad(f)(x)
+    except srcad.SrcadError as err:
+        assert_located(err, f, "# MARK")
+        return
+    check_grad(f, x)
+
+
+# --- in-place writes through views ---------------------------------------------------------------
+
+def er_write_through_row_view(x):
+    h = np.zeros((2, 3))
+    a = h[0]
+    a[1] = x[0]  # MARK
+    return np.sum(h * x[1])
+
+
+def er_write_through_slice_view(x):
+    h = np.zeros(4)
+    tail = h[1:]
+    tail[0] = x[0] * x[1]  # MARK
+    return np.sum(h ** 2)
+
+
+def er_write_through_reshape_view(x):
+    h = np.zeros(4)
+    m = h.reshape(2, 2)
+    m[1, 1] = x[1]  # MARK
+    return np.sum(h * 3.0)
+
+
+def er_view_read_after_write(x):
+    a = x[0:2]
+    x[0] = 3.0 * x[1]  # MARK
+    return np.sum(a)
+
+
+def er_view_read_in_next_iteration(x):
+    h = np.zeros(3)
+    a = h[0:2]
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(a)
+        h[i] = x[i] * 2.0  # MARK
+    return s
+
+
+def er_list_element_changed_in_place(x):
+    xs = [np.zeros(2), np.zeros(2)]
+    row = xs[0]
+    row[0] = x[0]  # MARK
+    return np.sum(xs[0]) * x[1]
+
+
+@pytest.mark.parametrize("f", [er_write_through_row_view, er_write_through_slice_view,
+                               er_write_through_reshape_view, er_view_read_after_write,
+                               er_view_read_in_next_iteration, er_list_element_changed_in_place],
+                         ids=lambda f: f.__name__)
+def test_in_place_write_through_a_view_is_refused(f):
+    err = refusal(f, args=(np.array([0.5, 1.5]),))
+    assert_located(err, f, "# MARK")
+
+
+# --- non-scalar output, bad wrt ----------------------------------------------------------------------
+
+def er_vector_output(x):
+    return np.sin(x)
+
+
+def er_tuple_output(x):
+    return np.sum(x), x
+
+
+def test_grad_of_non_scalar_output_points_to_vjp_and_jacobian():
+    for transform in (srcad.grad, srcad.value_and_grad):
+        with pytest.raises(srcad.SrcadError) as info:
+            transform(er_vector_output)(np.array([0.5, 1.5]))
+        assert "vjp" in str(info.value) and "jacobian" in str(info.value)
+
+
+def test_grad_of_tuple_output_is_refused():
+    with pytest.raises(srcad.SrcadError, match="vjp|jacobian"):
+        srcad.grad(er_tuple_output)(np.array([0.5, 1.5]))
+
+
+def test_grad_of_single_element_array_output():
+    # shape (1,) is not a scalar: refused too, or a correct gradient of its only element
+    def f(x):
+        return np.sum(x, keepdims=True)
+    try:
+        g = srcad.grad(f)(np.array([0.5, 1.5]))
+    except srcad.SrcadError as err:
+        assert "vjp" in str(err) or "jacobian" in str(err)
+    else:
+        np.testing.assert_allclose(g, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("wrt", [5, "z", (0, "nope"), 1.5])
+def test_bad_wrt_is_refused(wrt):
+    with pytest.raises(srcad.SrcadError):
+        srcad.grad(er_vector_output, wrt=wrt)(np.array([0.5]))
+
+
+def test_not_a_function_is_refused():
+    with pytest.raises(srcad.SrcadError):
+        srcad.grad(42)
+
+
+def test_function_without_source_is_refused():
+    with pytest.raises(srcad.SrcadError):
+        srcad.grad(np.sin)(0.5)
+
+
+def test_errors_are_exported_classes():
+    assert issubclass(srcad.UnsupportedSyntaxError, srcad.SrcadError)
+    assert issubclass(srcad.NoDerivativeError, srcad.SrcadError)
+    assert issubclass(srcad.SrcadError, Exception)
