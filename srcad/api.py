@@ -90,8 +90,9 @@ class Transform:
                 raise SrcadError(f"srcad differentiates functions and gradients (srcad.grad); "
                                  f"got {fn!r}")
             self.inner = fn
-        elif not callable(fn):
-            raise SrcadError(f"srcad transforms a Python function; got {fn!r}")
+        elif not inspect.isfunction(inspect.unwrap(fn)):
+            raise SrcadError(f"srcad transforms a Python function (a def with source); "
+                             f"got {fn!r}")
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
