@@ -572,3 +572,78 @@ def real_like(g, x):
     if np.iscomplexobj(x) or not np.iscomplexobj(g):
         return g
     return np.real(g)
+
+
+# -- FFT rules: the adjoints of np.fft's padding and of the real transforms ---------------
+
+_ADJOINT_NORM = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
+
+
+def _fft_lengths(x, s, axes, inverse_real=False):
+    """The lengths and axes an n-d transform of x uses, read as np.fft reads them."""
+    ndim = np.ndim(x)
+    if axes is None:
+        axes = range(ndim) if s is None else range(-len(s), 0)
+    axes = [int(a) % ndim for a in np.atleast_1d(axes)]
+    if len(set(axes)) < len(axes):
+        raise NotImplementedError("srcad: an FFT over a repeated axis has no derivative rule "
+                                  "when it crops or pads (s given) or is a real transform")
+    shape = np.shape(x)
+    if s is None:
+        s = [shape[a] for a in axes]
+        if inverse_real:
+            s[-1] = 2 * (s[-1] - 1)
+    s = [shape[a] if n == -1 else int(n) for n, a in zip(s, axes)]
+    return s, axes
+
+
+def _resize(g, shape):
+    """g cropped or zero-padded at the end of each axis to shape."""
+    if np.shape(g) == tuple(shape):
+        return g
+    out = np.zeros(shape, np.result_type(g, np.float64))
+    keep = tuple(slice(0, min(m, n)) for m, n in zip(np.shape(g), shape))
+    out[keep] = g[keep]
+    return out
+
+
+def fft_unpad(g, x, s, axes):
+    """The gradient of x for an FFT whose `n` or `s` padded or cropped x before the
+    transform: g (the transform's adjoint applied) cropped or zero-padded back to x."""
+    if s is not None:
+        _fft_lengths(x, np.atleast_1d(s), axes)       # refuses repeated axes
+    return _resize(g, np.shape(x))
+
+
+def rfft_grad(g, x, s, axes, norm):
+    """Gradient of np.fft.rfftn(x, s, axes, norm) (rfft and rfft2 too), x real.
+
+    The transform keeps the first n//2 + 1 bins of the complex FFT along the last
+    axis, so its adjoint pads g there with zeros to n, applies the (symmetric)
+    FFT and keeps the real part.
+    """
+    s, axes = _fft_lengths(x, s, axes)
+    return _resize(np.real(np.fft.fftn(g, s, axes, norm)), np.shape(x))
+
+
+def irfft_grad(g, y, s, axes, norm):
+    """Gradient of np.fft.irfftn(y, s, axes, norm) (irfft and irfft2 too).
+
+    Along the last axis the result is c * sum_k w_k Re(y_k e^{2 pi i k t / n}), with
+    w_k = 1 for the zero-frequency bin (and the Nyquist bin when n is even) and 2
+    otherwise, so the gradient of bin k is w_k c sum_t g_t e^{2 pi i k t / n}: the
+    conjugate of an rfft of g whose scale is c. The other axes are inverse FFTs,
+    symmetric; y is cropped or padded as the transform does.
+    """
+    s, axes = _fft_lengths(y, s, axes, inverse_real=True)
+    n, last = s[-1], axes[-1]
+    h = np.conj(np.fft.rfft(g, n, last, _ADJOINT_NORM[norm]))
+    weights = np.full(n // 2 + 1, 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    h = h * np.reshape(weights, [-1 if i == last else 1 for i in range(np.ndim(h))])
+    if len(axes) > 1:
+        h = np.fft.ifftn(h, None, axes[:-1], norm)
+    h = _resize(h, np.shape(y))
+    return h if np.iscomplexobj(y) else np.real(h)

@@ -178,9 +178,9 @@ def test_async_def_is_refused():
 
 # --- calls with no rule ------------------------------------------------------------------------
 
-def er_fft(x):
-    y = np.fft.fft(x)  # MARK
-    return np.sum(np.abs(y))
+def er_frexp(x):
+    mantissa, exponent = np.frexp(x)  # MARK
+    return np.sum(mantissa * exponent)
 
 
 def er_c_function(x):
@@ -192,10 +192,10 @@ def er_ufunc_without_rule(x):
 
 
 @pytest.mark.parametrize("f, args", [
-    (er_fft, (np.array([0.5, 1.5, -0.3, 0.2]),)),
+    (er_frexp, (np.array([0.5, 1.5, -0.3, 0.2]),)),
     (er_c_function, (1.5,)),
     (er_ufunc_without_rule, (np.array([0.5, 1.5]),)),
-], ids=["np.fft.fft", "math.gamma", "np.i0"])
+], ids=["np.frexp", "math.gamma", "np.i0"])
 def test_call_without_rule_on_active_value(f, args):
     err = refusal(f, srcad.NoDerivativeError, args)
     assert_located(err, f, "# MARK")

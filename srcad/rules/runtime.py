@@ -219,3 +219,17 @@ def real_like_tangent(out, g, x):
     d[out] = runtime.real_like(d[g], x)
 
 
+# Helpers of the FFT rules: linear in the gradient they carry.
+@tangent(runtime.fft_unpad)
+def fft_unpad_tangent(out, g, x, s, axes):
+    d[out] = runtime.fft_unpad(d[g], x, s, axes)
+
+
+@tangent(runtime.rfft_grad)
+def rfft_grad_tangent(out, g, x, s, axes, norm):
+    d[out] = runtime.rfft_grad(d[g], x, s, axes, norm)
+
+
+@tangent(runtime.irfft_grad)
+def irfft_grad_tangent(out, g, y, s, axes, norm):
+    d[out] = runtime.irfft_grad(d[g], y, s, axes, norm)
