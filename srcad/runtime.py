@@ -647,3 +647,356 @@ def irfft_grad(g, y, s, axes, norm):
         h = np.fft.ifftn(h, None, axes[:-1], norm)
     h = _resize(h, np.shape(y))
     return h if np.iscomplexobj(y) else np.real(h)
+
+
+# -- numpy.linalg: decompositions, norms and powers ------------------------------
+# Real matrices, stacked over leading axes where NumPy stacks them. Where a
+# derivative does not exist (repeated eigenvalues or singular values reaching
+# an eigenvector's or singular vector's gradient, complex eigenvectors) the
+# reverse helpers raise instead of returning a wrong number, and the forward
+# helpers return NaN for that part of the tangent.
+
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _refuse(message):
+    from .errors import SrcadError
+    raise SrcadError("srcad: " + message)
+
+
+def _inverse_gaps(w, degenerate=0.0):
+    """F[..., i, j] = 1 / (w_j - w_i) for i != j, 0 on the diagonal, `degenerate`
+    where two different positions hold equal values."""
+    e = w[..., None, :] - w[..., :, None]
+    same = e == 0
+    f = 1.0 / np.where(same, 1.0, e)
+    off = ~np.eye(np.shape(w)[-1], dtype=bool)
+    return np.where(same, np.where(off, degenerate, 0.0), f), np.any(same & off)
+
+
+def symmetric_input_grad(p, uplo="L"):
+    """The gradient of a function that reads one triangle of a symmetric matrix,
+    given the gradient p it has for symmetric perturbations (eigh, cholesky)."""
+    full = p + _mT(p)
+    half = np.tril(full) if uplo.upper() == "L" else np.triu(full)
+    return half - p * np.eye(np.shape(p)[-1])
+
+
+def symmetric_input_tangent(t, uplo="L"):
+    """The symmetric perturbation that a tangent t of the read triangle makes."""
+    part = np.tril(t) if uplo.upper() == "L" else np.triu(t)
+    return part + _mT(part) - t * np.eye(np.shape(t)[-1])
+
+
+def eigh_grad(g, result, uplo="L"):
+    """Gradient of np.linalg.eigh(a, uplo) from the gradients of (w, v)."""
+    gw, gv = parts(g, result)
+    w, v = result
+    f, degenerate = _inverse_gaps(w)
+    if degenerate and np.any(gv != 0):
+        _refuse("eigenvectors of np.linalg.eigh at a repeated eigenvalue have no derivative")
+    inner = (_mT(v) @ gv) * f + np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
+    return symmetric_input_grad(v @ inner @ _mT(v), uplo)
+
+
+def eigh_jvp(t, result, uplo="L"):
+    """Tangents of (w, v) = np.linalg.eigh(a, uplo) for a tangent t of a."""
+    w, v = result
+    k = _mT(v) @ symmetric_input_tangent(t, uplo) @ v
+    f, _ = _inverse_gaps(w, np.nan)
+    return np.diagonal(k, 0, -2, -1), v @ (f * k)
+
+
+def _svd_parts(g, result, a, full_matrices):
+    gu, gs, gvh = parts(g, result)
+    u, s, vh = result
+    k = np.shape(s)[-1]
+    if full_matrices and np.shape(u)[-1] != np.shape(vh)[-2]:
+        if np.any(gu[..., k:] != 0) or np.any(gvh[..., k:, :] != 0):
+            _refuse("np.linalg.svd(full_matrices=True): the extra singular vectors of a "
+                    "non-square matrix are not unique and have no derivative; use "
+                    "full_matrices=False")
+        u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
+    return u, s, vh, gu, np.asarray(gs), gvh
+
+
+def svd_grad(g, result, a, full_matrices=True, compute_uv=True):
+    """Gradient of np.linalg.svd(a, full_matrices, compute_uv) (distinct singular values
+    where the singular vectors' gradients are not zero)."""
+    if not compute_uv:
+        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        return (u * np.asarray(g)[..., None, :]) @ vh
+    u, s, vh, gu, gs, gvh = _svd_parts(g, result, a, full_matrices)
+    out = (u * gs[..., None, :]) @ vh
+    if np.any(gu != 0) or np.any(gvh != 0):
+        f, degenerate = _inverse_gaps(s * s)
+        m, n = np.shape(a)[-2:]
+        if degenerate or (m != n and np.any(s == 0)):
+            _refuse("singular vectors of np.linalg.svd at a repeated (or, for a non-square "
+                    "matrix, zero) singular value have no derivative")
+        x = f * (_mT(u) @ gu)
+        y = f * (vh @ _mT(gvh))
+        core = (x + _mT(x)) * s[..., None, :] + s[..., :, None] * (y + _mT(y))
+        out = out + u @ core @ vh
+        if m > np.shape(s)[-1]:
+            out = out + (gu - u @ (_mT(u) @ gu)) / s[..., None, :] @ vh
+        if n > np.shape(s)[-1]:
+            out = out + u @ ((gvh - (gvh @ _mT(vh)) @ vh) / s[..., :, None])
+    return out
+
+
+def svd_jvp(t, result, a, full_matrices=True, compute_uv=True):
+    """Tangents of np.linalg.svd(a, full_matrices, compute_uv) for a tangent t of a."""
+    if not compute_uv:
+        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        return np.diagonal(_mT(u) @ t @ _mT(vh), 0, -2, -1)
+    u, s, vh = result
+    k = np.shape(s)[-1]
+    m, n = np.shape(a)[-2:]
+    uk, vk = u[..., :k], _mT(vh[..., :k, :])
+    dp = _mT(uk) @ t @ vk
+    ds = np.diagonal(dp, 0, -2, -1)
+    f, _ = _inverse_gaps(s * s, np.nan)
+    du = uk @ (f * (dp * s[..., None, :] + s[..., :, None] * _mT(dp)))
+    dv = vk @ (f * (s[..., :, None] * dp + _mT(dp) * s[..., None, :]))
+    if m > k:
+        du = du + (t @ vk - uk @ dp) / s[..., None, :]
+    if n > k:
+        dv = dv + (_mT(t) @ uk - vk @ _mT(dp)) / s[..., None, :]
+    if full_matrices and m != n:    # the extra vectors are not unique: no tangent
+        if m > k:
+            du = np.concatenate([du, np.full(np.shape(u[..., k:]), np.nan)], -1)
+        if n > k:
+            dv = np.concatenate([dv, np.full(np.shape(_mT(vh[..., k:, :])), np.nan)], -1)
+    return du, ds, _mT(dv)
+
+
+def _qr_grad_tall(gq, gr, q, r):
+    m = r @ _mT(gr) - _mT(gq) @ q
+    b = gq + q @ (np.tril(m) + _mT(np.tril(m, -1)))
+    return _mT(np.linalg.solve(r, _mT(b)))
+
+
+def qr_grad(g, result, a):
+    """Gradient of np.linalg.qr(a) (mode 'reduced'; a of full rank)."""
+    gq, gr = parts(g, result)
+    q, r = result
+    m, n = np.shape(a)[-2:]
+    if m >= n:
+        return _qr_grad_tall(gq, gr, q, r)
+    y, gu, gv = np.asarray(a)[..., m:], gr[..., :m], gr[..., m:]
+    gx = _qr_grad_tall(gq + y @ _mT(gv), gu, q, r[..., :m])
+    return np.concatenate([gx, q @ gv], -1)
+
+
+def _qr_jvp_tall(t, q, r):
+    c = _mT(np.linalg.solve(_mT(r), _mT(_mT(q) @ t)))
+    low = np.tril(c, -1)
+    upper = c - low + _mT(low)          # R' R^-1 = C - Omega, Omega = low - low^T
+    return _mT(np.linalg.solve(_mT(r), _mT(t))) - q @ upper, upper @ r
+
+
+def qr_jvp(t, result, a):
+    """Tangents of (q, r) = np.linalg.qr(a) for a tangent t of a."""
+    q, r = result
+    m, n = np.shape(a)[-2:]
+    if m >= n:
+        return _qr_jvp_tall(t, q, r)
+    dq, du = _qr_jvp_tall(t[..., :m], q, r[..., :m])
+    dv = _mT(dq) @ np.asarray(a)[..., m:] + _mT(q) @ t[..., m:]
+    return dq, np.concatenate([du, dv], -1)
+
+
+def _eig_ordered(a, w):
+    """Eigenvectors of a in the order of eigenvalues w (as np.linalg.eigvals gave them)."""
+    w2, v = np.linalg.eig(a)
+    order = np.argmin(np.abs(w[..., :, None] - w2[..., None, :]), axis=-1)
+    return np.take_along_axis(v, order[..., None, :], -1)
+
+
+def eig_grad(g, result, a):
+    """Gradient of np.linalg.eig(a) or, with result the eigenvalues alone, of
+    np.linalg.eigvals(a). Complex eigenvalues are allowed; complex eigenvectors are not."""
+    if isinstance(result, tuple):
+        gw, gv = parts(g, result)
+        w, v = result
+    else:
+        gw, w = g, result
+        v, gv = _eig_ordered(a, w), 0.0
+    f, degenerate = _inverse_gaps(w)
+    inner = np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
+    if np.any(gv != 0):
+        if np.iscomplexobj(v):
+            _refuse("complex eigenvectors of np.linalg.eig have no derivative srcad supports "
+                    "(their phase is a normalization choice); use their eigenvalues")
+        if degenerate:
+            _refuse("eigenvectors of np.linalg.eig at a repeated eigenvalue have no derivative")
+        gv = gv - v * np.sum(v * gv, axis=-2, keepdims=True)
+        inner = inner + f * (_mT(v) @ gv)
+    out = np.linalg.solve(_mT(v), inner @ _mT(v))
+    return np.real(out) if not np.iscomplexobj(a) else out
+
+
+def eig_jvp(t, result, a):
+    """Tangents of np.linalg.eig(a) (or of np.linalg.eigvals(a)) for a tangent t of a."""
+    w, v = result if isinstance(result, tuple) else (result, _eig_ordered(a, result))
+    c = np.linalg.solve(v, t @ v)
+    dw = np.diagonal(c, 0, -2, -1)
+    if not isinstance(result, tuple):
+        return dw
+    if np.iscomplexobj(v):
+        return dw, np.full(np.shape(v), np.nan)
+    f, _ = _inverse_gaps(w, np.nan)
+    dv = v @ (f * c)
+    return dw, dv - v * np.sum(v * dv, axis=-2, keepdims=True)
+
+
+def _norm_axes(x, ord, axis):
+    """(axes, is_matrix) of np.linalg.norm(x, ord, axis); axes None means all, flattened."""
+    ndim = np.ndim(x)
+    if axis is None:
+        if ord is None:
+            return None, False
+        return ((0,), False) if ndim == 1 else ((0, 1), True)
+    axes = tuple(int(i) % ndim for i in np.atleast_1d(axis))
+    return axes, len(axes) == 2
+
+
+def _shared(hit, axis):
+    """Indicator of the elements that attain an extremum, shared equally among ties."""
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def norm_grad(g, x, result, ord=None, axis=None, keepdims=False):
+    """Gradient of np.linalg.norm(x, ord, axis, keepdims)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float64))
+    axes, matrix = _norm_axes(x, ord, axis)
+    if axes is None:
+        return np.broadcast_to(np.asarray(g) / result, np.shape(x)) * x
+    if not keepdims:
+        g, result = np.expand_dims(g, axes), np.expand_dims(result, axes)
+    if not matrix:
+        if ord is None or ord == 2:
+            return g * x / result
+        if ord == 0:
+            return np.zeros(np.shape(x))
+        if ord == 1:
+            return g * np.sign(x)
+        if ord in (np.inf, -np.inf):
+            return g * np.sign(x) * _shared(np.abs(x) == result, axes)
+        return g * np.sign(x) * (np.abs(x) / result) ** (ord - 1)
+    if ord in (None, "fro"):
+        return g * x / result
+    moved = np.moveaxis(x, axes, (-2, -1))
+    g = np.moveaxis(g, axes, (-2, -1))
+    if ord in (1, -1, np.inf, -np.inf):
+        summed = -2 if ord in (1, -1) else -1       # 1: column sums, inf: row sums
+        sums = np.sum(np.abs(moved), axis=summed, keepdims=True)
+        pick = np.max(sums, axis=(-2, -1), keepdims=True) if ord > 0 \
+            else np.min(sums, axis=(-2, -1), keepdims=True)
+        out = g * np.sign(moved) * _shared(sums == pick, (-2, -1))
+    elif ord in ("nuc", 2, -2):
+        u, s, vh = np.linalg.svd(moved, full_matrices=False)
+        if ord == "nuc":
+            out = g * (u @ vh)
+        else:
+            i = 0 if ord == 2 else -1
+            if np.shape(s)[-1] > 1 and np.any(s[..., i] == s[..., 1 if i == 0 else -2]):
+                _refuse("the 2-norm of a matrix with a repeated extreme singular value has "
+                        "no derivative")
+            out = g * (u[..., :, i:][..., :1] * vh[..., i:, :][..., :1, :])
+    else:
+        _refuse(f"np.linalg.norm of a matrix with ord={ord!r} has no derivative rule")
+    return np.moveaxis(out, (-2, -1), axes)
+
+
+def norm_jvp(t, x, result, ord=None, axis=None, keepdims=False):
+    """Tangent of np.linalg.norm(x, ord, axis, keepdims) for a tangent t of x."""
+    axes, _ = _norm_axes(x, ord, axis)
+    ones = np.ones(np.shape(result))
+    return np.sum(np.asarray(t) * norm_grad(ones, x, result, ord, axis, keepdims), axis=axes,
+                  keepdims=keepdims)
+
+
+def matrix_power_grad(g, a, n):
+    """Gradient of np.linalg.matrix_power(a, n)."""
+    base = np.linalg.inv(a) if n < 0 else np.asarray(a)
+    k = abs(int(n))
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(k - 1):
+        powers.append(powers[-1] @ base)
+    out = np.zeros(np.shape(a), np.result_type(g, base, np.float64))
+    for i in range(k):
+        out = out + _mT(powers[i]) @ g @ _mT(powers[k - 1 - i])
+    return -_mT(base) @ out @ _mT(base) if n < 0 else out
+
+
+def matrix_power_jvp(t, a, n):
+    """Tangent of np.linalg.matrix_power(a, n) for a tangent t of a."""
+    base = np.linalg.inv(a) if n < 0 else np.asarray(a)
+    t = -base @ t @ base if n < 0 else t
+    k = abs(int(n))
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(k - 1):
+        powers.append(powers[-1] @ base)
+    out = np.zeros(np.shape(a), np.result_type(t, base, np.float64))
+    for i in range(k):
+        out = out + powers[i] @ t @ powers[k - 1 - i]
+    return out
+
+
+def pinv_grad(g, a, p):
+    """Gradient of p = np.linalg.pinv(a) (rank that does not change near a)."""
+    m, n = np.shape(a)[-2:]
+    return -_mT(p) @ g @ _mT(p) \
+        + (np.eye(m) - a @ p) @ _mT(g) @ p @ _mT(p) \
+        + _mT(p) @ p @ _mT(g) @ (np.eye(n) - p @ a)
+
+
+def pinv_jvp(t, a, p):
+    """Tangent of p = np.linalg.pinv(a) for a tangent t of a."""
+    m, n = np.shape(a)[-2:]
+    return -p @ t @ p + p @ _mT(p) @ _mT(t) @ (np.eye(m) - a @ p) \
+        + (np.eye(n) - p @ a) @ _mT(t) @ _mT(p) @ p
+
+
+def lstsq_grad(g, result, a, b):
+    """Gradients (of a, of b) of np.linalg.lstsq(a, b): of the solution, the residuals
+    and the singular values (a of full rank)."""
+    gx, gres, _, gs = parts(g, result)
+    x, res, _, s = result
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    vector = np.ndim(b) == 1
+    col = (lambda v: v[:, None]) if vector else (lambda v: v)
+    p = np.linalg.pinv(a)
+    gx, xx, bb = col(np.asarray(gx, dtype=np.float64) + np.zeros(np.shape(x))), col(x), col(b)
+    ga = pinv_grad(gx @ _mT(bb), a, p)
+    gb = _mT(p) @ gx
+    if np.size(res):
+        e = bb - a @ xx
+        gres = np.asarray(gres)
+        ga = ga - 2.0 * (e * gres) @ _mT(xx)
+        gb = gb + 2.0 * e * gres
+    if np.any(gs != 0):
+        ga = ga + svd_grad(gs, s, a, compute_uv=False)
+    return ga, (gb[:, 0] if vector else gb)
+
+
+def lstsq_jvp(ta, tb, result, a, b):
+    """Tangents of np.linalg.lstsq(a, b)'s (x, residuals, rank, s)."""
+    x, res, rank, s = result
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ta = np.zeros(np.shape(a)) if np.ndim(ta) == 0 else ta
+    tb = np.zeros(np.shape(b)) if np.ndim(tb) == 0 else tb
+    vector = np.ndim(b) == 1
+    col = (lambda v: v[:, None]) if vector else (lambda v: v)
+    p = np.linalg.pinv(a)
+    dx = pinv_jvp(ta, a, p) @ col(b) + p @ col(tb)
+    dres = np.zeros(np.shape(res))
+    if np.size(res):
+        e = col(b) - a @ col(x)
+        dres = 2.0 * np.sum(e * (col(tb) - ta @ col(x)), axis=0)
+    ds = svd_jvp(ta, s, a, compute_uv=False)
+    return (dx[:, 0] if vector else dx), dres, 0.0, ds

@@ -233,3 +233,10 @@ def rfft_grad_tangent(out, g, x, s, axes, norm):
 @tangent(runtime.irfft_grad)
 def irfft_grad_tangent(out, g, y, s, axes, norm):
     d[out] = runtime.irfft_grad(d[g], y, s, axes, norm)
+
+
+# The helper of the numpy.linalg rules that generated adjoints call, linear in the
+# gradient it carries.
+@tangent(runtime.symmetric_input_grad)
+def symmetric_input_grad_tangent(out, p, uplo="L"):
+    d[out] = runtime.symmetric_input_grad(d[p], uplo)
