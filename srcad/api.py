@@ -103,7 +103,7 @@ class Transform:
         plain = all(p.kind in (inspect.Parameter.POSITIONAL_ONLY,
                                inspect.Parameter.POSITIONAL_OR_KEYWORD)
                     for p in self.signature.parameters.values())
-        self.arity = len(self.params) if plain else -1
+        self.arity = len(self.params) if plain and self.inner is None else -1
         self.wrt_index = [self.params.index(p) for p in self.wrt_names]
         self.by_call = {}   # call_key(args) -> Compiled
         self.__wrapped__ = fn
@@ -225,13 +225,16 @@ _PLAIN_TYPES = {float, int, bool, complex, list, tuple, dict, str, type(None),
                 np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128}
 
 
+_ndarray = np.ndarray
+
+
 def call_key(args):
     """What the generated code depends on, for arguments of common types: the type of
     each, and an ndarray's shape (kinds follow from it). None for other types."""
     key = []
     for a in args:
         t = type(a)
-        if t is np.ndarray:
+        if t is _ndarray:
             key.append(a.shape)
         elif t in _PLAIN_TYPES:
             key.append(t)
@@ -255,6 +258,18 @@ def shape_like(g, x):
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
         if not kwargs:
+            # the hot path: code already generated for these argument types and shapes
+            compiled = self.by_call.get(call_key(args)) if len(args) == self.arity else None
+            if compiled is not None and compiled is self.last \
+                    and compiled.grad_primal is not None and not self.multi:
+                stack = []
+                compiled.grad_primal(stack, *args)
+                g = compiled.adjoint(stack, 1.0)
+                x = args[self.wrt_index[0]]
+                if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape \
+                        and g.dtype is x.dtype and g.flags.writeable:
+                    return g
+                return shape_like(g, x)
             compiled = self.fast_compiled(args)
             if compiled is not None:
                 stack = []

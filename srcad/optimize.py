@@ -20,12 +20,21 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
             gast.Pow: operator.pow}
 
 
-def optimize(body, gradients, in_place):
+def optimize(body, gradients, in_place, shapes=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
-    whose arrays or lists the adjoint updates in place."""
+    whose arrays or lists the adjoint updates in place; shapes: what is known of the
+    shapes of expressions (reverse.AdjointShapes), for the arithmetic passes."""
+    gradients = set(gradients)
     body = [Fold().visit(s) for s in body]
     FirstContributions(gradients, in_place).block(body, set())
-    return tidy(remove_dead_stores(body, set(gradients)))
+    body = tidy(remove_dead_stores(body, gradients))
+    if shapes is None:
+        return body
+    body = propagate_copies(body, gradients, in_place)
+    made = scalar_fills(body, gradients, in_place, shapes.shape_of, shapes.expected)
+    body = propagate_copies(body, gradients, in_place)
+    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made))
+    return tidy(remove_dead_stores(body, gradients))
 
 
 class Fold(gast.NodeTransformer):
@@ -288,3 +297,335 @@ def _lean(body, live_after, removed):
             live |= _reads(stmt)
         out.append(stmt)
     return out[::-1], live
+
+
+# -- arithmetic the rules leave and a hand-written gradient folds ----------------------------
+#
+# These passes run on the adjoint after the ones above, where shapes are known at transform
+# time (shapes.py). `shape_of(node)` gives the shape of an expression's value where it is
+# sure: a tuple (() for a scalar), else None.
+
+def _stores(body):
+    counts = {}
+    for n in _walk_all(body):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def _load_count(nodes, var):
+    return sum(1 for n in _walk_all(nodes) if isinstance(n, gast.Name) and n.id == var
+               and isinstance(n.ctx, gast.Load))
+
+
+def _walk_all(body):
+    for stmt in body if isinstance(body, list) else [body]:
+        yield from gast.walk(stmt)
+
+
+def _stored_in(nodes):
+    return {n.id for n in _walk_all(nodes) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, (gast.Store, gast.Del))}
+
+
+def _substitute(node, var, expr):
+    """Replace each read of var in node by (a copy of) expr."""
+    from .syntax import copy
+
+    class Replace(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id == var and isinstance(n.ctx, gast.Load):
+                return copy(expr)
+            return n
+
+    return Replace().visit(node)
+
+
+def _blocks(body):
+    """Every statement list in body (body itself first)."""
+    yield body
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and isinstance(stmt, (gast.If, gast.For, gast.While)):
+                yield from _blocks(inner)
+
+
+def _uses_in_block(block, start, var):
+    """Indexes of the statements of block after start that read var."""
+    return [k for k in range(start + 1, len(block)) if _load_count([block[k]], var)]
+
+
+def propagate_copies(body, gradients, in_place):
+    """`dx = dy` followed by reads of dx: the reads read dy and the copy goes, where dx is
+    assigned only there, every read of dx follows it in the same block and dy is not
+    reassigned before the last of them."""
+    gradients = set(gradients)
+    changed = True
+    while changed:
+        changed = False
+        stores = _stores(body)
+        for block in _blocks(body):
+            for i, stmt in enumerate(block):
+                dx = _assigned_name(stmt)
+                if dx is None or dx not in gradients or dx in in_place \
+                        or not isinstance(stmt.value, gast.Name) or stores.get(dx) != 1:
+                    continue
+                dy = stmt.value.id
+                if dy in in_place or dy == dx:
+                    continue
+                uses = _uses_in_block(block, i, dx)
+                total = _load_count(body, dx)
+                if not uses or sum(_load_count([block[k]], dx) for k in uses) != total:
+                    continue
+                last = uses[-1]
+                between = block[i + 1:last]
+                if dy in _stored_in(between):
+                    continue
+                if not isinstance(block[last], gast.Assign) and dy in _stored_in([block[last]]):
+                    continue
+                if isinstance(block[last], gast.Return):
+                    continue    # returned gradients keep their names
+                for k in range(i + 1, last + 1):
+                    block[k] = _substitute(block[k], dx, gast.Name(
+                        id=dy, ctx=gast.Load(), annotation=None, type_comment=None))
+                del block[i]
+                changed = True
+                break
+            if changed:
+                break
+    return body
+
+
+def _np_full(value):
+    """`np.full(x.shape, g)` as generate.specialize writes it: (x, g), else None."""
+    if isinstance(value, gast.Call) and getattr(value, "srcad_full_of", None) \
+            and len(value.args) == 2 and not value.keywords:
+        return value.srcad_full_of, value.args[1]
+    return None
+
+
+def scalar_fills(body, gradients, in_place, shape_of, expected):
+    """A gradient `dv = np.full(x.shape, g)` becomes `dv = g` (a scalar) where every read
+    of dv, and of gradients made from it, is in an elementwise expression whose shape is
+    that of its target's variable anyway (`dlog = dv * y`): broadcasting makes the array.
+    expected(name): the shape a gradient must have (that of its variable), or None."""
+    stores = _stores(body)
+    gradients = set(gradients)
+    made = set()
+    for block in _blocks(body):
+        for stmt in block:
+            dv = _assigned_name(stmt)
+            full = _np_full(stmt.value) if dv is not None else None
+            if full is None or dv not in gradients or dv in in_place or stores.get(dv) != 1 \
+                    or shape_of(full[1], {}) != ():
+                continue
+            scalar = {dv: ()}
+            if _scalar_reads_fit(body, scalar, gradients, in_place, stores, shape_of,
+                                 expected):
+                stmt.value = full[1]
+                made |= set(scalar)
+    return made
+
+
+def _scalar_reads_fit(body, scalar, gradients, in_place, stores, shape_of, expected):
+    """Whether every read of the names in scalar (grown as it goes) gives a right shape."""
+    while True:
+        grown = False
+        for block in _blocks(body):
+            for stmt in block:
+                if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                    head = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+                    if _reads(head) & set(scalar):
+                        return False
+                    continue
+                if not (_reads(stmt) & set(scalar)):
+                    continue
+                target = _assigned_name(stmt)
+                if target is None or target not in gradients:
+                    return False
+                shape = shape_of(stmt.value, scalar)
+                if shape is None:
+                    return False
+                if shape == expected(target) and target not in scalar:
+                    continue
+                if shape == () and stores.get(target) == 1 and target not in in_place \
+                        and target not in scalar:
+                    scalar[target] = ()
+                    grown = True
+                    continue
+                if target in scalar and shape == ():
+                    continue
+                return False
+        if not grown:
+            return True
+
+
+# -- scalar factors and signs -------------------------------------------------------------
+
+class _Form:
+    """value = sign * (product of coefs) * core; coefs: [(op, scalar expression)] with op
+    Mult or Div; core: an expression (an array, or of unknown shape), None for 1."""
+
+    def __init__(self, sign=1, coefs=(), core=None):
+        self.sign, self.coefs, self.core = sign, list(coefs), core
+
+    def trivial(self):
+        return self.sign == 1 and not self.coefs
+
+
+def _binop(left, op, right):
+    return gast.BinOp(left=left, op=op, right=right)
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(type(x[0]) is type(y[0]) and gast.dump(x[1]) == gast.dump(y[1])
+                                    for x, y in zip(a, b))
+
+
+def _form(node, scalar):
+    """Split node into a _Form; scalar(node): whether node is sure to be a scalar."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _form(node.operand, scalar)
+        if inner.core is None and not inner.coefs:
+            return _Form(1, [(gast.Mult(), node)])
+        return _Form(-inner.sign, inner.coefs, inner.core)
+    if isinstance(node, gast.BinOp) and not scalar(node):
+        op = node.op
+        left, right = _form(node.left, scalar), _form(node.right, scalar)
+        if isinstance(op, (gast.Mult, gast.MatMult)):
+            if isinstance(op, gast.MatMult) and (left.core is None or right.core is None):
+                return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+            core = right.core if left.core is None else left.core if right.core is None \
+                else _binop(left.core, op, right.core)
+            return _Form(left.sign * right.sign, left.coefs + right.coefs, core)
+        if isinstance(op, gast.Div):
+            if right.core is None or left.core is not None:
+                inverted = [(gast.Div() if isinstance(o, gast.Mult) else gast.Mult(), c)
+                            for o, c in right.coefs]
+                core = left.core if right.core is None else _binop(left.core, op, right.core)
+                return _Form(left.sign * right.sign, left.coefs + inverted, core)
+            return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+        if isinstance(op, (gast.Add, gast.Sub)) and left.core is not None \
+                and right.core is not None:
+            sub = isinstance(op, gast.Sub)
+            if _same(left.coefs, right.coefs):
+                minus = (left.sign * right.sign * (-1 if sub else 1)) < 0
+                core = _binop(left.core, gast.Sub() if minus else gast.Add(), right.core)
+                return _Form(left.sign, left.coefs, core)
+            a = _materialize(_Form(1, left.coefs, left.core))
+            b = _materialize(_Form(1, right.coefs, right.core))
+            minus = (left.sign * right.sign * (-1 if sub else 1)) < 0
+            return _Form(left.sign, [], _binop(a, gast.Sub() if minus else gast.Add(), b))
+        return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+    if scalar(node):
+        return _Form(1, [(gast.Mult(), node)])
+    return _Form(core=node)
+
+
+def _materialize(form):
+    """The expression for a _Form, with its scalar factors multiplied together first."""
+    mult = [c for o, c in form.coefs if isinstance(o, gast.Mult)]
+    div = [c for o, c in form.coefs if isinstance(o, gast.Div)]
+    negative = form.sign < 0
+
+    def product(factors):
+        out = factors[0]
+        for f in factors[1:]:
+            out = _binop(out, gast.Mult(), f)
+        return out
+
+    def negated(expr):
+        if _number(expr):
+            return const(-expr.value)
+        if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+            return expr.operand
+        return gast.UnaryOp(op=gast.USub(), operand=expr)
+
+    if mult:
+        first = negated(mult[0]) if negative else mult[0]
+        scale = product([first] + mult[1:])
+        for d in div:
+            scale = _binop(scale, gast.Div(), d)
+        return scale if form.core is None else _binop(scale, gast.Mult(), form.core)
+    if form.core is None:
+        scale = const(-1.0 if negative else 1.0)
+        for d in div:
+            scale = _binop(scale, gast.Div(), d)
+        return scale
+    if div:
+        denominator = product(div)
+        return _binop(form.core, gast.Div(), negated(denominator) if negative else denominator)
+    return negated(form.core) if negative else form.core
+
+
+def fold_scalars(body, gradients, in_place, scalar):
+    """Move scalar factors and signs out of elementwise arithmetic, so that NumPy makes one
+    pass per array operation: a gradient defined as `-g * a` or `s * a` and read by one later
+    statement of its block is written into that statement, where the factors meet:
+    `dp = -dsub2; dp = dp + dlog / p` with `dsub2 = s * sub / sub2` and `dlog = s * y`
+    becomes `dp = -s * (sub / sub2 - y / p)`; `-(-a)` cancels; a factor passes through `@`.
+    scalar(node): whether an expression is sure to be a scalar."""
+    gradients = set(gradients)
+    changed = True
+    while changed:
+        changed = False
+        stores = _stores(body)
+        for block in _blocks(body):
+            for i, stmt in enumerate(block):
+                dv = _assigned_name(stmt)
+                if dv is None or dv not in gradients or dv in in_place or scalar(stmt.value):
+                    continue
+                if any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)) \
+                        and not _np_calls_only(stmt.value):
+                    continue
+                form = _form(stmt.value, scalar)
+                if form.trivial():
+                    continue
+                reader = _single_reader(body, block, i, dv, stores)
+                if reader is None:
+                    continue
+                moved = _materialize(form)
+                block[reader].value = _substitute(block[reader].value, dv, moved)
+                block[reader].value = _materialize(_form(block[reader].value, scalar))
+                del block[i]
+                changed = True
+                break
+            if changed:
+                break
+    # what is left: each gradient's scalar factors applied once
+    for block in _blocks(body):
+        for stmt in block:
+            dv = _assigned_name(stmt)
+            if dv is not None and dv in gradients and not scalar(stmt.value) \
+                    and _np_calls_only(stmt.value):
+                stmt.value = _materialize(_form(stmt.value, scalar))
+    return body
+
+
+def _np_calls_only(expr):
+    return all(not isinstance(n, gast.Call) for n in gast.walk(expr))
+
+
+def _single_reader(body, block, i, dv, stores):
+    """The index of the one statement of block that reads the value assigned to dv at i
+    (a gradient assignment that reads it once), else None."""
+    written = _stored_in([block[i].value]) | _reads(block[i].value)
+    for k in range(i + 1, len(block)):
+        stmt = block[k]
+        reads = _load_count([stmt], dv)
+        target = _assigned_name(stmt)
+        if reads:
+            if reads != 1 or target is None or not isinstance(stmt, gast.Assign):
+                return None
+            if target == dv:
+                return k                    # the next value of dv: this one is dead after
+            if stores.get(dv) == 1 and _load_count(body, dv) == 1:
+                return k
+            return None
+        if dv in _stored_in([stmt]):
+            return None
+        if _stored_in([stmt]) & written or isinstance(stmt, (gast.If, gast.For, gast.While)) \
+                and _reads(stmt) & {dv}:
+            return None
+    return None

@@ -25,6 +25,7 @@ from .errors import NoDerivativeError
 from .aliasing import may_share
 from .generate import Generator, is_marker, runtime_kind
 from .optimize import optimize
+from .shapes import broadcast, matmul_shape
 from .syntax import assign, call, const, copy, name, names_in, replace_names
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
@@ -140,7 +141,7 @@ class ReverseFunction(Generator):
             else gast.Tuple(elts=grads, ctx=gast.Load())
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
         body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
-                        self.gradients.values(), in_place)
+                        self.gradients.values(), in_place, AdjointShapes(self))
         return _function(self.adjoint_name, args, head + body)
 
     def sorted_active(self):
@@ -508,6 +509,55 @@ class ReverseFunction(Generator):
 
     def restores_in_place(self):
         return any(tag_of(n) and tag_of(n)[0] in ("item", "list") for n in _walk(self.adjoint_body))
+
+
+class AdjointShapes:
+    """Shapes of the adjoint's expressions known at transform time, for optimize.py: a
+    primal variable's from shapes.py; a gradient's only where sure (of a scalar)."""
+
+    def __init__(self, generator):
+        self.shapes = generator.shapes
+        self.kinds = generator.kinds
+        self.primal = {v for v in generator.analysis.locals if v in generator.shapes}
+        self.of_gradient = {g: v for v, g in generator.gradients.items()}
+
+    def expected(self, gradient):
+        return self.shapes.get(self.of_gradient.get(gradient))
+
+    def shape_of(self, node, overrides):
+        if isinstance(node, gast.Constant):
+            return () if type(node.value) in (int, float) else None
+        if isinstance(node, gast.Name):
+            if node.id in overrides:
+                return overrides[node.id]
+            if node.id in self.of_gradient:
+                return () if self.scalar_gradient(node.id) else None
+            return self.shapes.get(node.id) if node.id in self.primal else None
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
+                and node.value.id in self.primal:
+            if node.attr in ("size", "ndim"):
+                return ()
+            if node.attr == "T":
+                shape = self.shapes.get(node.value.id)
+                return None if shape is None else shape[::-1]
+            return None
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return self.shape_of(node.operand, overrides)
+        if isinstance(node, gast.BinOp):
+            left = self.shape_of(node.left, overrides)
+            right = self.shape_of(node.right, overrides)
+            if isinstance(node.op, gast.MatMult):
+                return matmul_shape(left, right)
+            if isinstance(node.op, (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)):
+                return broadcast(left, right)
+        return None
+
+    def scalar_gradient(self, gradient):
+        var = self.of_gradient.get(gradient)
+        return self.kinds.get(var) == "scalar" and self.shapes.get(var) == ()
+
+    def scalar(self, node, made=()):
+        return self.shape_of(node, dict.fromkeys(made, ())) == ()
 
 
 def index_expr(index):
