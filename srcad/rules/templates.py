@@ -97,7 +97,7 @@ class Template:
             result[param] = value if isinstance(value, gast.AST) else const(value)
         return result
 
-    def expand(self, result, bindings, gradient_of, fresh):
+    def expand(self, result, bindings, gradient_of, fresh, renames=None):
         """The rule's statements for one call site.
 
         result: the node standing for the primitive's result; bindings: rule
@@ -109,6 +109,7 @@ class Template:
         subs = dict(bindings)
         subs[self.result] = result
         subs.update({local: fresh(local) for local in self.locals})
+        subs.update(renames or {})
         statements, contributions = [], []
         for stmt in self.body:
             stmt = _replace_gradients(copy(stmt), gradient_of, self.result)
@@ -122,7 +123,7 @@ class Template:
         return statements, contributions
 
 
-    def expand_tangent(self, result, bindings, tangent_of, fresh):
+    def expand_tangent(self, result, bindings, tangent_of, fresh, renames=None):
         """A forward rule's statements for one call site, and the tangent expression.
 
         tangent_of(param) -> node for d[param], or None where that tangent is
@@ -135,6 +136,7 @@ class Template:
         subs = dict(bindings)
         subs[self.result] = result
         subs.update({local: fresh(local) for local in self.locals})
+        subs.update(renames or {})
         statements, expression, dropped = [], None, False
         or_zero = lambda p: tangent_of(p) or const(0.0)  # noqa: E731
         for stmt in self.body:
