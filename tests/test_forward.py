@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import srcad
+from srcad.rules.templates import d
 from oracle import arrays, distinct_arrays, floats, numerical_grad
 
 
@@ -203,3 +204,24 @@ def _assert_same_source(shown, generated):
     assert ast.dump(ast.parse(shown)) == ast.dump(ast.parse(generated))
     if sys.version_info >= (3, 11):
         assert shown == generated
+
+
+def _doubled_sine(x):
+    return np.sin(x) * 2.0
+
+
+@srcad.tangent(_doubled_sine)
+def _doubled_sine_tangent(result, x):
+    t = d[x] * np.cos(x)        # the tangent reaches the result through a temporary
+    d[result] = 2.0 * t
+
+
+def _uses_doubled_sine(x):
+    return np.sum(_doubled_sine(x) * x)
+
+
+def test_forward_rule_reading_the_tangent_through_a_temporary():
+    x, v = np.array([0.2, 0.5, -0.4]), np.array([1.0, -0.5, 0.3])
+    _, tangent = srcad.jvp(_uses_doubled_sine)(x, v)
+    expected = np.sum((2.0 * np.cos(x) * x + 2.0 * np.sin(x)) * v)
+    np.testing.assert_allclose(tangent, expected, rtol=1e-12)

@@ -139,13 +139,21 @@ class Template:
         subs.update(renames or {})
         statements, expression, dropped = [], None, False
         or_zero = lambda p: tangent_of(p) or const(0.0)  # noqa: E731
+        carried = {}    # a rule-local variable -> the tangents it was computed from
+
+        def tangents_read(node):
+            return _tangents_in(node).union(*[carried[n] for n in names_in(node, gast.Load)
+                                              if n in carried])
+
         for stmt in self.body:
             if target_of(stmt) != self.result:
+                for local in names_in(stmt, gast.Store):
+                    carried[local] = tangents_read(stmt)
                 stmt = _replace_gradients(copy(stmt), or_zero, self.result)
                 statements.append(fold(replace_names(stmt, subs)))
                 continue
             terms = [(sign, term) for sign, term in _terms(copy(stmt.value))
-                     if any(tangent_of(p) is not None for p in _tangents_in(term))]
+                     if any(tangent_of(p) is not None for p in tangents_read(term))]
             dropped = len(terms) < len(_terms(stmt.value))
             for sign, term in terms:
                 term = fold(replace_names(_replace_gradients(term, or_zero, self.result), subs))
