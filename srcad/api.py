@@ -108,6 +108,7 @@ class Transform:
         self.by_call = {}   # call_key(args) -> Compiled
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", type(self).__name__)
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
         self.__doc__ = getattr(fn, "__doc__", None)
 
     def wrt_parameters(self, wrt):
@@ -189,7 +190,7 @@ class Transform:
         return self.last.source
 
     def __repr__(self):
-        return f"<srcad.{type(self).__name__.lower()} of {self.fn.__qualname__}>"
+        return f"<srcad.{type(self).__name__.lower()} of {self.__qualname__}>"
 
 
     def fast_compiled(self, args):

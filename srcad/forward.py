@@ -13,7 +13,7 @@ import gast
 from . import rules
 from .errors import NoDerivativeError
 from .generate import Generator, runtime_kind
-from .syntax import assign, call, const, copy, name, replace_names
+from .syntax import assign, call, const, copy, name
 
 
 class ForwardFunction(Generator):
@@ -149,12 +149,10 @@ class ForwardFunction(Generator):
 
         result = name(target) if target is not None else const(None)
         statements, expression, dropped = template.expand_tangent(
-            result, bindings, tangent_of, self.namer.fresh)
+            result, bindings, tangent_of, self.namer.fresh, self.template_names(template))
         if expression is None:
             return None
-        renames = self.template_names(template)
-        expression = replace_names(expression, renames)
-        self.pending = [replace_names(s, renames) for s in statements]
+        self.pending = statements
         reverse = rules.ADJOINTS.get(op.primitive)
         broadcasting = reverse is not None and "unbroadcast" in reverse.free
         if dropped and broadcasting and target is not None and not all(
@@ -212,17 +210,21 @@ class ForwardModule:
     def __init__(self):
         self.functions = []
         self.specializations = {}
+        self.reserved = set()   # the names of the generated functions: helpers avoid them
 
     def add(self, fn, wrt, param_kinds, is_callee=False):
         from .normalize import normalize
         from .parse import parse_function
         function = parse_function(fn)
         tree = normalize(function)
-        taken = {f.jvp_name for f in self.functions}
+        taken = set(self.reserved)
+        for f in self.functions:
+            taken |= set(f.helpers)     # helpers bound in generated code (runtime.*)
         name_, n = fn.__name__ + "_jvp", 1
         while name_ in taken or name_ in function.namespace:
             n += 1
             name_ = f"{fn.__name__}_jvp{n}"
+        self.reserved.add(name_)
         generated = ForwardFunction(self, function, tree, list(wrt), param_kinds, name_,
                                     is_callee)
         self.functions.append(generated)

@@ -160,11 +160,13 @@ class Generator:
             return self.helper_names[id(obj)]
         namespace = self.function.namespace
         if name_ not in self.analysis.locals and namespace.get(name_, obj) is obj \
-                and name_ not in self.helpers:
+                and name_ not in self.helpers and name_ not in getattr(self.module, "reserved", ()):
             used = name_
             self.namer.taken.add(used)
         else:
             used = self.namer.fresh(name_)
+            while used in getattr(self.module, "reserved", ()):
+                used = self.namer.fresh(name_)
         self.helpers[used] = obj
         self.helper_names[id(obj)] = used
         return used

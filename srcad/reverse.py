@@ -18,6 +18,8 @@ record values the adjoint never reads.
 import builtins
 import inspect
 
+import numpy
+
 import gast
 
 from . import rules, runtime
@@ -26,7 +28,7 @@ from .aliasing import may_share
 from .generate import Generator, is_marker, runtime_kind
 from .optimize import optimize
 from .shapes import broadcast, matmul_shape
-from .syntax import assign, call, const, copy, name, names_in, replace_names
+from .syntax import assign, call, const, copy, name, names_in
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
     runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,), runtime.reduced_size: (0, 1),
@@ -81,7 +83,8 @@ class ReverseFunction(Generator):
         self.seed = seed
         self.final = (final_push, final_pop)
         self.prune()
-        return self.primal_def(), self.adjoint_def()
+        adjoint = self.adjoint_def()    # first: it narrows the final tuple to what it reads
+        return self.primal_def(), adjoint
 
     def gradient_def(self, name_):
         """`f_grad(*args)`: the primal, then the adjoint seeded with 1.0 (a scalar output),
@@ -142,7 +145,44 @@ class ReverseFunction(Generator):
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
         body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
                         self.gradients.values(), in_place, AdjointShapes(self))
+        self.narrow_final(body, head)
+        self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)
+
+    def unshare_returned(self, body):
+        """Returned gradients that may be the same array as another returned gradient, as
+        an argument or as the incoming gradient get `copy_value(...)`, so that updating one
+        in place changes nothing else. Decided at transform time from the optimized
+        adjoint: arithmetic makes new arrays; a copy, a helper call or a view may not."""
+        ret = body[-1] if body and isinstance(body[-1], gast.Return) else None
+        if ret is None:
+            return
+        elts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
+        outside = set(self.analysis.params) | {self.seed}
+        shares = _sharing(body, self.helpers)
+        seen = set()
+        for k, elt in enumerate(elts):
+            if not isinstance(elt, gast.Name):
+                continue
+            var = next((v for v, g in self.gradients.items() if g == elt.id), None)
+            mine = _shared_with(elt.id, shares)
+            if (mine & (seen | outside)) and self.kinds.get(var) != "scalar":
+                elts[k] = call(self.runtime("copy_value"), elt)
+            seen |= mine
+        if not isinstance(ret.value, gast.Tuple):
+            ret.value = elts[0]
+
+    def narrow_final(self, body, head):
+        """The final tuple lists only the values the optimized adjoint still reads."""
+        values, shapes = self.reads(body)
+        push, pop = self.final
+        kept = [e.id for e in push.value.args[0].elts if e.id in values | shapes]
+        push.value.args[0].elts = [name(v) for v in kept]
+        pop.targets[0].elts = [name(v, store=True) for v in kept]
+        if not kept:
+            self.primal_body = [s for s in self.primal_body if s is not push]
+            if pop in head:
+                head.remove(pop)
 
     def sorted_active(self):
         order = self.analysis.params + [s.target for s in self.analysis.statements]
@@ -255,11 +295,11 @@ class ReverseFunction(Generator):
             return name(self.grad(bindings[param].id)) if param in wanted else None
 
         statements, contributions = template.expand(name(target), bindings, gradient_of,
-                                                    self.namer.fresh)
-        renames = self.template_names(template)
-        out = [replace_names(s, renames) for s in statements]
+                                                    self.namer.fresh,
+                                                    self.template_names(template))
+        out = statements
         for param, expr in contributions:
-            expr = self.without_unbroadcast(replace_names(expr, renames), param, bindings)
+            expr = self.without_unbroadcast(expr, param, bindings)
             expr = self.specialize(expr, target)     # plain NumPy where shapes are known
             out += self.contribute(bindings[param].id, expr)
         return out
@@ -560,6 +600,62 @@ class AdjointShapes:
         return self.shape_of(node, dict.fromkeys(made, ())) == ()
 
 
+FRESH = {"full", "outer", "zeros", "zeros_like", "ones", "ones_like", "dot", "matmul",
+         "where", "tensordot", "einsum", "sum", "cumsum", "multiply", "add", "subtract",
+         "divide", "negative", "exp", "log", "copy", "array"}
+
+
+def _sharing(body, helpers):
+    """{name: names (or call pieces) whose memory the name's value may share}, from
+    every assignment of the adjoint."""
+    shares = {}
+    for node in _walk(body):
+        if not isinstance(node, gast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if isinstance(target, gast.Name):
+            shares.setdefault(target.id, set()).update(_may_share(node.value, helpers))
+        elif isinstance(target, gast.Tuple):
+            for i, t in enumerate(target.elts):
+                if isinstance(t, gast.Name):    # a callee's pieces are distinct
+                    shares.setdefault(t.id, set()).add(("piece", id(node), i))
+    return shares
+
+
+def _may_share(expr, helpers):
+    if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+        return set()
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
+            and expr.func.attr in FRESH and isinstance(expr.func.value, gast.Name) \
+            and helpers.get(expr.func.value.id) is numpy:
+        return set()
+    skip = set()
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):
+        skip = {id(expr.args[i]) for i in SHAPE_ONLY.get(helpers.get(expr.func.id), ())
+                if i < len(expr.args)} | {id(expr.func)}
+    return {n.id for n in _walk_skipping(expr, skip) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+def _walk_skipping(node, skip):
+    if id(node) in skip:
+        return
+    yield node
+    for child in gast.iter_child_nodes(node):
+        yield from _walk_skipping(child, skip)
+
+
+def _shared_with(var, shares):
+    found, todo = {var}, [var]
+    while todo:
+        for other in shares.get(todo.pop(), ()):
+            if other not in found:
+                found.add(other)
+                if isinstance(other, str):
+                    todo.append(other)
+    return found
+
+
 def index_expr(index):
     """An index as an expression that can be passed to a function (slices as slice())."""
     if isinstance(index, gast.Slice):
@@ -670,6 +766,7 @@ class ReverseModule:
     def __init__(self):
         self.functions = []
         self.specializations = {}
+        self.reserved = set()   # the names of the generated functions: helpers avoid them
 
     def add(self, fn, wrt, param_kinds, is_callee=False):
         from .normalize import normalize
@@ -678,6 +775,8 @@ class ReverseModule:
         tree = normalize(function)
         names = (self.fresh(fn.__name__ + "_primal", function),
                  self.fresh(fn.__name__ + "_adjoint", function))
+        if not is_callee:   # named before any helper is bound, so that helpers avoid it
+            self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
         generated = ReverseFunction(self, function, tree, list(wrt), param_kinds, names,
                                     is_callee)
         self.functions.append(generated)
@@ -685,7 +784,6 @@ class ReverseModule:
             self.specializations[_key(fn, param_kinds)] = generated
         generated.definitions = list(generated.build())
         if not is_callee:
-            self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
             generated.definitions.append(generated.gradient_def(self.gradient_name))
         return generated
 
@@ -700,11 +798,16 @@ class ReverseModule:
         return generated is not self.functions[0] or len(generated.wrt) > 1
 
     def fresh(self, base, function):
-        taken = {f.primal_name for f in self.functions} | {f.adjoint_name for f in self.functions}
+        """A name for a generated function: none the user's module, another generated
+        function or a helper bound in the generated code (runtime.where_grad...) uses."""
+        taken = set(self.reserved)
+        for f in self.functions:
+            taken |= set(f.helpers)
         candidate, n = base, 1
         while candidate in taken or candidate in function.namespace:
             n += 1
             candidate = f"{base}{n}"
+        self.reserved.add(candidate)
         return candidate
 
 

@@ -21,6 +21,9 @@ def unbroadcast(g, x):
                         "repetition) has no derivative rule; use np.concatenate or np.tile")
     g = np.asarray(g)
     extra = g.ndim - len(shape)
+    if extra < 0:       # a gradient with fewer dimensions (a scalar 0.0): spread it
+        g = np.broadcast_to(g, np.broadcast_shapes(g.shape, shape)).copy()
+        extra = 0
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)

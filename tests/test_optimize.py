@@ -171,3 +171,60 @@ def test_signs_cancel_and_scalar_factors_pass_through_matmul():
     # one expression for the sigmoid/log-loss chain: no `-dp`, no `-dneg`, no copies
     assert "-dp" not in adjoint and "-dneg\n" not in adjoint and "X.T @ (" in adjoint
     assert "dexp = " not in adjoint and "dmatmul = " not in adjoint
+
+
+# -- regressions ------------------------------------------------------------------------------
+
+def test_final_tuple_lists_only_what_the_optimized_adjoint_reads():
+    df = srcad.grad(returns_constant_in_branch)
+    assert df(2.0) == 4.0 and df(7.0) == 0.0
+    primal = df.source.split("def returns_constant_in_branch_adjoint")[0]
+    final = [line for line in primal.splitlines() if "stack.append((" in line]
+    assert final and "cond" not in final[-1]
+    assert dead_assignments(df.source) == []
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1,), (1, 1), (2, 3), ()])
+def test_unbroadcast_of_a_scalar_zero(shape):
+    from srcad.runtime import unbroadcast
+    x = np.ones(shape)
+    g = unbroadcast(0.0, x)
+    assert np.shape(g) == shape and np.all(np.asarray(g) == 0.0)
+
+
+def add_both(a, b):
+    return np.sum(a + b)
+
+
+def copy_through(a, b):
+    c = a
+    return np.sum(c * 2.0) + np.sum(b)
+
+
+@pytest.mark.parametrize("f, args", [
+    (add_both, (np.ones(3), np.ones(3))),
+    (add_both, (np.ones((2, 3)), np.ones(3))),
+    (copy_through, (np.ones(3), np.ones(3))),
+])
+def test_returned_gradients_do_not_share_memory(f, args):
+    for transform in (srcad.grad, srcad.value_and_grad):
+        out = transform(f, wrt=(0, 1))(*args)
+        da, db = out[1] if transform is srcad.value_and_grad else out
+        assert not np.shares_memory(da, db)
+        assert not any(np.shares_memory(g, x) for g in (da, db) for x in args)
+        expected = db.copy()
+        da *= 0.5           # an in-place update of one gradient leaves the other alone
+        np.testing.assert_array_equal(db, expected)
+
+
+def identity_sum(x):
+    y = x
+    return y
+
+
+def test_vjp_gradient_is_not_the_cotangent():
+    value, pullback = srcad.vjp(identity_sum)(np.ones(3))
+    cotangent = np.array([1.0, 2.0, 3.0])
+    g = pullback(cotangent)
+    assert not np.shares_memory(g, cotangent)
+    np.testing.assert_array_equal(g, cotangent)
