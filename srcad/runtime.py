@@ -21,9 +21,6 @@ def unbroadcast(g, x):
                         "repetition) has no derivative rule; use np.concatenate or np.tile")
     g = np.asarray(g)
     extra = g.ndim - len(shape)
-    if extra < 0:       # a gradient with fewer dimensions (a scalar 0.0): spread it
-        g = np.broadcast_to(g, np.broadcast_shapes(g.shape, shape)).copy()
-        extra = 0
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -608,6 +605,13 @@ def _resize(g, shape):
     keep = tuple(slice(0, min(m, n)) for m, n in zip(np.shape(g), shape))
     out[keep] = g[keep]
     return out
+
+
+def fft_axes(s, axes):
+    """The axes an n-d transform with lengths s runs over: with axes=None, the last len(s)."""
+    if axes is not None or s is None:
+        return axes
+    return tuple(range(-len(s), 0))
 
 
 def fft_unpad(g, x, s, axes):

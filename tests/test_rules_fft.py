@@ -102,6 +102,16 @@ def t_ifftn(xr, xi, s, axes, norm):
 
 case(np.fft.fft2, t_fft2, several_axes(2, count=2), wrt=(0, 1), autograd=True, examples=10)
 case(np.fft.ifft2, t_ifft2, several_axes(2, count=2), wrt=(0, 1), autograd=True, examples=10)
+def t_axes_none(xr, xi):
+    """axes=None: every axis without s, the last len(s) axes with it."""
+    z = xr + 1j * xi
+    return np.concatenate([np.ravel(np.real(np.fft.fft2(z, (2, 4), None) * C)),
+                           np.ravel(np.imag(np.fft.ifft2(z, None, None))),
+                           np.ravel(np.real(np.fft.ifftn(z, (4, 2), None, "ortho")))])
+
+
+case([np.fft.fft2, np.fft.ifft2, np.fft.ifftn], t_axes_none,
+     st.tuples(arrays((2, 3, 3), ANY), arrays((2, 3, 3), ANY)), wrt=(0, 1), examples=5)
 case(np.fft.fftn, t_fftn, several_axes(), wrt=(0, 1), examples=12)
 case(np.fft.ifftn, t_ifftn, several_axes(), wrt=(0, 1), examples=12)
 

@@ -167,6 +167,14 @@ if special is not None:
     _case([norm.logpdf, norm.pdf, norm.cdf, norm.logcdf], n_standard, one(ANY), autograd=True)
     _case([norm.logpdf, norm.cdf], n_loc_only, one(ANY))
 
+    def s_python_floats(x):
+        """Python floats in: the ufuncs' results are scalars."""
+        return special.expit(x) * special.erf(x) + special.gammaln(x + 2.0) \
+            + special.beta(x + 1.5, 3.0) + norm.logpdf(x, 0.5, 2.0) + special.logsumexp(x)
+
+    _case([special.expit, special.erf, special.gammaln, special.beta, norm.logpdf,
+           special.logsumexp], s_python_floats, st.tuples(floats(-1.0, 2.0)), autograd=True)
+
     # -- Hessians through the rules (their expressions run in forward mode) ------------
     def h_special(x):
         return np.sum(special.gammaln(x + 1.0) * special.expit(x) + special.erf(x) ** 2) \

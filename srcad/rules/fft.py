@@ -12,7 +12,7 @@ gradient is the real part of what arrives at it.
 """
 import numpy as np
 
-from ..runtime import fft_unpad, irfft_grad, real_like, rfft_grad
+from ..runtime import fft_axes, fft_unpad, irfft_grad, real_like, rfft_grad
 from .templates import adjoint, d, only, tangent
 
 # -- complex-to-complex transforms ----------------------------------------------------
@@ -40,9 +40,11 @@ def ifft_tangent(result, a, n=None, axis=-1, norm=None, out=only(None)):
     d[result] = np.fft.ifft(d[a], n, axis, norm)
 
 
+# With s given and axes=None, np.fft transforms the last len(s) axes, and the
+# gradient is transformed over those (the s-less call would take every axis).
 @adjoint(np.fft.fft2)
 def fft2(result, a, s=None, axes=(-2, -1), norm=None, out=only(None)):
-    g = np.fft.fft2(d[result], None, axes, norm)
+    g = np.fft.fft2(d[result], None, axes if s is None else fft_axes(s, axes), norm)
     d[a] = real_like(g if s is None else fft_unpad(g, a, s, axes), a)
 
 
@@ -53,7 +55,7 @@ def fft2_tangent(result, a, s=None, axes=(-2, -1), norm=None, out=only(None)):
 
 @adjoint(np.fft.ifft2)
 def ifft2(result, a, s=None, axes=(-2, -1), norm=None, out=only(None)):
-    g = np.fft.ifft2(d[result], None, axes, norm)
+    g = np.fft.ifft2(d[result], None, axes if s is None else fft_axes(s, axes), norm)
     d[a] = real_like(g if s is None else fft_unpad(g, a, s, axes), a)
 
 
@@ -62,12 +64,9 @@ def ifft2_tangent(result, a, s=None, axes=(-2, -1), norm=None, out=only(None)):
     d[result] = np.fft.ifft2(d[a], s, axes, norm)
 
 
-# With s given and axes left out, np.fft transforms the last len(s) axes, and the
-# gradient is transformed over those (the s-less call would take every axis).
 @adjoint(np.fft.fftn)
 def fftn(result, a, s=None, axes=None, norm=None, out=only(None)):
-    g = np.fft.fftn(d[result], None, axes if s is None or axes is not None
-                    else tuple(range(-len(s), 0)), norm)
+    g = np.fft.fftn(d[result], None, axes if s is None else fft_axes(s, axes), norm)
     d[a] = real_like(g if s is None else fft_unpad(g, a, s, axes), a)
 
 
@@ -78,8 +77,7 @@ def fftn_tangent(result, a, s=None, axes=None, norm=None, out=only(None)):
 
 @adjoint(np.fft.ifftn)
 def ifftn(result, a, s=None, axes=None, norm=None, out=only(None)):
-    g = np.fft.ifftn(d[result], None, axes if s is None or axes is not None
-                     else tuple(range(-len(s), 0)), norm)
+    g = np.fft.ifftn(d[result], None, axes if s is None else fft_axes(s, axes), norm)
     d[a] = real_like(g if s is None else fft_unpad(g, a, s, axes), a)
 
 

@@ -235,6 +235,9 @@ def irfft_grad_tangent(out, g, y, s, axes, norm):
     d[out] = runtime.irfft_grad(d[g], y, s, axes, norm)
 
 
+nondifferentiable(runtime.fft_axes, reason="an index")
+
+
 # The helper of the numpy.linalg rules that generated adjoints call, linear in the
 # gradient it carries.
 @tangent(runtime.symmetric_input_grad)
