@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import srcad
-from oracle import check_grad, check_vjp, dead_assignments, line_of
+from oracle import check_grad, check_vjp, dead_assignments, line_of, numerical_grad
 
 THIS_FILE = os.path.basename(__file__)
 
@@ -261,3 +261,22 @@ def test_separate_wrt_gives_separate_code():
     a(*args)
     b(*args)
     assert a.source is not b.source
+
+
+# --- user names that are also names in derivative rules ------------------------------------
+
+def gs_names_like_rule_helpers(x):
+    parts = np.split(x, 2)
+    where = parts[0] * parts[1]
+    unbroadcast = np.where(where > 0, where, 0.5 * where)
+    return np.sum(unbroadcast * x[:2])
+
+
+def test_user_names_like_rule_helpers_keep_their_meaning():
+    """A rule's helper renamed to avoid a user's variable must not rename the variable."""
+    x = np.array([0.3, -0.5, 0.7, 0.2])
+    check_grad(gs_names_like_rule_helpers, x)
+    v = np.array([0.2, -1.0, 0.4, 0.9])
+    _, tangent = srcad.jvp(gs_names_like_rule_helpers)(x, v)
+    np.testing.assert_allclose(tangent, numerical_grad(gs_names_like_rule_helpers, (x,)) @ v,
+                               rtol=1e-6)
