@@ -21,6 +21,9 @@ def unbroadcast(g, x):
                         "repetition) has no derivative rule; use np.concatenate or np.tile")
     g = np.asarray(g)
     extra = g.ndim - len(shape)
+    if extra < 0:       # a gradient with fewer dimensions (a scalar 0.0): spread it
+        g = np.broadcast_to(g, np.broadcast_shapes(g.shape, shape)).copy()
+        extra = 0
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -278,7 +281,7 @@ class grad_of:
     """`with srcad.grad_of(x) as g:` runs its block on x's gradient in the backward pass.
 
     The block sees the gradient as g and may replace it (clip it, print it).
-    Run as plain Python, outside srcad, the block is skipped.
+    Run as plain Python, outside srcad, the block runs once with g = None.
     """
 
     def __init__(self, x):
