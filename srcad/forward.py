@@ -93,7 +93,7 @@ class ForwardFunction(Generator):
         if op.kind == "call" and (target in self.active or any(
                 isinstance(a, gast.Name) and a.id in self.active for a in op.args)):
             return [self.user_call(node, target if target in self.active else None, op)]
-        if op.kind == "pop" and op.args[0].id in self.active and target not in self.active:
+        if op.kind == "pop" and self.has_tangent(op.args[0].id) and target not in self.active:
             stack = gast.Attribute(value=name(self.grad(op.args[0].id)), attr="pop",
                                    ctx=gast.Load())
             return [node, gast.Expr(value=call(stack))]    # keep the tangent stack in step
@@ -106,6 +106,12 @@ class ForwardFunction(Generator):
         elif target in self.analysis.in_place:
             tangent = call(self.runtime("seed_copy"), tangent)
         return [node] + pending + [assign(self.grad(target), tangent)]
+
+    def has_tangent(self, var):
+        """Whether var has a tangent here: an active variable, or a differentiated
+        parameter (a called function gets a tangent for each of its parameters). A
+        stack with a tangent stack is popped in step with it, needed or not."""
+        return var in self.active or var in self.wrt
 
     def take_pending(self):
         pending, self.pending = getattr(self, "pending", []), []

@@ -265,3 +265,37 @@ def test_jacobian_modes_agree_on_a_function_with_in_place_writes():
     forward = srcad.jacobian(subscripts.wr_zeros_like_loop_vector, mode="forward")(x)
     np.testing.assert_allclose(reverse, forward, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(x, [0.5, 1.5, -2.0])
+
+
+# --- helpers whose adjoints read no tangent of what they pop ----------------------------------
+
+def _squares_of_leaky(x):
+    return np.sum(np.where(x > 0, x, 0.1 * x) ** 2)
+
+
+def _largest(x):
+    return np.max(x) + np.sum(np.where(x > 0, x, 0.0))
+
+
+def _tanh_energy(x):
+    return np.sum(np.tanh(x) * x)
+
+
+def _product_of_helpers(x):
+    return _squares_of_leaky(x) * _largest(x)
+
+
+def _three_helpers(x):
+    return (_tanh_energy(x) + _squares_of_leaky(x)) * _largest(x)
+
+
+@pytest.mark.parametrize("f", [_product_of_helpers, _three_helpers], ids=lambda f: f.__name__)
+def test_hessian_through_helpers_keeps_the_tangent_stack_in_step(f):
+    """A helper's adjoint that pops values whose tangents it never reads (np.max's rule
+    reads none) still pops their tangents, so the next helper gets its own."""
+    x = np.array([1.5, -2.0, 0.7])
+    gradient = srcad.grad(f)
+    step = 1e-5
+    expected = np.array([(gradient(x + step * e) - gradient(x - step * e)) / (2 * step)
+                         for e in np.eye(3)])
+    np.testing.assert_allclose(srcad.hessian(f)(x), expected, rtol=1e-6, atol=1e-6)
