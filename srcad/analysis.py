@@ -64,6 +64,10 @@ class Analysis:
         self.active = self.varied & self.useful
         self.kinds = self.infer_kinds(param_kinds)
         self.sites, self.in_loop = self.count_sites()
+        self.first_assignment = {}
+        for s in self.statements:
+            if not s.write:
+                self.first_assignment.setdefault(s.target, s.node)
         self.in_place = {s.target for s in self.statements if s.write and not s.synthetic} | \
             {s.op.node.value.id for s in self.statements
              if s.op.kind == "subscript" and isinstance(s.op.node.value, gast.Name)}
@@ -256,8 +260,13 @@ class Analysis:
             sites[name] = sites.get(name, 0) + count
         return sites, in_loop
 
-    def overwritten(self, name, in_loop):
-        """Whether an assignment to name may overwrite a value the adjoint still needs."""
+    def overwritten(self, name, in_loop, node=None):
+        """Whether an assignment to name (the statement node, if given) may overwrite a
+        value the adjoint still needs. The textually first assignment of a local outside
+        loops overwrites nothing: no run has bound the name before it."""
+        if node is not None and not in_loop and name not in self.params \
+                and self.first_assignment.get(name) is node:
+            return False
         return self.sites.get(name, 0) > 1 or in_loop or name in self.in_loop
 
     # -- in-place writes ----------------------------------------------------------

@@ -229,6 +229,7 @@ class ReverseFunction(Generator):
 
     def assignment(self, node, target):
         op = node.op
+        overwrites = self.analysis.overwritten(target, self.loop_depth > 0, node)
         adjoint = []
         if target in self.active:
             if op.kind == "call":
@@ -236,7 +237,7 @@ class ReverseFunction(Generator):
             else:
                 adjoint = self.op_adjoint(target, op)
         primal = [node]
-        if self.analysis.overwritten(target, self.loop_depth > 0):
+        if overwrites:
             if target in self.active:
                 adjoint.append(assign(self.grad(target), const(0.0)))
             primal.insert(0, self.push_stmt(name(target), ("save", target)))
@@ -507,9 +508,8 @@ class ReverseFunction(Generator):
                 for i in positions:
                     if i < len(node.args) and isinstance(node.args[i], gast.Name):
                         node.args[i].srcad_shape_only = True
-        for node in _walk(body):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                (shapes if getattr(node, "srcad_shape_only", False) else values).add(node.id)
+        for node in _loads(body, frozenset()):
+            (shapes if getattr(node, "srcad_shape_only", False) else values).add(node.id)
         own = self.adjoint_locals
         return values - own, shapes - values - own
 
@@ -677,6 +677,20 @@ def _function(name_, args, body):
 def _walk(body):
     for stmt in body:
         yield from gast.walk(stmt)
+
+
+def _loads(nodes, bound):
+    """Names read in nodes, less the reads of a loop's target inside that loop (the
+    loop binds it there, so the primal need not record it)."""
+    for node in nodes:
+        if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+            yield from _loads([node.iter], bound)
+            yield from _loads(node.body + node.orelse, bound | {node.target.id})
+        elif isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load) and node.id not in bound:
+                yield node
+        else:
+            yield from _loads(gast.iter_child_nodes(node), bound)
 
 
 def _outside_loops(body):
