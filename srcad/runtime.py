@@ -197,6 +197,11 @@ def add_at(total, x, index, g):
     if _is_zero(total) and not isinstance(x, (int, float)):
         total = zeros_like(x)
     if isinstance(total, np.ndarray):
+        if np.iscomplexobj(g) and not np.iscomplexobj(total):
+            if np.iscomplexobj(x):
+                total = total.astype(np.result_type(total, g))
+            else:
+                g = np.real(g)      # a real x: only the real part is its gradient
         if _is_basic(index):
             total[index] += g
         else:

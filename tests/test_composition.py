@@ -299,3 +299,18 @@ def test_hessian_through_helpers_keeps_the_tangent_stack_in_step(f):
     expected = np.array([(gradient(x + step * e) - gradient(x - step * e)) / (2 * step)
                          for e in np.eye(3)])
     np.testing.assert_allclose(srcad.hessian(f)(x), expected, rtol=1e-6, atol=1e-6)
+
+
+def _abs_of_complex(x):
+    z = x + 1j * x ** 2
+    return np.sum(np.abs(z) ** 2) + np.sum(np.abs(x) * x)
+
+
+def test_hvp_through_abs_of_a_complex_value():
+    """|z| of a complex z has a derivative whose own derivative is not zero (unlike sign(x)
+    for real x): the Hessian-vector product must see it."""
+    x, v = np.array([0.3, -0.5, 0.8, -1.1]), np.array([1.0, 0.5, -0.3, 0.2])
+    gradient = srcad.grad(_abs_of_complex)
+    step = 1e-5
+    expected = (gradient(x + step * v) - gradient(x - step * v)) / (2 * step)
+    np.testing.assert_allclose(srcad.hvp(_abs_of_complex)(x, v), expected, rtol=1e-6, atol=1e-6)

@@ -472,3 +472,20 @@ def wr_list_element_replaced(x):
 @given(x=arrays((3,)))
 def test_values_shared_before_a_write(f, x):
     check_grad(f, x)
+
+
+# --- a complex gradient reaching part of an array ------------------------------------------
+
+def cx_real_slice(x):
+    return np.real(np.sum(x[:2] * (0.3 + 0.8j)))
+
+
+def cx_complex_slice(x):
+    z = x * (1.0 + 0.5j)
+    return np.real(np.sum(z[1:] * (0.3 + 0.8j)) + np.sum(z * z))
+
+
+@pytest.mark.parametrize("f", [cx_real_slice, cx_complex_slice], ids=lambda f: f.__name__)
+@given(x=arrays((3,)))
+def test_complex_gradient_into_a_slice(f, x):
+    check_grad(f, x)

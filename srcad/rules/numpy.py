@@ -57,18 +57,22 @@ for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
 
 # Functions of a complex z that are not holomorphic: conj, real, imag, abs, angle.
 # The last four are real-valued: only the real part of their gradient is kept.
+# |z| differs by type: sign(x) for real x (piecewise constant), conj(z) / |z| for
+# complex z (whose own derivative a Hessian needs; 0 at z = 0).
 rule_table(ADJOINTS, {
     np.conj: "d[x] = np.conj(d[result])",
     np.real: "d[x] = np.real(d[result])",
     np.imag: "d[x] = real_like(-1j * np.real(d[result]), x)",
-    np.abs: "d[x] = np.real(d[result]) * np.sign(np.conj(x))",
+    np.abs: "d[x] = d[result] * np.sign(x) if np.isrealobj(x) else "
+            "np.real(d[result]) * np.conj(x) / np.where(result == 0, 1.0, result)",
     np.angle: "d[x] = real_like(-1j * np.real(d[result]) * np.conj(x) / (x * np.conj(x)), x)",
 }, {"np": np, "real_like": real_like})
 rule_table(TANGENTS, {
     np.conj: "d[result] = np.conj(d[x])",
     np.real: "d[result] = np.real(d[x])",
     np.imag: "d[result] = np.imag(d[x])",
-    np.abs: "d[result] = np.real(d[x] * np.sign(np.conj(x)))",
+    np.abs: "d[result] = d[x] * np.sign(x) if np.isrealobj(x) else "
+            "np.real(d[x] * np.conj(x)) / np.where(result == 0, 1.0, result)",
     np.angle: "d[result] = np.imag(d[x] * np.conj(x)) / np.real(x * np.conj(x))",
 }, {"np": np})
 
