@@ -405,3 +405,27 @@ def distinct_arrays(shape):
     """float64 arrays whose elements differ pairwise by at least 0.1 (no ties for max/min)."""
     return hnp.arrays(np.int64, shape, elements=st.integers(-30, 30), unique=True).map(
         lambda a: a.astype(np.float64) * 0.1 + 0.05)
+
+
+# ---------------------------------------------------------------------------
+# Generated source shown in the docs
+# ---------------------------------------------------------------------------
+
+def fenced_block(text, first_line):
+    """The body of the first ```python block of text that starts with first_line."""
+    start = text.index("```python\n" + first_line) + len("```python\n")
+    return text[start:text.index("```", start)].strip()
+
+
+def assert_same_source(shown, generated):
+    """The same code and comments; the same text where ast.unparse prints it the same way
+    (Python 3.10 brackets tuple targets, later versions do not)."""
+    import sys
+
+    def comments(text):
+        return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+    assert comments(shown) == comments(generated)
+    assert ast.dump(ast.parse(shown)) == ast.dump(ast.parse(generated))
+    if sys.version_info >= (3, 11):
+        assert shown == generated

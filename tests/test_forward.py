@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import srcad
 from srcad.rules.templates import d
-from oracle import arrays, distinct_arrays, floats, numerical_grad
+from oracle import arrays, assert_same_source, distinct_arrays, fenced_block, floats, numerical_grad
 
 
 def lecture(x1, x2, x3):
@@ -169,11 +169,6 @@ def f(x1, x2, x3):
 '''
 
 
-def _fenced_block(text, first_line):
-    start = text.index("```python\n" + first_line) + len("```python\n")
-    return text[start:text.index("```", start)].strip()
-
-
 def test_modes_doc_shows_the_source_srcad_generates(tmp_path, monkeypatch):
     import importlib
     import pathlib
@@ -187,23 +182,8 @@ def test_modes_doc_shows_the_source_srcad_generates(tmp_path, monkeypatch):
     assert reverse(1.0, 2.0, 3.0) == (6.0, 72.0, 24.0)
     doc = (pathlib.Path(__file__).parent.parent / "docs" / "modes.md").read_text()
     assert LECTURE_FILE.strip() in doc
-    _assert_same_source(_fenced_block(doc, "# forward mode of f"), forward.source.strip())
-    _assert_same_source(_fenced_block(doc, "# reverse mode of f"), reverse.source.strip())
-
-
-def _assert_same_source(shown, generated):
-    """The same code and comments; the same text where ast.unparse prints it the same way
-    (Python 3.10 brackets tuple targets, later versions do not)."""
-    import ast
-    import sys
-
-    def comments(text):
-        return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
-
-    assert comments(shown) == comments(generated)
-    assert ast.dump(ast.parse(shown)) == ast.dump(ast.parse(generated))
-    if sys.version_info >= (3, 11):
-        assert shown == generated
+    assert_same_source(fenced_block(doc, "# forward mode of f"), forward.source.strip())
+    assert_same_source(fenced_block(doc, "# reverse mode of f"), reverse.source.strip())
 
 
 def _doubled_sine(x):

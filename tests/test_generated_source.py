@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import srcad
-from oracle import check_grad, check_vjp, dead_assignments, line_of, numerical_grad
+from oracle import (assert_same_source, check_grad, check_vjp, dead_assignments, fenced_block,
+                    line_of, numerical_grad)
 
 THIS_FILE = os.path.basename(__file__)
 
@@ -280,3 +281,20 @@ def test_user_names_like_rule_helpers_keep_their_meaning():
     _, tangent = srcad.jvp(gs_names_like_rule_helpers)(x, v)
     np.testing.assert_allclose(tangent, numerical_grad(gs_names_like_rule_helpers, (x,)) @ v,
                                rtol=1e-6)
+
+
+# --- README ------------------------------------------------------------------------------
+
+def test_readme_example_runs_and_shows_the_source_srcad_generates(tmp_path, monkeypatch, capsys):
+    """README's example, saved as example.py and run, prints what README says it prints."""
+    import importlib
+    import pathlib
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    example = fenced_block(readme[readme.index("## Example"):], "import numpy as np")
+    (tmp_path / "example.py").write_text(example + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("example")
+    printed = capsys.readouterr().out
+    assert "[ 2.90744793 -1.51748933]" in printed
+    assert_same_source(fenced_block(readme, "# reverse mode of f"), module.f.source.strip())
