@@ -151,7 +151,7 @@ class Transform:
 
     def compiled(self, args, kwargs):
         if self.inner is not None:
-            raise SrcadError(f"{type(self).__name__.lower()} of a gradient runs in forward "
+            raise SrcadError(f"{self.transform_name} of a gradient runs in forward "
                              "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
         compiled = _reverse(self.fn, self.wrt_names, self.kinds(args, kwargs),
                             shape_pattern(self.values(args, kwargs)))
@@ -189,9 +189,14 @@ class Transform:
             self.last = _reverse(self.fn, self.wrt_names, {})
         return self.last.source
 
-    def __repr__(self):
-        return f"<srcad.{type(self).__name__.lower()} of {self.__qualname__}>"
+    @property
+    def transform_name(self):
+        """The public name of this transform: ValueAndGrad -> "value_and_grad"."""
+        return "".join("_" + c.lower() if c.isupper() else c
+                       for c in type(self).__name__).lstrip("_")
 
+    def __repr__(self):
+        return f"<srcad.{self.transform_name} of {self.__qualname__}>"
 
     def fast_compiled(self, args):
         """The generated code for these positional arguments, from a cache keyed by
