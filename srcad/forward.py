@@ -12,7 +12,7 @@ import gast
 
 from . import rules
 from .errors import NoDerivativeError
-from .generate import Generator, runtime_kind
+from .generate import GeneratedModule, Generator, runtime_kind
 from .syntax import assign, call, const, copy, name
 
 
@@ -210,38 +210,12 @@ class ForwardFunction(Generator):
         return [node, gast.Expr(value=call(method, self.tangent_or_zero(op.args[0])))]
 
 
-class ForwardModule:
+class ForwardModule(GeneratedModule):
     """All functions one forward-mode transform generates, each specialized to kinds."""
 
-    def __init__(self):
-        self.functions = []
-        self.specializations = {}
-        self.reserved = set()   # the names of the generated functions: helpers avoid them
-
-    def add(self, fn, wrt, param_kinds, is_callee=False):
-        from .normalize import normalize
-        from .parse import parse_function
-        function = parse_function(fn)
-        tree = normalize(function)
-        taken = set(self.reserved)
-        for f in self.functions:
-            taken |= set(f.helpers)     # helpers bound in generated code (runtime.*)
-        name_, n = fn.__name__ + "_jvp", 1
-        while name_ in taken or name_ in function.namespace:
-            n += 1
-            name_ = f"{fn.__name__}_jvp{n}"
-        self.reserved.add(name_)
-        generated = ForwardFunction(self, function, tree, list(wrt), param_kinds, name_,
-                                    is_callee)
-        self.functions.append(generated)
-        if is_callee:
-            self.specializations[(fn, tuple(sorted(param_kinds.items())))] = generated
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee):
+        name_ = self.fresh(fn.__name__ + "_jvp", function)
+        generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee)
+        self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = [generated.build()]
         return generated
-
-    def callee(self, fn, kinds):
-        found = self.specializations.get((fn, tuple(sorted(kinds.items()))))
-        if found is not None:
-            return found
-        return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
-

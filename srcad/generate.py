@@ -1,4 +1,6 @@
 """What the reverse and forward transformers share: names, helpers, comments, kinds."""
+import inspect
+
 import gast
 import numpy as np
 
@@ -254,3 +256,52 @@ def matmul_gradient(kind, g, a, b, sa, sb, np_call, attribute):
     if len(sa) == 2 and len(sb) == 1:
         return matmul(transposed(a), g)              # a.T @ g
     return gast.BinOp(left=g, op=gast.Mult(), right=a)
+
+
+class GeneratedModule:
+    """All the functions one transform generates: the user's function and every function
+    it calls, each specialized to its arguments' kinds. Subclasses build one function
+    in `generate(fn, function, tree, wrt, param_kinds, is_callee)`, calling `started`
+    before they build it."""
+
+    def __init__(self):
+        self.functions = []
+        self.specializations = {}   # (function, kinds) -> generated callee
+        self.reserved = set()       # the names of the generated functions: helpers avoid them
+
+    def add(self, fn, wrt, param_kinds, is_callee=False):
+        from .normalize import normalize
+        from .parse import parse_function
+        function = parse_function(fn)
+        return self.generate(fn, function, normalize(function), list(wrt), param_kinds,
+                             is_callee)
+
+    def started(self, fn, param_kinds, generated, is_callee):
+        """Record a function before it is built, so that recursive calls find it."""
+        self.functions.append(generated)
+        if is_callee:
+            self.specializations[_key(fn, param_kinds)] = generated
+        return generated
+
+    def callee(self, fn, kinds):
+        found = self.specializations.get(_key(fn, kinds))
+        if found is not None:
+            return found
+        return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
+
+    def fresh(self, base, function):
+        """A name for a generated function: none the user's module, another generated
+        function or a helper bound in the generated code (runtime.where_grad...) uses."""
+        taken = set(self.reserved)
+        for f in self.functions:
+            taken |= set(f.helpers)
+        candidate, n = base, 1
+        while candidate in taken or candidate in function.namespace:
+            n += 1
+            candidate = f"{base}{n}"
+        self.reserved.add(candidate)
+        return candidate
+
+
+def _key(fn, kinds):
+    return fn, tuple(sorted(kinds.items()))

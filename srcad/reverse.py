@@ -25,7 +25,7 @@ import gast
 from . import rules, runtime
 from .errors import NoDerivativeError
 from .aliasing import may_share
-from .generate import Generator, is_marker, runtime_kind
+from .generate import GeneratedModule, Generator, is_marker, runtime_kind
 from .optimize import optimize
 from .shapes import broadcast, matmul_shape
 from .syntax import assign, call, const, copy, name, names_in
@@ -773,57 +773,20 @@ def _definitely_assigned(stmt):
     return set()
 
 
-class ReverseModule:
-    """All the functions one reverse-mode transform generates: the user's function
-    and every function it calls, each specialized to its arguments' kinds."""
+class ReverseModule(GeneratedModule):
+    """All the functions one reverse-mode transform generates."""
 
-    def __init__(self):
-        self.functions = []
-        self.specializations = {}
-        self.reserved = set()   # the names of the generated functions: helpers avoid them
-
-    def add(self, fn, wrt, param_kinds, is_callee=False):
-        from .normalize import normalize
-        from .parse import parse_function
-        function = parse_function(fn)
-        tree = normalize(function)
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee):
         names = (self.fresh(fn.__name__ + "_primal", function),
                  self.fresh(fn.__name__ + "_adjoint", function))
         if not is_callee:   # named before any helper is bound, so that helpers avoid it
             self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
-        generated = ReverseFunction(self, function, tree, list(wrt), param_kinds, names,
-                                    is_callee)
-        self.functions.append(generated)
-        if is_callee:
-            self.specializations[_key(fn, param_kinds)] = generated
+        generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee)
+        self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = list(generated.build())
         if not is_callee:
             generated.definitions.append(generated.gradient_def(self.gradient_name))
         return generated
 
-    def callee(self, fn, kinds):
-        found = self.specializations.get(_key(fn, kinds))
-        if found is not None:
-            return found
-        params = list(inspect.signature(fn).parameters)
-        return self.add(fn, params, kinds, is_callee=True)
-
     def tuple_result(self, generated):
         return generated is not self.functions[0] or len(generated.wrt) > 1
-
-    def fresh(self, base, function):
-        """A name for a generated function: none the user's module, another generated
-        function or a helper bound in the generated code (runtime.where_grad...) uses."""
-        taken = set(self.reserved)
-        for f in self.functions:
-            taken |= set(f.helpers)
-        candidate, n = base, 1
-        while candidate in taken or candidate in function.namespace:
-            n += 1
-            candidate = f"{base}{n}"
-        self.reserved.add(candidate)
-        return candidate
-
-
-def _key(fn, kinds):
-    return fn, tuple(sorted(kinds.items()))
