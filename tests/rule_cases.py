@@ -27,6 +27,7 @@ import srcad
 from oracle import assert_tree_allclose, check_vjp, floats, inner, signed, wrt_positions
 
 CASES = []
+NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"   # cases of NumPy 2 features
 
 
 class Case:

@@ -1,9 +1,12 @@
 """The coverage table: generated from the rule tables, every rule has a test case."""
 from pathlib import Path
 
+import pytest
+
 import srcad.coverage as coverage
 from srcad import rules
 from srcad.__main__ import main
+from rule_cases import NUMPY2
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +30,7 @@ def test_cases_name_primitives_that_have_rules():
     assert claimed <= known, claimed - known
 
 
+@pytest.mark.skipif(not NUMPY2, reason="the page lists NumPy 2's names")
 def test_committed_page_is_the_generated_one():
     page = (ROOT / "docs" / "coverage.md").read_text()
     assert page == coverage.render(coverage.table(), markdown=True), \

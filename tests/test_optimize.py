@@ -125,11 +125,6 @@ def loop_with_copies(x, w):
     return np.sum(h) / 4.0
 
 
-def logistic(w, X, y):
-    p = 1.0 / (1.0 + np.exp(-(X @ w)))
-    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
-
-
 @pytest.mark.parametrize("f, args, wrt", [
     (mean_returned, (np.array([1.0, 2.0, 4.0]),), 0),
     (mean_returned, (np.array([[1.0, 2.0, 4.0]]),), 0),

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 import srcad
 from oracle import with_globals
 from rule_cases import (ANY, POSITIVE, UNIT, arrays, broadcasting, case, cases_of, floats,
-                        hvp_cases_of, one, run, run_hvp, shapes)
+                        one, run, shapes)
 
 try:
     import scipy
