@@ -110,13 +110,29 @@ class Facts:
         return seen - {var}
 
 
+def _caller(param):
+    """A name (never a variable's) for the caller's memory behind a callee's parameter."""
+    return f"<argument {param}>"
+
+
 class SharingCheck:
-    def __init__(self, analysis):
+    def __init__(self, analysis, is_callee=False):
         self.analysis = analysis
         self.function = analysis.function
         self.locals = analysis.locals
         self.user_names = local_names(self.function.node)
         self.containers = _containers(analysis)
+        self.is_callee = is_callee
+
+    def start(self):
+        """The facts on entry: in a called function each parameter shares memory with
+        the caller's argument, which the caller goes on reading by its own name."""
+        facts = Facts()
+        if self.is_callee:
+            for p in self.analysis.params:
+                if self.analysis.param_kinds.get(p) != "scalar":
+                    facts.link(p, _caller(p))
+        return facts
 
     def block(self, body, facts):
         for stmt in body:
@@ -128,6 +144,11 @@ class SharingCheck:
             target = stmt.targets[0]
             self.check_reads(stmt, names_in(stmt.value) | names_in(target, gast.Load), facts)
             if isinstance(target, gast.Name):
+                if getattr(stmt, "augmented", False) \
+                        and self.analysis.kinds.get(target.id) != "scalar":
+                    # `v += e` on an array writes into v's memory (normalized to a
+                    # rebinding): names sharing it change, and v no longer does
+                    self.written(target.id, stmt, facts, augmented=True)
                 self.bind(target.id, stmt.op, facts)
             else:
                 self.written(target.value.id, stmt, facts)
@@ -165,14 +186,29 @@ class SharingCheck:
             base = op.node.value.id
             if base in self.containers:
                 facts.put(var, base)     # an element, held by the container
+                for n in [n for n, held in facts.inside.items() if base in held]:
+                    facts.link(var, n)   # and maybe one of the values put into it
             elif base in self.locals:
                 facts.link(var, base)
         elif may_share(op):
             for n in names_in(op.node) & self.locals:
                 facts.link(var, n)
 
-    def written(self, var, stmt, facts):
-        for n in facts.changed_by_write(var):
+    def written(self, var, stmt, facts, augmented=False):
+        changed = facts.changed_by_write(var)
+        for p in self.analysis.params if self.is_callee else ():
+            # A called function changing its caller's array: a direct `p[i] = v` is
+            # handled by the transformers (refused in reverse mode where p is
+            # differentiated); through another name, or by `p += v` (which srcad
+            # rebinds), the caller would not see the change.
+            if _caller(p) in changed and (augmented or var != p and p in self.analysis.varied):
+                filename, lineno, line = self.function.location(stmt)
+                raise UnsupportedSyntaxError(
+                    f"cannot differentiate this in-place update of the argument '{p}' "
+                    f"{'' if var == p else f'through {var!r} '}inside a called function: "
+                    "return the new value instead (write `v = v + e`, not `v += e`)",
+                    filename, lineno, line)
+        for n in changed:
             facts.stale.setdefault(n, (stmt, var))
 
     def check_reads(self, stmt, names, facts):
@@ -198,6 +234,7 @@ def _containers(analysis):
     return {v for v, k in kinds.items() if k == {"literal"} and v not in analysis.params}
 
 
-def check_sharing(analysis):
+def check_sharing(analysis, is_callee=False):
     """Refuse reads of memory changed in place through another name."""
-    SharingCheck(analysis).block(analysis.tree.body, Facts())
+    check = SharingCheck(analysis, is_callee)
+    check.block(analysis.tree.body, check.start())

@@ -275,7 +275,7 @@ class Analysis:
         """Refuse writes srcad cannot follow: through a second name for the same
         memory (see aliasing.py), or into an argument of a called function."""
         if not self.function.generated:    # srcad's own code shares memory only safely
-            check_sharing(self)
+            check_sharing(self, is_callee)
         if not is_callee or self.forward:
             return
         for s in self.statements:

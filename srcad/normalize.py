@@ -327,6 +327,8 @@ class Normalizer:
     def assign_to(self, target, value):
         if isinstance(target, gast.Name):
             simple = self.simple(value, hint=target.id)
+            if isinstance(simple, gast.Name) and simple.id == target.id:
+                return []   # `v = v` does nothing (as a copy it would zero v's gradient)
             if not _is_atom(simple) and target.id in names_in(simple):
                 temp = self.namer.fresh(self.hint(value, target.id))
                 self.emit(assign(temp, simple))
@@ -356,7 +358,11 @@ class Normalizer:
         if isinstance(target, gast.Name):
             load = name(target.id)
             value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
-            return self.assign_to(target, value)
+            out = self.assign_to(target, value)
+            # `v += e` rebinds v here, but on an array Python updates v's memory in
+            # place, changing every name that shares it: aliasing.py checks that
+            out[-1].augmented = True
+            return out
         if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
             index = self.index(target.slice)
             base = target.value.id

@@ -355,6 +355,9 @@ class ReverseFunction(Generator):
             taken = call(self.runtime("take_at"), name(self.grad(base)), index)
             value = node.value
             if isinstance(value, gast.Name) and value.id in self.active:
+                # the value may have been broadcast into the slots (`x[[0, 1]] = s`,
+                # `x[1:] = s`): sum their gradient back to its shape
+                taken = call(self.runtime("unbroadcast"), taken, name(value.id))
                 adjoint = self.contribute(value.id, taken)
             else:
                 adjoint = [gast.Expr(value=taken)]
@@ -462,8 +465,10 @@ class ReverseFunction(Generator):
                 kind = tag[0]
                 if kind == "save" and tag[1] not in needed:
                     drop.add(tag)
-                elif kind == "item" and tag[1] not in params \
-                        and not ({tag[1]} | aliases.get(tag[1], set())) & values:
+                elif kind == "item" and not ({tag[1]} | aliases.get(tag[1], set())) \
+                        & (values | params):
+                    # kept where the adjoint reads the memory written, or where it is
+                    # an argument's (written through a second name too: `a = x; a[0] = v`)
                     drop.add(tag)
                 elif kind == "list" and tag[1] not in needed and tag[1] not in params \
                         and not aliases.get(tag[1]):

@@ -196,6 +196,10 @@ def add_at(total, x, index, g):
     """
     if _is_zero(total) and not isinstance(x, (int, float)):
         total = zeros_like(x)
+    elif isinstance(x, np.ndarray) and isinstance(total, np.number) and np.ndim(total) == 0:
+        # a NumPy scalar gradient of an array, everywhere the same (the zero 0.0 after
+        # arithmetic with a NumPy scalar, `0.0 / np.float64(2.0)`): spread it
+        total = np.full(x.shape, total, dtype=np.result_type(x.dtype, total, np.float64))
     if isinstance(total, np.ndarray):
         if np.iscomplexobj(g) and not np.iscomplexobj(total):
             if np.iscomplexobj(x):
@@ -313,7 +317,10 @@ def pop_grad(total, xs):
 
 def sequence_grad(g, x):
     """The gradient of a list or tuple x, from the gradient of the array built from it."""
-    return list(g) if isinstance(x, (list, tuple)) else g
+    if isinstance(x, (list, tuple)):
+        # 0.0 is the zero gradient (of an array built from x that nothing read)
+        return 0.0 if _is_zero(g) else list(g)
+    return g
 
 
 def as_gradient(g, x):
