@@ -29,6 +29,10 @@ def unbroadcast(g, x):
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if kept:
         g = g.sum(axis=kept, keepdims=True)
+    if shape and g.shape != shape:
+        # smaller than x (made from the zero 0.0, as in `0.0 / a` for `y / a` with a of
+        # shape (1,)): spread, so that a later add_at into it sees x's shape
+        g = np.broadcast_to(g, shape).copy()
     if not shape and not isinstance(x, np.ndarray):
         return float(g) if np.isrealobj(g) else complex(g)
     return g

@@ -197,3 +197,15 @@ def test_writes_into_arguments_through_aliases_are_undone():
     np.testing.assert_array_equal(W, W0)
     expected = numerical_grad(writes_into_arguments_through_aliases, (x, W, 0.5), wrt=2)
     assert expected == pytest.approx(1.0)
+
+
+def divide_by_own_last_element(y, s):
+    v = np.exp(y[-1:] * s)
+    y /= (np.sin(-1.1) * np.cos(y[-1:])) ** 2 + 1.0   # this y is never read
+    return np.sum(v ** 2)
+
+
+def test_zero_gradient_keeps_the_shape_of_its_variable():
+    # dy = unbroadcast(0.0 / add, y) had add's shape (1,): y[-1:]'s gradient was then
+    # added into that and spread over all of y
+    check_grad(divide_by_own_last_element, np.array([0.3, -0.5, 0.8, 0.1]), 0.5, wrt=(0, 1))
