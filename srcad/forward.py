@@ -26,9 +26,10 @@ class ForwardFunction(Generator):
         body = self.tree.body
         result = body[-1].value
         statements, _ = self.block(body[:-1])
+        updated = self.analysis.in_place | self.passed_to_calls()
         copies = [assign(self.grad(p), call(self.runtime("seed_copy"), name(self.grad(p))))
-                  for p in self.wrt if p in self.active and p in self.analysis.in_place
-                  and not self.is_callee]
+                  for p in self.wrt if p in self.active and p in updated
+                  and not self.is_callee]     # the caller's tangents stay as they were
         zeros = [assign(self.grad(p), call(self.runtime("zeros_like"), name(p)))
                  for p in self.analysis.params if p in self.active and p not in self.wrt]
         copies = zeros + copies
@@ -47,6 +48,15 @@ class ForwardFunction(Generator):
                                 body=copies + statements + [gast.Return(value=value)],
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])
+
+    def passed_to_calls(self):
+        """Names passed to the user's functions, which may update them in place (srcad's
+        own generated primals write into the arrays they are given, then restore them,
+        but not their tangents)."""
+        return {n.id for node in gast.walk(self.tree)
+                if getattr(getattr(node, "op", None), "kind", None) == "call"
+                for n in list(node.op.args) + list(node.op.keywords.values())
+                if isinstance(n, gast.Name)}
 
     def tangent_or_zero(self, node):
         if isinstance(node, gast.Name) and node.id in self.active:

@@ -314,3 +314,24 @@ def test_hvp_through_abs_of_a_complex_value():
     step = 1e-5
     expected = (gradient(x + step * v) - gradient(x - step * v)) / (2 * step)
     np.testing.assert_allclose(srcad.hvp(_abs_of_complex)(x, v), expected, rtol=1e-6, atol=1e-6)
+
+
+def _writes_into_its_argument(W, d):
+    v = np.dot(np.tanh(W), d)
+    W[:, -1] = W[:, 0] ** 2
+    return np.sum(v * v) + np.sum(W ** 3)
+
+
+def test_hvp_leaves_the_direction_and_the_arguments_unchanged():
+    """The gradient writes into W and restores it; forward mode over it must not leave
+    that write in the caller's direction array."""
+    rng = np.random.default_rng(1)
+    W, d, V = rng.normal(size=(2, 3)), rng.normal(size=3), rng.normal(size=(2, 3))
+    W0, V0 = W.copy(), V.copy()
+    gradient = srcad.grad(_writes_into_its_argument)
+    step = 1e-5
+    expected = (gradient(W + step * V, d) - gradient(W - step * V, d)) / (2 * step)
+    np.testing.assert_allclose(srcad.hvp(_writes_into_its_argument)(W, d, V), expected,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(V, V0)
+    np.testing.assert_array_equal(W, W0)
