@@ -492,6 +492,23 @@ class ReverseFunction(Generator):
         self.final[1].targets[0].elts = [name(v, store=True) for v in saved]
         if not saved:
             self.primal_body = [s for s in self.primal_body if s is not self.final[0]]
+        self.copy_views_of_written_memory(values, aliases)
+
+    def copy_views_of_written_memory(self, values, aliases):
+        """Take as a copy a view that the adjoint reads, of memory the primal writes into.
+
+        The adjoint restores written memory before it reads such a view, which is all it
+        needs; but forward mode over the adjoint (a Hessian) restores only the tangents
+        it differentiates, and would read the view's tangent as overwritten."""
+        written = {tag_of(n)[1] for n in _walk(self.adjoint_body)
+                   if tag_of(n) and tag_of(n)[0] == "item"}
+        shared = set().union(*[aliases.get(w, set()) for w in written]) - written
+        for node in _walk(self.primal_body):
+            op = getattr(node, "op", None)
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) \
+                    and node.targets[0].id in shared & values and op is not None \
+                    and op.kind in ("copy", "subscript", "rule") and may_share(op):
+                node.value = call(self.runtime("copy_value"), node.value)
 
     def primal_order(self):
         seen = []

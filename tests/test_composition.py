@@ -335,3 +335,31 @@ def test_hvp_leaves_the_direction_and_the_arguments_unchanged():
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(V, V0)
     np.testing.assert_array_equal(W, W0)
+
+
+def _row_scaled_in_place(x, W):
+    B = W * 1.0
+    B[-1] = B[-1] * np.tanh(x)
+    return np.sum(B * B)
+
+
+def _argument_row_scaled_in_place(x, W):
+    v = W @ x
+    W[-1] *= np.tanh(x)
+    return np.sum(W) + np.mean(v * v) + np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("f", [_row_scaled_in_place, _argument_row_scaled_in_place],
+                         ids=lambda f: f.__name__)
+def test_hessian_of_a_row_read_then_overwritten(f):
+    """The adjoint reads B[-1] as it was before `B[-1] = ...` wrote over it; forward mode
+    over the adjoint must see the tangent it had then too."""
+    rng = np.random.default_rng(2)
+    x, W = rng.normal(size=3), rng.normal(size=(2, 3))
+    vx, vW = rng.normal(size=3), rng.normal(size=(2, 3))
+    gradient = srcad.grad(f, wrt=(0, 1))
+    step = 1e-5
+    plus, minus = gradient(x + step * vx, W + step * vW), gradient(x - step * vx, W - step * vW)
+    got = srcad.hvp(f, wrt=(0, 1))(x, W, vx, vW)
+    for g, p, m in zip(got, plus, minus):
+        np.testing.assert_allclose(g, (p - m) / (2 * step), rtol=1e-6, atol=1e-6)
