@@ -20,12 +20,15 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
             gast.Pow: operator.pow}
 
 
-def optimize(body, gradients, in_place, shapes=None):
+def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
-    shapes of expressions (reverse.AdjointShapes), for the arithmetic passes."""
+    shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
+    incoming gradients known to be more than the zero 0.0; nonzero(dy): the test that
+    dy is (reverse.Pullback, ZeroPullbacks)."""
     gradients = set(gradients)
     body = [Fold().visit(s) for s in body]
+    ZeroPullbacks(gradients, nonzero).block(body, (frozenset(), frozenset(seeds)))
     FirstContributions(gradients, in_place).block(body, set())
     body = tidy(remove_dead_stores(body, gradients))
     if shapes is None:
@@ -65,6 +68,91 @@ def _assigned_name(stmt):
             and isinstance(stmt.targets[0], gast.Name):
         return stmt.targets[0].id
     return None
+
+
+class ZeroPullbacks:
+    """Forward dataflow of two facts about each gradient: it is the zero 0.0 it starts as
+    (or is reset to when its variable is overwritten), or it is known to be more than
+    that (an array, a NumPy or nonzero number). The adjoint statements of an assignment
+    (tagged `srcad_pullback` by reverse.py) are linear in the target's gradient dy: where
+    dy is the zero 0.0 they are dropped, and where it may be, those of a rule that can
+    fail on a plain float (`dy[::-1]`, `dy @ b`, `np.sum(dy, axis=1)`) run under
+    `if nonzero_gradient(dy):`. A state is (zero, more): two sets of gradient names."""
+
+    def __init__(self, gradients, nonzero):
+        self.gradients = set(gradients)
+        self.nonzero = nonzero
+
+    def block(self, body, state, rewrite=True):
+        i = 0
+        while i < len(body):
+            pullback = getattr(body[i], "srcad_pullback", None)
+            if pullback is None:
+                state = self.statement(body[i], state, rewrite, None)
+                i += 1
+                continue
+            j = i
+            while j < len(body) and getattr(body[j], "srcad_pullback", None) is pullback:
+                j += 1
+            zero, more = state
+            dy = pullback.dy
+            if dy in zero:
+                if rewrite:
+                    del body[i:j]
+                    continue
+            elif pullback.guarded and dy not in more and self.nonzero is not None:
+                inside = self.run(body[i:j], (zero - {dy}, more | {dy}), rewrite, pullback)
+                state = (zero & inside[0], more & inside[1])
+                if rewrite:
+                    guard = gast.If(test=self.nonzero(dy), body=body[i:j], orelse=[])
+                    body[i:j] = [guard]
+                    j = i + 1
+            else:
+                state = self.run(body[i:j], state, rewrite, pullback)
+            i = j
+        return state
+
+    def run(self, stmts, state, rewrite, pullback):
+        for stmt in stmts:
+            state = self.statement(stmt, state, rewrite, pullback)
+        return state
+
+    def statement(self, stmt, state, rewrite, pullback):
+        zero, more = state
+        if isinstance(stmt, gast.If):
+            a = self.block(stmt.body, state, rewrite)
+            b = self.block(stmt.orelse, state, rewrite)
+            return (a[0] & b[0], a[1] & b[1])
+        if isinstance(stmt, (gast.For, gast.While)):
+            entry = state
+            while True:
+                end = self.block(list(stmt.body), entry, rewrite=False)
+                if entry[0] <= end[0] and entry[1] <= end[1]:
+                    break
+                entry = (entry[0] & end[0], entry[1] & end[1])
+            self.block(stmt.body, entry, rewrite)
+            return entry
+        target = _assigned_name(stmt)
+        if target is not None and target in self.gradients:
+            if _is_zero(stmt.value):
+                return (zero | {target}, more - {target})
+            if (pullback is not None and pullback.dy in more) or self.more(stmt.value, more):
+                return (zero - {target}, more | {target})
+            return (zero - {target}, more - {target})
+        stored = {node.id for node in gast.walk(stmt)
+                  if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
+        return (zero - stored, more - stored)
+
+    def more(self, value, more):
+        """Whether value is known to be more than the zero 0.0."""
+        if isinstance(value, gast.Name):
+            return value.id in more
+        if isinstance(value, gast.BinOp):
+            return self.more(value.left, more) or self.more(value.right, more)
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
+                and value.func.id.startswith("add_at"):
+            return True
+        return False
 
 
 class FirstContributions:

@@ -144,7 +144,9 @@ class ReverseFunction(Generator):
             else gast.Tuple(elts=grads, ctx=gast.Load())
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
         body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
-                        self.gradients.values(), in_place, AdjointShapes(self))
+                        self.gradients.values(), in_place, AdjointShapes(self),
+                        seeds=(self.seed,),
+                        nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)))
         self.narrow_final(body, head)
         self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)
@@ -236,6 +238,12 @@ class ReverseFunction(Generator):
                 node, adjoint = self.user_call(node, target, op)
             else:
                 adjoint = self.op_adjoint(target, op)
+                # linear in the target's gradient: dropped where that gradient is known
+                # to be the zero 0.0, and a rule's run only on a gradient that is more
+                guarded = op.kind == "rule" and self.kinds.get(target) != "scalar"
+                pullback = Pullback(self.grad(target), guarded)
+                for stmt in adjoint:
+                    stmt.srcad_pullback = pullback
         primal = [node]
         if overwrites:
             if target in self.active:
@@ -571,6 +579,16 @@ class ReverseFunction(Generator):
 
     def restores_in_place(self):
         return any(tag_of(n) and tag_of(n)[0] in ("item", "list") for n in _walk(self.adjoint_body))
+
+
+class Pullback:
+    """The adjoint statements of one assignment: linear in the gradient dy of its target
+    (optimize.ZeroPullbacks drops or guards them). guarded: whether they may fail on the
+    zero 0.0 (a rule that indexes or reshapes dy), so must not run on it."""
+
+    def __init__(self, dy, guarded):
+        self.dy = dy
+        self.guarded = guarded
 
 
 class AdjointShapes:

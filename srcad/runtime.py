@@ -179,6 +179,12 @@ def _is_zero(g):
     return type(g) is float and g == 0.0
 
 
+def nonzero_gradient(g):
+    """Whether g is more than the zero gradient 0.0 that a variable's gradient starts as
+    (rules that index or reshape a gradient are run only on such a gradient)."""
+    return type(g) is not float or g != 0.0
+
+
 def seed_copy(g):
     """An owned copy of an incoming gradient, safe to update in place."""
     if isinstance(g, np.ndarray):

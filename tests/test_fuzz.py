@@ -209,3 +209,43 @@ def test_zero_gradient_keeps_the_shape_of_its_variable():
     # dy = unbroadcast(0.0 / add, y) had add's shape (1,): y[-1:]'s gradient was then
     # added into that and spread over all of y
     check_grad(divide_by_own_last_element, np.array([0.3, -0.5, 0.8, 0.1]), 0.5, wrt=(0, 1))
+
+
+def cumsum_never_read(x, y):
+    old = y
+    y = np.cumsum(x)            # the new y is never read: its gradient stays 0.0
+    return np.sum(old ** 2)
+
+
+def outer_overwritten_in_loop(x, W):
+    v = W * 1.0
+    for i in range(3):
+        if i < 2:
+            v = np.outer(W[:, i], x)    # reversed, the second time it finds dv reset to 0.0
+    return np.mean(v * v)
+
+
+def outer_maybe_never_read(x, W, k):
+    W = np.outer(W[:, -1], x)
+    y = x
+    for i in range(k):
+        if i == 1:
+            y = np.mean(W, axis=0)      # for k < 2 the new W is never read
+    return np.sum(y * y)
+
+
+def call_outer_maybe_never_read(x, W, k):
+    return outer_maybe_never_read(x, W, k) * 2.0
+
+
+def test_rules_do_not_run_on_the_zero_gradient():
+    # a variable reassigned and its new value never read keeps the gradient 0.0: rules
+    # specialized for known shapes (`np.cumsum(dy[::-1])`, `dv @ b`) failed on the float
+    x, W = np.array([0.3, -0.5, 0.8]), np.arange(9.0).reshape(3, 3) / 10
+    check_grad(cumsum_never_read, x.copy(), np.array([0.2, 0.4, -0.1]), wrt=(0, 1))
+    check_grad(outer_overwritten_in_loop, x.copy(), W.copy(), wrt=(0, 1))
+    for k in (0, 1, 3):
+        check_grad(outer_maybe_never_read, x.copy(), W.copy(), k, wrt=(0, 1))
+        check_grad(call_outer_maybe_never_read, x.copy(), W.copy(), k, wrt=(0, 1))
+    _, pullback = srcad.vjp(outer_maybe_never_read, wrt=(0, 1))(x.copy(), W.copy(), 1)
+    assert pullback(1.0)[1] == pytest.approx(np.zeros((3, 3)))

@@ -111,7 +111,7 @@ def as_gradient_tangent(out, g, x):
 
 
 nondifferentiable(runtime.zeros_like, runtime.reduced_size, builtins.reversed, builtins.slice,
-                  reason="a shape, a zero or an index")
+                  runtime.nonzero_gradient, reason="a shape, a zero or an index")
 
 # Helpers that update their first argument in place (analysis.py follows them).
 MUTATING = {add_at, take_at, restore_item, pop_grad}
