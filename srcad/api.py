@@ -143,6 +143,13 @@ class Transform:
                 values[p] = param.default
         return values
 
+    @property
+    def one_tuple(self):
+        """Whether this transforms a gradient taken with a one-element wrt tuple: its
+        generated `f_grad` returns the gradient alone, the gradient itself a 1-tuple."""
+        inner = self.inner
+        return inner is not None and inner.multi and len(inner.wrt_names) == 1
+
     def target(self, args, kwargs):
         """The Python function to transform: the user's, or a generated gradient's."""
         if self.inner is None:
@@ -340,6 +347,9 @@ class Jvp(Transform):
             raise SrcadError(f"jvp of {self.fn.__qualname__} takes the arguments, then one "
                              f"tangent per wrt argument ({count})")
         compiled = self.forward(primal, kwargs)
+        if self.one_tuple:      # a tuple gives a tuple, as the gradient does
+            value, tangent = compiled.primal(*tangents, *primal, **kwargs)
+            return (value,), (tangent,)
         return compiled.primal(*tangents, *primal, **kwargs)
 
     def forward(self, args, kwargs):
@@ -414,6 +424,12 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
     compiled = jvp_.forward(args, kwargs)
     transform.last = compiled
     run = compiled.primal
+    if transform.one_tuple:     # the gradient is a 1-tuple: so is the output here
+        plain = run
+
+        def run(*a, **k):
+            value, column = plain(*a, **k)
+            return (value,), (column,)
     zeros = [np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0 for x in inputs]
     blocks, several = [], False      # blocks[k][i]: d output i / d input k
     for k, x in enumerate(inputs):

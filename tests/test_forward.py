@@ -134,6 +134,22 @@ def test_hessian_of_logistic_regression_is_analytic_and_hvp_agrees():
     np.testing.assert_allclose(srcad.hvp(logistic_loss)(w, X, y, v), H @ v, rtol=1e-10)
 
 
+def test_one_element_wrt_tuples_give_tuples_like_grad():
+    # grad(f, wrt=(0,)) is a 1-tuple; so are hvp's result and the gradient's tangent,
+    # and the Hessian is a 1-tuple of 1-tuples (result[i][j] = d grad_i / d x_j)
+    rng = np.random.default_rng(2)
+    X, y, w, v = rng.normal(size=(6, 3)), np.ones(6), rng.normal(size=3), rng.normal(size=3)
+    H = srcad.hessian(logistic_loss)(w, X, y)
+    assert isinstance(srcad.grad(logistic_loss, wrt=(0,))(w, X, y), tuple)
+    (hv,) = srcad.hvp(logistic_loss, wrt=(0,))(w, X, y, v)
+    np.testing.assert_allclose(hv, H @ v, rtol=1e-10)
+    ((h,),) = srcad.hessian(logistic_loss, wrt=(0,))(w, X, y)
+    np.testing.assert_allclose(h, H, rtol=1e-12)
+    (g,), (t,) = srcad.jvp(srcad.grad(logistic_loss, wrt=(0,)))(w, X, y, v)
+    np.testing.assert_allclose(g, srcad.grad(logistic_loss)(w, X, y), rtol=1e-12)
+    np.testing.assert_allclose(t, H @ v, rtol=1e-10)
+
+
 def control_flow(x):
     y = x
     for i in range(3):
