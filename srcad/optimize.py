@@ -149,9 +149,15 @@ class ZeroPullbacks:
             return value.id in more
         if isinstance(value, gast.BinOp):
             return self.more(value.left, more) or self.more(value.right, more)
-        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
-                and value.func.id.startswith("add_at"):
-            return True
+        if isinstance(value, gast.Call):
+            func = value.func
+            if isinstance(func, gast.Attribute):     # np.full(...), g.reshape(...): NumPy's
+                return True
+            if isinstance(func, gast.Name) and func.id.startswith("add_at"):
+                return True
+            if isinstance(func, gast.Name) and func.id.startswith(("unbroadcast", "take_at")) \
+                    and value.args:                  # a part, or a sum, of a known gradient
+                return self.more(value.args[0], more)
         return False
 
 
