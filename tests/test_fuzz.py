@@ -249,3 +249,22 @@ def test_rules_do_not_run_on_the_zero_gradient():
         check_grad(call_outer_maybe_never_read, x.copy(), W.copy(), k, wrt=(0, 1))
     _, pullback = srcad.vjp(outer_maybe_never_read, wrt=(0, 1))(x.copy(), W.copy(), 1)
     assert pullback(1.0)[1] == pytest.approx(np.zeros((3, 3)))
+
+
+def _cumulative(x):
+    return np.cumsum(x)
+
+
+def _dead_call_result(x, y):
+    z = _cumulative(x)      # overwritten before it is read: its gradient stays 0.0
+    z = y * 2.0
+    return np.sum(z)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="a called function's adjoint still receives the zero 0.0 as its "
+                          "seed when the call's result is never read")
+def test_called_function_whose_result_is_never_read():
+    dx, dy = srcad.grad(_dead_call_result, wrt=(0, 1))(np.array([1.0, 2.0]), np.array([0.5, 0.1]))
+    np.testing.assert_array_equal(dx, [0.0, 0.0])
+    np.testing.assert_array_equal(dy, [2.0, 2.0])
