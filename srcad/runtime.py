@@ -848,6 +848,11 @@ def _eig_ordered(a, w):
     return np.take_along_axis(v, order[..., None, :], -1)
 
 
+def _complex_valued(v):
+    """Whether v holds complex values (NumPy 2.5's eig types real ones complex too)."""
+    return np.iscomplexobj(v) and bool(np.any(np.imag(v) != 0))
+
+
 def eig_grad(g, result, a):
     """Gradient of np.linalg.eig(a) or, with result the eigenvalues alone, of
     np.linalg.eigvals(a). Complex eigenvalues are allowed; complex eigenvectors are not."""
@@ -860,7 +865,7 @@ def eig_grad(g, result, a):
     f, degenerate = _inverse_gaps(w)
     inner = np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
     if np.any(gv != 0):
-        if np.iscomplexobj(v):
+        if _complex_valued(v):
             _refuse("complex eigenvectors of np.linalg.eig have no derivative srcad supports "
                     "(their phase is a normalization choice); use their eigenvalues")
         if degenerate:
@@ -878,7 +883,7 @@ def eig_jvp(t, result, a):
     dw = np.diagonal(c, 0, -2, -1)
     if not isinstance(result, tuple):
         return dw
-    if np.iscomplexobj(v):
+    if _complex_valued(v):
         return dw, np.full(np.shape(v), np.nan)
     f, _ = _inverse_gaps(w, np.nan)
     dv = v @ (f * c)
