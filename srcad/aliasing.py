@@ -202,27 +202,24 @@ class SharingCheck:
             # differentiated); through another name, or by `p += v` (which srcad
             # rebinds), the caller would not see the change.
             if _caller(p) in changed and (augmented or var != p and p in self.analysis.varied):
-                filename, lineno, line = self.function.location(stmt)
-                raise UnsupportedSyntaxError(
+                raise self.function.error(UnsupportedSyntaxError, stmt,
                     f"cannot differentiate this in-place update of the argument '{p}' "
                     f"{'' if var == p else f'through {var!r} '}inside a called function: "
-                    "return the new value instead (write `v = v + e`, not `v += e`)",
-                    filename, lineno, line)
+                    "return the new value instead (write `v = v + e`, not `v += e`)")
         for n in changed:
             facts.stale.setdefault(n, (stmt, var))
 
     def check_reads(self, stmt, names, facts):
         for var in sorted(names & facts.stale.keys()):
             write, through = facts.stale[var]
-            filename, lineno, line = self.function.location(write)
             _, read_line, _ = self.function.location(stmt)
             shown = f"'{var}'" if var in self.user_names else "a value"
-            raise UnsupportedSyntaxError(
+            raise self.function.error(
+                UnsupportedSyntaxError, write,
                 f"cannot differentiate this in-place write into '{through}': it also changes "
                 f"{shown}, which shares memory with '{through}' (a view or the same object) "
                 f"and is read after the write, on line {read_line}; srcad follows values by "
-                "name, not by memory: take a .copy() where the two come to share memory",
-                filename, lineno, line)
+                "name, not by memory: take a .copy() where the two come to share memory")
 
 
 def _containers(analysis):

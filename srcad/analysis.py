@@ -173,20 +173,16 @@ class Analysis:
                 if isinstance(receiver, gast.Name) and receiver.id in self.varied:
                     varied.append(receiver.id)
                 if varied:
-                    filename, lineno, line = self.function.location(node)
-                    raise UnsupportedSyntaxError(
+                    raise self.function.error(UnsupportedSyntaxError, node,
                         f"cannot differentiate {op.description} called for its effect on "
                         f"'{varied[0]}': srcad does not follow in-place updates made by "
-                        "calls; return the new value and assign it",
-                        filename, lineno, line)
+                        "calls; return the new value and assign it")
 
     def refuse_no_derivative(self, node, op, inputs):
-        filename, lineno, line = self.function.location(node)
-        raise NoDerivativeError(
+        raise self.function.error(NoDerivativeError, node,
             f"no derivative rule for {op.description or 'this operation'} "
             f"(applied to '{inputs[0]}', which depends on a differentiated input): "
-            "register one with @srcad.adjoint, or wrap the value in srcad.stop_gradient",
-            filename, lineno, line)
+            "register one with @srcad.adjoint, or wrap the value in srcad.stop_gradient")
 
     # -- kinds ------------------------------------------------------------------
 
@@ -281,11 +277,9 @@ class Analysis:
         for s in self.statements:
             if s.write and not s.synthetic and s.target in self.params \
                     and s.target in self.varied:
-                filename, lineno, line = self.function.location(s.node)
-                raise UnsupportedSyntaxError(
+                raise self.function.error(UnsupportedSyntaxError, s.node,
                     f"cannot differentiate an in-place update of the argument '{s.target}' "
-                    "inside a called function: return the new value instead",
-                    filename, lineno, line)
+                    "inside a called function: return the new value instead")
 
 
 def _returned_name(tree):

@@ -152,9 +152,9 @@ class ForwardFunction(Generator):
     def rule_tangent(self, target, op):
         template = rules.TANGENTS.get(op.primitive)
         if template is None:
-            filename, lineno, line = self.function.location(op.node)
-            raise NoDerivativeError(f"no forward rule for {op.description}: register one "
-                                    "with @srcad.tangent", filename, lineno, line)
+            raise self.function.error(NoDerivativeError, op.node,
+                                      f"no forward rule for {op.description}: register "
+                                      "one with @srcad.tangent")
         bindings = template.bind(op.args, op.keywords)
 
         def tangent_of(param):

@@ -95,7 +95,6 @@ class _PassFreeVariables(gast.NodeTransformer):
 
 
 def _refuse(function, node, construct):
-    filename, lineno, line = function.location(node)
-    raise UnsupportedSyntaxError(
+    raise function.error(UnsupportedSyntaxError, node,
         f"cannot differentiate {construct}: call the helper directly, or define it at "
-        "module level", filename, lineno, line)
+        "module level")

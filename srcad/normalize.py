@@ -97,12 +97,11 @@ class Normalizer:
     # -- errors -------------------------------------------------------------
 
     def refuse(self, node, construct, advice=None):
-        filename, lineno, line = self.function.location(node)
         advice = advice or ADVICE.get(construct)
         msg = f"cannot differentiate {construct}"
         if advice:
             msg += f": {advice}"
-        raise UnsupportedSyntaxError(msg, filename, lineno, line)
+        raise self.function.error(UnsupportedSyntaxError, node, msg)
 
     # -- entry ----------------------------------------------------------------
 

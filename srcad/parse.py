@@ -33,6 +33,10 @@ class Function:
     def source_line(self, lineno):
         return linecache.getline(self.filename, lineno).rstrip() if lineno else ""
 
+    def error(self, cls, node, message):
+        """An error of class cls (a SrcadError) located at node's line of the user's file."""
+        return cls(message, *self.location(node))
+
     def location(self, node):
         """(filename, lineno, source line) of a node, for error messages."""
         lineno = getattr(node, "lineno", None) or self.node.lineno

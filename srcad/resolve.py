@@ -191,10 +191,9 @@ class Resolver:
     def rule(self, template, args, keywords, node, label, primitive):
         bindings = template.bind(args, keywords)
         if bindings is None:
-            filename, lineno, line = self.function.location(node)
-            raise NoDerivativeError(
+            raise self.function.error(NoDerivativeError, node,
                 f"the arguments of {label} do not match its derivative rule "
-                f"{template.fn.__name__}{template.signature}", filename, lineno, line)
+                f"{template.fn.__name__}{template.signature}")
         return Op("rule", node, template=template, bindings=bindings, description=label,
                   args=args, keywords=keywords, primitive=primitive)
 

@@ -288,9 +288,9 @@ class ReverseFunction(Generator):
     def rule_adjoint(self, target, op, dy):
         template = rules.ADJOINTS.get(op.primitive)
         if template is None:
-            filename, lineno, line = self.function.location(op.node)
-            raise NoDerivativeError(f"no reverse rule for {op.description}: register one "
-                                    "with @srcad.adjoint", filename, lineno, line)
+            raise self.function.error(NoDerivativeError, op.node,
+                                      f"no reverse rule for {op.description}: register "
+                                      "one with @srcad.adjoint")
         bindings = op.bindings
         wanted = {param for param, node in bindings.items()
                   if isinstance(node, gast.Name) and node.id in self.active
