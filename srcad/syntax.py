@@ -31,12 +31,6 @@ def parse_expr(code):
     return gast.parse(code).body[0].value
 
 
-def quote(code, **subs):
-    """Parse statements from text, replacing each Name in `subs` by a node or name."""
-    body = gast.parse(code).body
-    return [replace_names(stmt, subs) for stmt in body] if subs else body
-
-
 def replace_names(node, subs):
     """Replace Name nodes whose id is in `subs` (values: str or expression node)."""
 
