@@ -20,15 +20,18 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
             gast.Pow: operator.pow}
 
 
-def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None):
+def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None,
+             seed_or_zeros=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
     incoming gradients known to be more than the zero 0.0; nonzero(dy): the test that
-    dy is (reverse.Pullback, ZeroPullbacks)."""
+    dy is; seed_or_zeros(dy, y): dy, or zeros shaped like y where dy is still 0.0, for
+    a called function's adjoint (reverse.Pullback, ZeroPullbacks)."""
     gradients = set(gradients)
     body = [Fold().visit(s) for s in body]
-    ZeroPullbacks(gradients, nonzero).block(body, (frozenset(), frozenset(seeds)))
+    ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
+        body, (frozenset(), frozenset(seeds)))
     FirstContributions(gradients, in_place).block(body, set())
     body = tidy(remove_dead_stores(body, gradients))
     if shapes is None:
@@ -77,11 +80,13 @@ class ZeroPullbacks:
     (tagged `srcad_pullback` by reverse.py) are linear in the target's gradient dy: where
     dy is the zero 0.0 they are dropped, and where it may be, those of a rule that can
     fail on a plain float (`dy[::-1]`, `dy @ b`, `np.sum(dy, axis=1)`) run under
-    `if nonzero_gradient(dy):`. A state is (zero, more): two sets of gradient names."""
+    `if nonzero_gradient(dy):`. A called function's adjoint gets `seed_or_zeros(dy, y)`
+    where dy may be 0.0. A state is (zero, more): two sets of gradient names."""
 
-    def __init__(self, gradients, nonzero):
+    def __init__(self, gradients, nonzero, seed_or_zeros=None):
         self.gradients = set(gradients)
         self.nonzero = nonzero
+        self.seed_or_zeros = seed_or_zeros
 
     def block(self, body, state, rewrite=True):
         i = 0
@@ -119,6 +124,14 @@ class ZeroPullbacks:
 
     def statement(self, stmt, state, rewrite, pullback):
         zero, more = state
+        seed = getattr(stmt, "srcad_call_seed", None)
+        if seed is not None and seed[0] not in more and rewrite and self.seed_or_zeros:
+            # a called function's adjoint runs whatever its seed (it pops what its primal
+            # pushed), and its rules may index the seed: never give it the float 0.0
+            replaced = self.seed_or_zeros(*seed)
+            if replaced is not None:
+                stmt.value.args[1] = replaced
+                stmt.srcad_call_seed = None
         if isinstance(stmt, gast.If):
             a = self.block(stmt.body, state, rewrite)
             b = self.block(stmt.orelse, state, rewrite)

@@ -146,10 +146,18 @@ class ReverseFunction(Generator):
         body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
                         self.gradients.values(), in_place, AdjointShapes(self),
                         seeds=(self.seed,),
-                        nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)))
+                        nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
+                        seed_or_zeros=self.seed_or_zeros)
         self.narrow_final(body, head)
         self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)
+
+    def seed_or_zeros(self, dy, y):
+        """`seed_or_zeros(dy, y)` for a called function's adjoint, where the call's result y
+        is recorded for the adjoint (else None: its value there is not known)."""
+        if y not in self.recorded:
+            return None
+        return call(self.runtime("seed_or_zeros"), name(dy), name(y))
 
     def unshare_returned(self, body):
         """Returned gradients that may be the same array as another returned gradient, as
@@ -353,6 +361,7 @@ class ReverseFunction(Generator):
         targets = gast.Tuple(elts=names, ctx=gast.Store())
         back = assign(targets, call(name(generated.adjoint_name), name(self.stack),
                                     name(self.grad(target))))
+        back.srcad_call_seed = (self.grad(target), target)    # see optimize.ZeroPullbacks
         return primal, [back] + contributions
 
     def subscript_write(self, node, target):
@@ -495,7 +504,8 @@ class ReverseFunction(Generator):
         self.primal_body = _clean(self.primal_body)
         self.adjoint_body = _clean(self.adjoint_body)
         values, shapes = self.reads(self.adjoint_body)
-        saved = [v for v in self.primal_order() if v in values | shapes]
+        self.recorded = values | shapes     # what the adjoint may read of the primal's values
+        saved = [v for v in self.primal_order() if v in self.recorded]
         self.final[0].value.args[0].elts = [name(v) for v in saved]
         self.final[1].targets[0].elts = [name(v, store=True) for v in saved]
         if not saved:

@@ -185,6 +185,12 @@ def nonzero_gradient(g):
     return type(g) is not float or g != 0.0
 
 
+def seed_or_zeros(g, y):
+    """The seed of a called function's adjoint: g, or zeros shaped like the call's result
+    y where g is still the zero gradient 0.0 (the callee's rules may index their seed)."""
+    return zeros_like(y) if type(g) is float and g == 0.0 else g
+
+
 def seed_copy(g):
     """An owned copy of an incoming gradient, safe to update in place."""
     if isinstance(g, np.ndarray):

@@ -255,6 +255,21 @@ def h_products(x):
 case([runtime.concatenate_grad, runtime.tile_grad, runtime.unstack, runtime.parts,
       runtime.untranspose, runtime.sort_grad, runtime.take_grad, runtime.repeat_grad,
       runtime.add_at, runtime.item_grad], h_shapes, st.tuples(distinct((3, 4))), hvp=True)
+def _cumulative(v):
+    return np.cumsum(v)
+
+
+def h_seed_of_a_call(x):
+    z = x * 1.0
+    for i in range(3):
+        z = _cumulative(x * z)      # read only where the next iteration does not overwrite
+        if i == 1:
+            z = np.sin(x)
+    return np.sum(z * z)
+
+
+case(runtime.seed_or_zeros, h_seed_of_a_call, st.tuples(arrays((4,), floats(-1.0, 1.0))),
+     hvp=True)
 case([runtime.matmul_left, runtime.matmul_right, runtime.dot_left, runtime.dot_right,
       runtime.tensordot_left, runtime.tensordot_right, runtime.diagonal_grad], h_products,
      st.tuples(arrays((12,), floats(-1.0, 1.0))), hvp=True)

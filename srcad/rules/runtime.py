@@ -20,6 +20,11 @@ def unbroadcast_tangent(out, g, x):
     d[out] = unbroadcast(d[g], x)
 
 
+@tangent(runtime.seed_or_zeros)
+def seed_or_zeros_tangent(out, g, y):
+    d[out] = runtime.seed_or_zeros(d[g], y)
+
+
 @tangent(repeat_to_shape)
 def repeat_to_shape_tangent(out, g, x, axis=None, keepdims=False):
     d[out] = repeat_to_shape(d[g], x, axis, keepdims)
