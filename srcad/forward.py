@@ -11,6 +11,7 @@ import inspect
 import gast
 
 from . import rules
+from .aliasing import may_share
 from .errors import NoDerivativeError
 from .generate import GeneratedModule, Generator, runtime_kind
 from .syntax import assign, call, const, copy, name
@@ -34,10 +35,8 @@ class ForwardFunction(Generator):
                  for p in self.analysis.params if p in self.active and p not in self.wrt]
         copies = zeros + copies
         if not self.is_callee:      # the caller's arrays stay as they were
-            written = [p for p in self.analysis.params if any(
-                s.write and not s.synthetic and s.target == p for s in self.analysis.statements)]
             copies = [assign(p, call(self.runtime("copy_value"), name(p)))
-                      for p in written] + copies
+                      for p in self.written_params()] + copies
         tangent = self.tangent_or_zero(result)
         args = copy(self.tree.args)
         tangents = [gast.Name(id=self.grad(p), ctx=gast.Param(), annotation=None,
@@ -48,6 +47,28 @@ class ForwardFunction(Generator):
                                 body=copies + statements + [gast.Return(value=value)],
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])
+
+    def written_params(self):
+        """Parameters the function writes into, directly or through a name that may share
+        their memory (`a = W; a[0] = v`)."""
+        links = {}
+        for s in self.analysis.statements:
+            if not s.write and may_share(s.op):
+                for n, _ in s.op.inputs():
+                    links.setdefault(n, set()).add(s.target)
+                    links.setdefault(s.target, set()).add(n)
+        written = {s.target for s in self.analysis.statements if s.write and not s.synthetic}
+        found = []
+        for p in self.analysis.params:
+            seen, todo = {p}, [p]
+            while todo:
+                for n in links.get(todo.pop(), ()):
+                    if n not in seen:
+                        seen.add(n)
+                        todo.append(n)
+            if seen & written:
+                found.append(p)
+        return found
 
     def passed_to_calls(self):
         """Names passed to the user's functions, which may update them in place (srcad's

@@ -221,3 +221,19 @@ def test_forward_rule_reading_the_tangent_through_a_temporary():
     _, tangent = srcad.jvp(_uses_doubled_sine)(x, v)
     expected = np.sum((2.0 * np.cos(x) * x + 2.0 * np.sin(x)) * v)
     np.testing.assert_allclose(tangent, expected, rtol=1e-12)
+
+
+def _writes_through_another_name(x, W):
+    a = W
+    a[0] = a[0] * np.tanh(x)
+    return np.sum(a * a)
+
+
+def test_jvp_leaves_an_argument_written_through_another_name_unchanged():
+    x, W = np.array([0.3, 0.5]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    before = W.copy()
+    value, tangent = srcad.jvp(_writes_through_another_name)(x, W, np.array([1.0, -0.5]))
+    np.testing.assert_array_equal(W, before)
+    assert value == _writes_through_another_name(x, W.copy())
+    expected = numerical_grad(_writes_through_another_name, (x, W.copy())) @ np.array([1.0, -0.5])
+    np.testing.assert_allclose(tangent, expected, rtol=1e-6)
