@@ -963,13 +963,19 @@ def norm_jvp(t, x, result, ord=None, axis=None, keepdims=False):
                   keepdims=keepdims)
 
 
-def matrix_power_grad(g, a, n):
-    """Gradient of np.linalg.matrix_power(a, n)."""
+def _matrix_powers(a, n):
+    """(base, k, [base**0, ..., base**(k-1)]) for matrix_power(a, n) = base**k."""
     base = np.linalg.inv(a) if n < 0 else np.asarray(a)
     k = abs(int(n))
     powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
     for _ in range(k - 1):
         powers.append(powers[-1] @ base)
+    return base, k, powers
+
+
+def matrix_power_grad(g, a, n):
+    """Gradient of np.linalg.matrix_power(a, n)."""
+    base, k, powers = _matrix_powers(a, n)
     out = np.zeros(np.shape(a), np.result_type(g, base, np.float64))
     for i in range(k):
         out = out + _mT(powers[i]) @ g @ _mT(powers[k - 1 - i])
@@ -978,12 +984,8 @@ def matrix_power_grad(g, a, n):
 
 def matrix_power_jvp(t, a, n):
     """Tangent of np.linalg.matrix_power(a, n) for a tangent t of a."""
-    base = np.linalg.inv(a) if n < 0 else np.asarray(a)
+    base, k, powers = _matrix_powers(a, n)
     t = -base @ t @ base if n < 0 else t
-    k = abs(int(n))
-    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
-    for _ in range(k - 1):
-        powers.append(powers[-1] @ base)
     out = np.zeros(np.shape(a), np.result_type(t, base, np.float64))
     for i in range(k):
         out = out + powers[i] @ t @ powers[k - 1 - i]
