@@ -125,7 +125,9 @@ class _Helpers:
         key = (tuple(inner_wrt), tuple(along))
         if key not in self.jvps:
             from .api import Grad, Jvp
-            self.jvps[key] = Jvp(Grad(self.fn, tuple(inner_wrt), False), tuple(along), False)
+            # one wrt name, not a 1-tuple: f_grad then returns the gradient itself
+            wrt = inner_wrt[0] if len(inner_wrt) == 1 else tuple(inner_wrt)
+            self.jvps[key] = Jvp(Grad(self.fn, wrt, False), tuple(along), False)
         return self.jvps[key]
 
     def jvp(self, *values):
