@@ -348,3 +348,137 @@ def test_errors_are_exported_classes():
     assert issubclass(srcad.UnsupportedSyntaxError, srcad.SrcadError)
     assert issubclass(srcad.NoDerivativeError, srcad.SrcadError)
     assert issubclass(srcad.SrcadError, Exception)
+
+
+# --- custom rules, validated when @srcad.adjoint / @srcad.tangent runs ---------------------------
+
+d = srcad.rules.templates.d
+
+
+def _mysq(x):
+    return x * x
+
+
+def rule_returns(result, x):
+    return 2.0 * x * d[result]  # MARK
+
+
+def rule_names_no_parameter(result, x):
+    d[y] = 2.0 * x * d[result]  # MARK  # noqa: F821
+
+
+def rule_reads_an_argument_gradient(result, x):
+    d[x] = 2.0 * d[x] * d[result]  # MARK
+
+
+def rule_with_parameter_primitive_lacks(result, x, scale):  # MARK
+    d[x] = 2.0 * scale * x * d[result]
+
+
+def rule_assigns_nothing(result, x):  # MARK
+    """The gradient is 2 x."""
+
+
+def rule_adds_into_gradient(result, x):
+    d[x] += 2.0 * x * d[result]  # MARK
+
+
+def rule_assigns_twice(result, x):  # MARK
+    d[x] = x * d[result]
+    d[x] = x * d[result]
+
+
+def rule_overwrites_parameter(result, x):
+    x = 2.0 * x  # MARK
+    d[x] = x * d[result]
+
+
+def rule_writes_an_attribute(result, x):
+    result.cache = 2.0 * x  # MARK
+    d[x] = 2.0 * x * d[result]
+
+
+def rule_branches(result, x):
+    if x > 0:  # MARK
+        d[x] = 2.0 * x * d[result]
+
+
+def tangent_assigns_an_argument(result, x):
+    d[x] = 2.0 * x * d[result]  # MARK
+
+
+def tangent_reads_result(result, x):
+    d[result] = 2.0 * x * d[x] + d[result]  # MARK
+
+
+BAD_RULES = [
+    (srcad.adjoint, rule_returns, "d[arg] ="),
+    (srcad.adjoint, rule_names_no_parameter, "d[y]"),
+    (srcad.adjoint, rule_reads_an_argument_gradient, "reads d[x]"),
+    (srcad.adjoint, rule_with_parameter_primitive_lacks, "'scale'"),
+    (srcad.adjoint, rule_assigns_nothing, "assigns no gradient"),
+    (srcad.adjoint, rule_adds_into_gradient, "d[arg] ="),
+    (srcad.adjoint, rule_assigns_twice, "twice"),
+    (srcad.adjoint, rule_overwrites_parameter, "'x'"),
+    (srcad.adjoint, rule_writes_an_attribute, "d[arg] ="),
+    (srcad.adjoint, rule_branches, "d[arg] ="),
+    (srcad.tangent, tangent_assigns_an_argument, "assigns d[x]"),
+    (srcad.tangent, tangent_reads_result, "reads d[result]"),
+    (srcad.tangent, rule_returns, "d[result] ="),
+]
+
+
+@pytest.mark.parametrize("register, rule, says", BAD_RULES,
+                         ids=[f"{r.__name__}-{k.__name__}" for k, r, _ in BAD_RULES])
+def test_bad_rule_is_refused_at_registration_at_its_line(register, rule, says):
+    with pytest.raises(srcad.SrcadError) as info:
+        register(_mysq)(rule)
+    assert_located(info.value, rule, "# MARK")
+    assert says in info.value.message
+    tables = srcad.rules.ADJOINTS, srcad.rules.TANGENTS
+    assert all(_mysq not in table for table in tables)      # nothing registered
+
+
+def test_a_rule_whose_body_returns_is_refused_not_zero():
+    """A rule that `return`s its gradient is refused when the decorator runs; the
+    primitive stays without a rule (differentiated from its source)."""
+    def sq(x):
+        return x * x
+
+    with pytest.raises(srcad.SrcadError) as info:
+        @srcad.adjoint(sq)
+        def sq_rule(result, x):
+            return 2 * x * d[result]
+    assert "return 2 * x * d[result]" in info.value.source_line
+
+    def f(x):
+        return sq(x) + x
+    assert check_grad(f, 1.5) == pytest.approx(4.0)
+
+
+def test_a_valid_rule_is_used_in_both_modes():
+    def cube(x):
+        return x ** 3
+
+    @srcad.adjoint(cube)
+    def cube_adjoint(result, x):
+        three = 3.0
+        d[x] = three * x * x * d[result]
+
+    @srcad.tangent(cube)
+    def cube_tangent(result, x):
+        d[result] = 3.0 * x * x * d[x]
+
+    def f(x):
+        return np.sum(np.sin(cube(x)))
+    x = np.array([0.3, -0.7])
+    check_grad(f, x)
+    _, tangent = srcad.jvp(f)(x, np.ones(2))
+    np.testing.assert_allclose(tangent, np.sum(np.cos(x ** 3) * 3 * x ** 2), rtol=1e-12)
+
+
+def test_the_shipped_rules_pass_validation():
+    from srcad.rules.templates import validate
+    for table, reverse in ((srcad.rules.ADJOINTS, True), (srcad.rules.TANGENTS, False)):
+        for template in set(table.values()):
+            validate(template, reverse)

@@ -23,6 +23,7 @@ read as ordinary Python.
 """
 import ast
 import inspect
+import linecache
 import textwrap
 import warnings
 
@@ -53,10 +54,24 @@ class Template:
         self.fn = fn
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters)
+        if not params:
+            raise SrcadError(f"the rule {fn.__qualname__} has no parameters: its first names "
+                             "the primitive's result, the others the primitive's arguments")
         self.result = params[0]
         self.params = params[1:]
-        source = source or textwrap.dedent(inspect.getsource(fn))
-        node = gast.parse(source).body[0]
+        self.filename = fn.__code__.co_filename
+        first = 1
+        if source is None:
+            try:
+                lines, first = inspect.getsourcelines(fn)
+            except (OSError, TypeError):
+                raise SrcadError(f"cannot read the source of the rule {fn.__qualname__}: "
+                                 "define it with def in a file") from None
+            source = textwrap.dedent("".join(lines))
+        tree = gast.parse(source)
+        gast.increment_lineno(tree, first - 1)
+        node = tree.body[0]
+        self.node = node
         self.body = [s for s in node.body
                      if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         self.globals = fn.__globals__
@@ -240,10 +255,110 @@ def _replace_gradients(stmt, gradient_of, result):
 def _register(table, primitives):
     def decorator(fn):
         template = Template(fn)
+        validate(template, reverse=table is ADJOINTS)
+        for primitive in primitives:
+            _check_parameters(template, primitive)
         for primitive in primitives:
             table[primitive] = template
         return fn
     return decorator
+
+
+def validate(template, reverse):
+    """Refuse a rule body srcad would misread: every statement assigns a local name or
+    one gradient; a reverse rule assigns d[arg] for arguments, each once, from d[result];
+    a forward rule assigns d[result] once, from the arguments' d[arg]."""
+    params = set(template.params)
+    written = []
+    for stmt in template.body:
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0], gast.Name):
+            local = stmt.targets[0].id
+            if local == "d" or local == template.result or local in params:
+                _refuse_rule(template, stmt, f"assigns to '{local}', a parameter of the "
+                             "rule: give the value a name of its own")
+        elif target_of(stmt) is not None:
+            written.append(target_of(stmt))
+        else:
+            _refuse_rule(template, stmt, "has a statement other than 'd[...] = ...' or "
+                         "'name = ...': its body is inlined into generated code, not run; "
+                         f"write {_wanted(template, reverse)}")
+        gradients = [n for n in gast.walk(stmt) if _is_gradient(n)]
+        if sum(isinstance(n, gast.Name) and n.id == "d" for n in gast.walk(stmt)) \
+                > len(gradients):
+            _refuse_rule(template, stmt, "uses 'd' other than as d[name] (a parameter "
+                         "of the rule)")
+        for node in gradients:
+            _check_gradient(template, stmt, node, reverse, params)
+    if not written:
+        _refuse_rule(template, template.node, f"assigns no gradient: write "
+                     f"{_wanted(template, reverse)}")
+    repeated = {p for p in written if written.count(p) > 1}
+    if repeated:
+        _refuse_rule(template, template.node, f"assigns d[{sorted(repeated)[0]}] twice: "
+                     "assign it once, the sum of its terms")
+
+
+def _check_gradient(template, stmt, node, reverse, params):
+    """d[name] in a rule: a gradient the rule may read or assign."""
+    key, store = node.slice.id, isinstance(node.ctx, gast.Store)
+    result, listed = template.result, ", ".join(template.params)
+    if reverse and store and key not in params:
+        problem = f"assigns d[{key}]: a reverse rule assigns d[arg] for its parameters " \
+                  f"({listed})"
+    elif reverse and not store and key != result:
+        problem = f"reads d[{key}]: a reverse rule reads d[{result}], the gradient " \
+                  "arriving at the result"
+    elif not reverse and store and key != result:
+        problem = f"assigns d[{key}]: a forward rule assigns d[{result}], the tangent " \
+                  "of the result"
+    elif not reverse and not store and key not in params:
+        problem = f"reads d[{key}]: a forward rule reads the tangents d[arg] of its " \
+                  f"parameters ({listed})"
+    else:
+        return
+    _refuse_rule(template, stmt, problem)
+
+
+def _check_parameters(template, primitive):
+    """The rule's parameters fit the primitive's where its signature is known: no more
+    positional parameters than it takes, keyword-only ones among its own."""
+    try:
+        signature = inspect.signature(primitive)
+    except (TypeError, ValueError):
+        return
+    kinds = [p.kind for p in signature.parameters.values()]
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    rule = list(template.signature.parameters.values())[1:]
+    label = getattr(primitive, "__qualname__", None) or repr(primitive)
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        taken = sum(kind in positional for kind in kinds)
+        extra = [p.name for p in rule if p.kind in positional][taken:]
+        if extra:
+            _refuse_rule(template, template.node, f"has the parameter '{extra[0]}', but "
+                         f"{label}{signature} takes {taken} positional argument(s): name the "
+                         "result, then the primitive's own parameters")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        for p in rule:
+            if p.kind == inspect.Parameter.KEYWORD_ONLY and p.name not in signature.parameters:
+                _refuse_rule(template, template.node, f"has the keyword parameter "
+                             f"'{p.name}', which {label}{signature} does not have: name the "
+                             "result, then the primitive's own parameters")
+
+
+def _wanted(template, reverse):
+    """What a rule's body assigns, in words."""
+    result = template.result
+    if reverse:
+        return f"d[arg] = <gradient from d[{result}]> for each parameter arg it differentiates"
+    return f"d[{result}] = <tangent from the parameters' d[arg]>"
+
+
+def _refuse_rule(template, node, problem):
+    lineno = getattr(node, "lineno", None)
+    line = linecache.getline(template.filename, lineno).rstrip() if lineno else None
+    raise SrcadError(f"the rule {template.fn.__qualname__} {problem}", template.filename,
+                     lineno, line)
 
 
 def rule_table(table, rules, namespace, elementwise=False):
