@@ -90,9 +90,11 @@ class Transform:
                 raise SrcadError(f"srcad differentiates functions and gradients (srcad.grad); "
                                  f"got {fn!r}")
             self.inner = fn
-        elif not inspect.isfunction(inspect.unwrap(fn)):
+        elif not inspect.isfunction(fn):    # what is called, never what it wraps
             raise SrcadError(f"srcad transforms a Python function (a def with source); "
-                             f"got {fn!r}")
+                             f"got {fn!r}: write a def that computes it (one calling the "
+                             "function with a functools.partial's arguments; a cached "
+                             "function's .__wrapped__)")
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)

@@ -41,7 +41,7 @@ class ForwardFunction(Generator):
         args = copy(self.tree.args)
         tangents = [gast.Name(id=self.grad(p), ctx=gast.Param(), annotation=None,
                               type_comment=None) for p in self.wrt]
-        args.args[:0] = tangents
+        (args.posonlyargs or args.args)[:0] = tangents     # before positional-only ones too
         value = gast.Tuple(elts=[copy(result), tangent], ctx=gast.Load())
         return gast.FunctionDef(name=self.jvp_name, args=args,
                                 body=copies + statements + [gast.Return(value=value)],

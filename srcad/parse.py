@@ -10,9 +10,10 @@ import textwrap
 
 import gast
 
-from .errors import SrcadError
+from .errors import NoDerivativeError, SrcadError, UnsupportedSyntaxError
 from .nested import LIFTED
 from .syntax import copy
+from .wrappers import check_wrapper_parameters, spell_out_forwarding
 
 
 class Function:
@@ -44,44 +45,86 @@ class Function:
 
 
 def parse_function(fn):
-    fn = inspect.unwrap(fn)
+    """The tree of fn's own code: a decorated function's wrapper, not what it wraps."""
+    if not inspect.isfunction(fn):
+        raise SrcadError(f"srcad differentiates Python functions; got {fn!r}")
     if fn in LIFTED:    # a helper lifted out of a function being differentiated
         node, filename = LIFTED[fn]
         return Function(fn, copy(node), filename, _namespace(fn))
-    if not inspect.isfunction(fn):
-        raise SrcadError(f"srcad differentiates Python functions; got {fn!r}")
-    if fn.__name__ == "<lambda>":
+    code = fn.__code__
+    label = getattr(code, "co_qualname", code.co_name)
+    if code.co_name == "<lambda>":
         raise SrcadError(f"cannot differentiate a lambda ({fn!r}): write it as a def")
-    try:
-        lines, first = inspect.getsourcelines(fn)
-        filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    try:    # of the code object: inspect would read the source of what fn wraps
+        lines, first = inspect.getsourcelines(code)
+        filename = inspect.getsourcefile(code) or code.co_filename
     except (OSError, TypeError) as e:
-        raise SrcadError(f"cannot read the source of {fn.__qualname__}: {e}") from None
-    source = textwrap.dedent("".join(lines))
-    module = gast.parse(source)
-    node = module.body[0]
-    if not isinstance(node, gast.FunctionDef):
-        raise SrcadError(f"cannot differentiate {fn.__qualname__}: its source is not a def")
+        raise NoDerivativeError(f"no derivative rule for '{label}', and its source cannot be "
+                                f"read ({e}): define it with def in a file, or register a "
+                                "rule with @srcad.adjoint") from None
+    module = gast.parse(textwrap.dedent("".join(lines)))
     gast.increment_lineno(module, first - 1)
+    node = module.body[0]
+    function = Function(fn, node, filename, _namespace(fn))
+    if isinstance(node, gast.AsyncFunctionDef):
+        raise function.error(UnsupportedSyntaxError, node, "cannot differentiate 'async def': "
+                             "differentiate a synchronous function")
+    if not isinstance(node, gast.FunctionDef):
+        raise SrcadError(f"cannot differentiate {label}: its source is not a def")
     node.decorator_list = []
-    return Function(fn, node, filename, _namespace(fn))
+    if node.args.vararg or node.args.kwarg:
+        spell_out_forwarding(function)
+    elif hasattr(fn, "__wrapped__"):
+        check_wrapper_parameters(function)
+    return function
+
+
+MISSING = object()     # what a name is bound to where nothing binds it
+
+
+class Namespace(dict):
+    """The names a function sees, by name: builtins, its globals, its closure cells.
+
+    It remembers each name srcad looked up (`get`, `[]`) and what it found then,
+    so that the code generated from what it found can be checked against the
+    names as they are at a later call (see `dependencies`).
+    """
+
+    def __init__(self, fn):
+        super().__init__(vars(builtins))
+        self.update(fn.__globals__)
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+            try:
+                self[name] = cell.cell_contents
+            except ValueError:  # an empty cell: defined later in the enclosing scope
+                pass
+        self.fn = fn
+        self.read = {}      # name -> what it was bound to when first looked up
+
+    def get(self, key, default=None):
+        value = dict.get(self, key, MISSING)
+        self.read.setdefault(key, value)
+        return default if value is MISSING else value
+
+    def __getitem__(self, key):
+        value = self.get(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def dependencies(self):
+        """(holder, key, object) for each name looked up: the name's binding, in the
+        function's globals (a dict, by key) or its closure cell (key None), was object."""
+        cells = dict(zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()))
+        found = []
+        for key, value in self.read.items():
+            if key in cells:
+                found.append((cells[key], None, value))
+            else:   # a builtin stays one while no global of that name appears
+                found.append((self.fn.__globals__, key,
+                              self.fn.__globals__.get(key, MISSING)))
+        return found
 
 
 def _namespace(fn):
-    names = dict(vars(builtins))
-    outer = getattr(fn.__globals__, "user_globals", None)   # srcad's own generated code
-    if outer is not None:
-        names.update(outer)
-        for name, cell in fn.__globals__.cells.items():
-            try:
-                names[name] = cell.cell_contents
-            except ValueError:
-                pass
-    names.update(fn.__globals__)
-    if fn.__closure__:
-        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
-            try:
-                names[name] = cell.cell_contents
-            except ValueError:  # an empty cell: defined later in the enclosing scope
-                pass
-    return names
+    return Namespace(fn)

@@ -115,7 +115,7 @@ class ReverseFunction(Generator):
 
     def primal_def(self):
         args = copy(self.tree.args)
-        args.args.insert(0, name(self.stack, store=False).__class__(
+        (args.posonlyargs or args.args).insert(0, name(self.stack, store=False).__class__(
             id=self.stack, ctx=gast.Param(), annotation=None, type_comment=None))
         head = []
         inits = [assign(v, const(None)) for v in self.unbound_before_push()]
