@@ -6,8 +6,6 @@ statement of its forward rule: `dy = dx * (1.0 - y * y)` after
 The generated function takes the tangents of the differentiated arguments
 first, then the original arguments, and returns `(value, tangent)`.
 """
-import inspect
-
 import gast
 
 from . import rules
@@ -199,8 +197,7 @@ class ForwardFunction(Generator):
 
     def user_call(self, node, target, op):
         callee = op.callee
-        signature = inspect.signature(callee)
-        bound = signature.bind(*op.args, **op.keywords)
+        signature, bound = self.bind_callee(node, op)
         kinds, tangents = {}, []
         for param, p in signature.parameters.items():
             if param in bound.arguments:
@@ -212,7 +209,7 @@ class ForwardFunction(Generator):
                 default = const(p.default) if isinstance(p.default, (int, float, complex)) \
                     else const(0.0)
                 tangents.append(call(self.runtime("zeros_like"), default))
-        generated = self.module.callee(callee, kinds)
+        generated = self.module.callee(callee, kinds, (self.function, node))
         self.helpers[generated.jvp_name] = generated
         value = gast.Call(func=name(generated.jvp_name), args=tangents + list(node.value.args),
                           keywords=node.value.keywords)

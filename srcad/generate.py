@@ -6,6 +6,7 @@ import numpy as np
 
 from . import runtime
 from .analysis import Analysis
+from .errors import SrcadError
 from .shapes import ShapeInference
 from .syntax import name
 
@@ -52,6 +53,16 @@ class Generator:
         self.filename = function.filename.rsplit("/", 1)[-1]
         shapes = getattr(module, "param_shapes", None) if not is_callee else None
         self.shapes = ShapeInference(self.analysis, shapes or {}).shapes
+
+    def bind_callee(self, node, op):
+        """The signature of the user function a call statement calls, and the call's
+        arguments bound to it; a call Python would refuse is refused at its line."""
+        signature = inspect.signature(op.callee)
+        try:
+            return signature, signature.bind(*op.args, **op.keywords)
+        except TypeError as e:
+            raise self.function.error(SrcadError, node, f"the call of {op.description} does "
+                                      f"not fit its parameters {signature}: {e}") from None
 
     # -- shapes known at transform time (shapes.py) -------------------------------------
 
@@ -283,11 +294,18 @@ class GeneratedModule:
             self.specializations[_key(fn, param_kinds)] = generated
         return generated
 
-    def callee(self, fn, kinds):
+    def callee(self, fn, kinds, site):
+        """fn's code for these kinds; site: (the caller's Function, the call statement),
+        where an error about fn that has no line of its own points."""
         found = self.specializations.get(_key(fn, kinds))
         if found is not None:
             return found
-        return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
+        try:
+            return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
+        except SrcadError as e:
+            if e.filename is not None:
+                raise
+            raise site[0].error(type(e), site[1], f"{e.message} (called here)") from None
 
     def fresh(self, base, function):
         """A name for a generated function: none the user's module, another generated

@@ -42,6 +42,12 @@ def _lift(function, node, outer_locals, lifted):
             not isinstance(d, gast.Constant) for d in node.args.defaults + node.args.kw_defaults
             if d is not None):
         _refuse(function, node, "a nested 'def' with decorators, '*args' or computed defaults")
+    for n in gast.walk(node):
+        if isinstance(n, (gast.Nonlocal, gast.Global)):   # a lifted helper has no enclosing scope
+            kind = "nonlocal" if isinstance(n, gast.Nonlocal) else "global"
+            raise function.error(UnsupportedSyntaxError, n,
+                f"cannot differentiate a '{kind}' statement in a nested 'def': pass the "
+                "value in as an argument and return the new one")
     node = copy(node)
     node.body = [_PassFreeVariables(function, lifted).visit(s) for s in node.body]
     params = {a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
@@ -58,7 +64,13 @@ def _lift(function, node, outer_locals, lifted):
     ast.fix_missing_locations(module)
     scope = dict(function.namespace)
     scope.update({n: f for n, (f, _) in lifted.items() if f is not None})
-    exec(compile(module, function.filename, "exec"), scope)
+    try:
+        code = compile(module, function.filename, "exec")
+    except SyntaxError as e:    # what Python accepts in place but not lifted out
+        raise function.error(UnsupportedSyntaxError, node,
+            f"cannot differentiate this nested 'def' lifted out of {function.name} "
+            f"({e.msg}, line {e.lineno}): define the helper at module level") from None
+    exec(code, scope)
     fn = scope[node.name]
     LIFTED[fn] = (node, function.filename)
     return fn, free

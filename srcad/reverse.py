@@ -331,15 +331,14 @@ class ReverseFunction(Generator):
 
     def user_call(self, node, target, op):
         callee = op.callee
-        signature = inspect.signature(callee)
-        bound = signature.bind(*op.args, **op.keywords)
+        signature, bound = self.bind_callee(node, op)
         kinds = {}
         for param, p in signature.parameters.items():
             if param in bound.arguments:
                 kinds[param] = self.node_kind(bound.arguments[param])
             elif p.default is not inspect.Parameter.empty:
                 kinds[param] = runtime_kind(p.default)
-        generated = self.module.callee(callee, kinds)
+        generated = self.module.callee(callee, kinds, (self.function, node))
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),

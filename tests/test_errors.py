@@ -10,8 +10,10 @@ asking for .source, which generates code without running the function.
 """
 
 import contextlib
+import importlib.util
 import math
 import os
+import py_compile
 
 import numpy as np
 import pytest
@@ -171,9 +173,10 @@ def test_async_def_is_refused():
     async def er_async(x):  # MARK
         return np.sum(x * x)
 
-    with pytest.raises(srcad.SrcadError) as info:
+    with pytest.raises(srcad.UnsupportedSyntaxError) as info:
         srcad.grad(er_async)(np.array([0.5, 1.5]))
     assert "async" in str(info.value)
+    assert_located(info.value, er_async, "# MARK")
 
 
 # --- calls with no rule ------------------------------------------------------------------------
@@ -482,3 +485,187 @@ def test_the_shipped_rules_pass_validation():
     for table, reverse in ((srcad.rules.ADJOINTS, True), (srcad.rules.TANGENTS, False)):
         for template in set(table.values()):
             validate(template, reverse)
+
+
+# --- every refusal at the user's line ------------------------------------------------------------
+
+def er_lambda(x):
+    square = lambda v: v * v  # MARK  # noqa: E731
+    return np.sum(square(x))
+
+
+def er_del(x):
+    y = x * 2.0
+    z = y
+    del y  # MARK
+    return np.sum(z)
+
+
+def er_walrus(x):
+    if (s := np.sum(x)) > 0:  # MARK
+        return s
+    return -s
+
+
+def er_match(x):
+    match x.ndim:  # MARK
+        case 1:
+            return np.sum(x)
+    return 0.0
+
+
+def er_class(x):
+    class Box:  # MARK
+        pass
+    return np.sum(x)
+
+
+def er_star_assignment(x):
+    first, *rest = x  # MARK
+    return first
+
+
+def er_import(x):
+    import math as m  # MARK
+    return np.sum(x) * m.pi
+
+
+def er_set_comprehension(x):
+    values = {v for v in range(3)}  # MARK
+    return np.sum(x) * len(values)
+
+
+def er_dict_comprehension(x):
+    scaled = {i: x * i for i in range(2)}  # MARK
+    return np.sum(scaled[1])
+
+
+def er_generator_expression(x):
+    return sum(v * v for v in x)  # MARK
+
+
+def er_loop_else(x):
+    for i in range(2):
+        x = x * 2.0
+    else:  # MARK (a loop's else: the location is the loop)
+        pass
+    return np.sum(x)
+
+
+def er_nested_nonlocal(x):
+    total = np.sum(x)
+
+    def add(v):
+        nonlocal total  # MARK
+        total = total + v
+        return total
+    return add(1.0)
+
+
+def er_nested_global(x):
+    def count(v):
+        global _COUNTER  # MARK
+        _COUNTER = v
+        return v * 2.0
+    return np.sum(count(x))
+
+
+async def _async_helper(x):  # MARK
+    return x * 2.0
+
+
+def er_calls_async_helper(x):
+    return np.sum(_async_helper(x))
+
+
+def _generator_helper(x):
+    yield x * 2.0  # MARK
+
+
+def er_calls_generator_helper(x):
+    return _generator_helper(x)
+
+
+def _square(x):
+    return x * x
+
+
+def er_call_with_wrong_arguments(x):
+    return np.sum(_square(x, x))  # MARK
+
+
+_EXEC_SCOPE = {}
+exec("def exec_helper(x):\n    return x * 3.0\n", _EXEC_SCOPE)
+exec_helper = _EXEC_SCOPE["exec_helper"]
+
+
+def er_calls_exec_helper(x):
+    return np.sum(exec_helper(x))  # MARK
+
+
+LOCATED = [
+    (er_lambda, er_lambda, "lambda"),
+    (er_del, er_del, "del"),
+    (er_walrus, er_walrus, ":="),
+    (er_match, er_match, "match"),
+    (er_class, er_class, "class"),
+    (er_star_assignment, er_star_assignment, "starred"),
+    (er_import, er_import, "import"),
+    (er_set_comprehension, er_set_comprehension, "set comprehension"),
+    (er_dict_comprehension, er_dict_comprehension, "dict comprehension"),
+    (er_generator_expression, er_generator_expression, "generator"),
+    (er_nested_nonlocal, er_nested_nonlocal, "nonlocal"),
+    (er_nested_global, er_nested_global, "global"),
+    (er_calls_async_helper, _async_helper, "async def"),
+    (er_calls_generator_helper, _generator_helper, "yield"),
+    (er_call_with_wrong_arguments, er_call_with_wrong_arguments, "too many"),
+    (er_calls_exec_helper, er_calls_exec_helper, "source cannot be read"),
+]
+
+
+@pytest.mark.parametrize("f, where, says", LOCATED, ids=[f.__name__ for f, _, _ in LOCATED])
+def test_refusal_is_a_srcad_error_at_the_users_line(f, where, says):
+    for transform, args in ((srcad.grad, (np.array([0.5, 1.5]),)),
+                            (srcad.jvp, (np.array([0.5, 1.5]), np.ones(2)))):
+        with pytest.raises(srcad.SrcadError) as info:
+            transform(f)(*args)
+        assert_located(info.value, where, "# MARK")
+        assert says in info.value.message
+
+
+def test_loop_else_is_refused_at_the_loop():
+    err = refusal(er_loop_else)
+    assert err.lineno == line_of(er_loop_else, "for i in")
+
+
+def test_helper_in_a_module_without_source_is_refused_at_the_call(tmp_path):
+    source = tmp_path / "sourceless_helper.py"
+    source.write_text("def helper(x):\n    return x * x\n")
+    compiled = tmp_path / "sourceless_helper.pyc"
+    py_compile.compile(str(source), cfile=str(compiled), doraise=True)
+    source.unlink()
+    spec = importlib.util.spec_from_file_location("sourceless_helper", compiled)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    globals()["sourceless"] = module
+    try:
+        err = refusal(er_calls_sourceless_helper, srcad.NoDerivativeError)
+    finally:
+        del globals()["sourceless"]
+    assert_located(err, er_calls_sourceless_helper, "# MARK")
+
+
+def er_calls_sourceless_helper(x):
+    return np.sum(sourceless.helper(x))  # MARK  # noqa: F821
+
+
+def positional_only(x, /, y=2.0):
+    return np.sum(np.sin(x) * y)
+
+
+def test_positional_only_parameters():
+    x = np.array([0.5, 1.5])
+    check_grad(positional_only, x)
+    check_grad(positional_only, x, 3.0, wrt=1)
+    _, tangent = srcad.jvp(positional_only)(x, np.ones(2))
+    assert tangent == pytest.approx(np.sum(np.cos(x) * 2.0))
