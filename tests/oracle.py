@@ -72,9 +72,9 @@ def _to_scalar(out):
 # Finite differences
 # ---------------------------------------------------------------------------
 
-def _derivative(g, x0):
+def _derivative(g, x0, step=FD_STEP):
     """Five-point central difference of a scalar function g at float x0."""
-    h = FD_STEP * max(1.0, abs(x0))
+    h = step * max(1.0, abs(x0))
     return (g(x0 - 2 * h) - 8.0 * g(x0 - h) + 8.0 * g(x0 + h) - g(x0 + 2 * h)) / (12.0 * h)
 
 
@@ -88,31 +88,34 @@ def _replace(container, key, value):
     return type(container)(items)
 
 
-def _num_grad_struct(scalar_fn, x):
-    """Gradient of scalar_fn at x, x a leaf or a (nested) tuple/list/dict."""
+def _num_grad_struct(scalar_fn, x, step=FD_STEP):
+    """Gradient of scalar_fn at x, x a leaf or a (nested) tuple/list/dict.
+
+    An ndarray subclass (np.matrix, a masked array) is moved as itself, in
+    float64: only its data changes, so that f sees the same kind of value."""
     if isinstance(x, np.ndarray):
-        base = np.array(x, dtype=np.float64)
-        g = np.zeros_like(base)
+        base = x.astype(np.float64)
+        g = np.zeros(base.shape)
         for idx in np.ndindex(base.shape):
             def at(v, idx=idx):
                 a = base.copy()
-                a[idx] = v
+                np.asarray(a.data if isinstance(a, np.ma.MaskedArray) else a)[idx] = v
                 return scalar_fn(a)
-            g[idx] = _derivative(at, float(base[idx]))
+            g[idx] = _derivative(at, float(np.asarray(base)[idx]), step)
         return g
     if _is_scalar_leaf(x):
-        return float(_derivative(scalar_fn, float(x)))
+        return float(_derivative(scalar_fn, float(x), step))
     if isinstance(x, (tuple, list)):
         return type(x)(
-            _num_grad_struct(lambda v, i=i: scalar_fn(_replace(x, i, v)), x[i])
+            _num_grad_struct(lambda v, i=i: scalar_fn(_replace(x, i, v)), x[i], step)
             for i in range(len(x)))
     if isinstance(x, dict):
-        return {k: _num_grad_struct(lambda v, k=k: scalar_fn(_replace(x, k, v)), x[k])
+        return {k: _num_grad_struct(lambda v, k=k: scalar_fn(_replace(x, k, v)), x[k], step)
                 for k in x}
     raise TypeError(f"cannot take a numerical gradient with respect to {type(x).__name__}")
 
 
-def _numerical(f, args, wrt, scalarize):
+def _numerical(f, args, wrt, scalarize, step=FD_STEP):
     args = tuple(args)
     positions, multi = wrt_positions(f, wrt)
     grads = []
@@ -121,18 +124,18 @@ def _numerical(f, args, wrt, scalarize):
             call_args = list(copy.deepcopy(args))
             call_args[p] = v
             return scalarize(f(*call_args))
-        grads.append(_num_grad_struct(scalar_fn, args[p]))
+        grads.append(_num_grad_struct(scalar_fn, args[p], step))
     return tuple(grads) if multi else grads[0]
 
 
-def numerical_grad(f, args, wrt=0):
+def numerical_grad(f, args, wrt=0, step=FD_STEP):
     """Finite-difference gradient of scalar-valued ``f(*args)`` w.r.t. ``wrt``.
 
     Returns the same structure srcad.grad promises: a float for a float/int
     argument, a float64 ndarray for an ndarray, the same tuple/list/dict for
     a container, and a tuple of those when ``wrt`` is a tuple.
     """
-    return _numerical(f, args, wrt, _to_scalar)
+    return _numerical(f, args, wrt, _to_scalar, step)
 
 
 def inner(cotangent, out):
@@ -145,9 +148,44 @@ def inner(cotangent, out):
     return float(np.sum(np.asarray(cotangent, dtype=np.float64) * np.asarray(out, dtype=np.float64)))
 
 
-def numerical_vjp(f, args, cotangent, wrt=0):
+def numerical_vjp(f, args, cotangent, wrt=0, step=FD_STEP):
     """Finite-difference vector-Jacobian product: gradient of <cotangent, f(*args)>."""
-    return _numerical(f, args, wrt, lambda out: inner(cotangent, out))
+    return _numerical(f, args, wrt, lambda out: inner(cotangent, out), step)
+
+
+def tree_map(fn, *trees):
+    """fn applied leaf by leaf to matching tuple/list/dict structures."""
+    first = trees[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(tree_map(fn, *parts) for parts in zip(*trees))
+    if isinstance(first, dict):
+        return {k: tree_map(fn, *(t[k] for t in trees)) for k in first}
+    return fn(*trees)
+
+
+def numerical_jvp(f, args, positions, tangents, step=FD_STEP):
+    """Five-point directional difference of f(*args) as the arguments at `positions`
+    move along `tangents` (the same structures as those arguments)."""
+    h = step
+
+    def at(t):
+        moved = list(copy.deepcopy(tuple(args)))
+        for p, v in zip(positions, tangents):
+            moved[p] = tree_map(lambda a, dv: a + t * dv if not isinstance(a, np.ndarray) else
+                                _moved(a, t * np.asarray(dv)), moved[p], v)
+        return f(*moved)
+
+    outs = [at(t) for t in (-2 * h, -h, h, 2 * h)]
+    weights = [1 / (12 * h), -8 / (12 * h), 8 / (12 * h), -1 / (12 * h)]
+    return tree_map(lambda *o: sum(w * np.asarray(v, dtype=np.float64)
+                                   for w, v in zip(weights, o)), *outs)
+
+
+def _moved(a, delta):
+    """a + delta for an array, keeping its kind (a masked array keeps its mask)."""
+    moved = a.astype(np.float64)
+    np.asarray(moved.data if isinstance(moved, np.ma.MaskedArray) else moved)[...] += delta
+    return moved
 
 
 # ---------------------------------------------------------------------------

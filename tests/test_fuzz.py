@@ -1,15 +1,16 @@
-"""Random programs (tests/fuzz_programs.py) checked against finite differences.
+"""Random programs (tests/fuzz_programs.py, tests/fuzz/) checked against two oracles.
 
 A bounded, deterministic run of the fuzzer: a fixed list of program seeds,
-each generating a small Python + NumPy function whose grad, jvp, vjp (and,
-for every third seed, hvp) must match finite differences, agree with each
-other, and leave the arguments as they were. A refusal (srcad.SrcadError) is
-never a failure. Run the fuzzer itself for many more programs:
+each generating a module of Python + NumPy whose grad, value_and_grad, jvp,
+vjp (and, for every third seed, hvp) must match central differences and JAX
+in float64, agree with each other, and leave the arguments as they were, or
+be refused with srcad.SrcadError. Run the fuzzer itself for many more
+programs:
 
-    python tests/fuzz_programs.py --count 3000 --seed 1
+    python tests/fuzz_programs.py --count 3000 --seed 1 --jobs 2
 
 The rest of the file holds the reduced programs the fuzzer found, as
-regression tests.
+regression tests (those of issue 8's table are in test_soundness_rows.py).
 """
 import numpy as np
 import pytest
@@ -20,20 +21,27 @@ from oracle import check_grad, numerical_grad
 
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 
-SEEDS = [program_seed(7, i) for i in range(40)]
+SEEDS = [program_seed(7, i) for i in range(30)]
+OUTCOMES = {}
+
+
+def outcome_of(seed):
+    if seed not in OUTCOMES:
+        OUTCOMES[seed] = check_program(seed)
+    return OUTCOMES[seed]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_program(seed):
-    outcome = check_program(seed)
-    assert outcome.status != "failed", (
+    outcome = outcome_of(seed)
+    assert outcome.status not in ("failed", "error"), (
         f"program seed {seed}, {outcome.failure[0]}: {outcome.failure[1]}\n{outcome.source}")
 
 
 def test_most_programs_are_checked():
-    outcomes = [check_program(seed) for seed in SEEDS[:20]]
+    outcomes = [outcome_of(seed) for seed in SEEDS]
     checked = [o for o in outcomes if o.checks]
-    assert len(checked) >= 10, [o.status for o in outcomes]
+    assert len(checked) >= len(SEEDS) // 3, [o.status for o in outcomes]
 
 
 # ---------------------------------------------------------------------------
