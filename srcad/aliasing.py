@@ -182,7 +182,7 @@ class SharingCheck:
         if op.kind == "literal":
             for n in names_in(op.node) & self.locals:
                 facts.put(n, var)
-        elif op.kind == "subscript":
+        elif op.kind == "subscript" and isinstance(op.node.value, gast.Name):  # not "abc"[1:]
             base = op.node.value.id
             if base in self.containers:
                 facts.put(var, base)     # an element, held by the container

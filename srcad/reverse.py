@@ -23,7 +23,7 @@ import numpy
 import gast
 
 from . import rules, runtime
-from .errors import NoDerivativeError
+from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .generate import GeneratedModule, Generator, is_marker, runtime_kind
 from .optimize import optimize
@@ -214,6 +214,8 @@ class ReverseFunction(Generator):
             op = getattr(node, "op", None)
             if op is not None and op.kind == "append":
                 return self.append(node, op)
+            if op is not None and op.kind == "pop":
+                self.check_pop(node, None, op)
             return [node], []
         if isinstance(node, gast.If):
             if len(node.body) == 1 and isinstance(node.body[0], gast.Break):
@@ -237,8 +239,17 @@ class ReverseFunction(Generator):
         self.adjoint_locals |= names_in(node, gast.Store)
         return [assign(g, name(dx))] + [copy(s) for s in node.body] + [assign(dx, name(g))]
 
+    def check_pop(self, node, target, op):
+        """`v = xs.pop()` on a differentiated list: its gradient has no rule yet."""
+        if target in self.active or op.args[0].id in self.active:
+            raise self.function.error(UnsupportedSyntaxError, node,
+                "cannot differentiate list.pop() on a differentiated list in reverse mode: "
+                "read the item (v = xs[-1]) and keep the rest (xs = xs[:-1])")
+
     def assignment(self, node, target):
         op = node.op
+        if op.kind == "pop":
+            self.check_pop(node, target, op)
         overwrites = self.analysis.overwritten(target, self.loop_depth > 0, node)
         adjoint = []
         if target in self.active:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import srcad
-from oracle import check_grad, line_of
+from oracle import check_grad, line_of, numerical_grad
 
 
 def assert_located(err, f, marker):
@@ -669,3 +669,34 @@ def test_positional_only_parameters():
     check_grad(positional_only, x, 3.0, wrt=1)
     _, tangent = srcad.jvp(positional_only)(x, np.ones(2))
     assert tangent == pytest.approx(np.sum(np.cos(x) * 2.0))
+
+
+def er_list_pop(x):
+    rows = [x * 2.0, x * x]
+    last = rows.pop()  # MARK
+    return np.sum(last) + np.sum(rows[0] * 3.0)
+
+
+def er_list_pop_statement(x):
+    rows = [x * 2.0, x * x]
+    rows.pop()  # MARK
+    return np.sum(rows[0] * 3.0)
+
+
+@pytest.mark.parametrize("f", [er_list_pop, er_list_pop_statement], ids=lambda f: f.__name__)
+def test_list_pop_is_refused_in_reverse_mode_and_differentiated_forward(f):
+    """Reverse mode has no rule for list.pop() (its gradient was lost, or the backward
+    pass popped a list already popped); forward mode has one."""
+    x = np.array([0.5, 1.5, -0.7])
+    assert_located(refusal(f, srcad.UnsupportedSyntaxError, (x,)), f, "# MARK")
+    v = np.array([1.0, -2.0, 0.5])
+    _, tangent = srcad.jvp(f)(x, v)
+    assert tangent == pytest.approx(np.dot(numerical_grad(f, (x,)), v), rel=1e-6)
+
+
+def subscript_of_a_constant(x):
+    return x * len("abc"[1:]) + x * (2.0, 3.0)[1]
+
+
+def test_subscript_of_a_constant():
+    assert check_grad(subscript_of_a_constant, 1.5) == pytest.approx(5.0)
