@@ -25,6 +25,7 @@ from .aliasing import check_sharing
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import Op, Resolver
+from .rules import CONTAINERS
 from .rules.runtime import MUTATING
 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
@@ -223,7 +224,7 @@ class Analysis:
             return "array" if module.split(".")[0] == "numpy" else "other"
         if op.kind == "subscript":
             return "array" if self.kind_of_node(op.node.value, kinds) == "array" else "other"
-        if op.kind != "rule":
+        if op.kind != "rule" or op.primitive in CONTAINERS:
             return "other"
         arg_kinds = [self.kind_of_node(n, kinds) for n in op.bindings.values()
                      if not (isinstance(n, gast.Constant) and n.value is None)]
