@@ -17,6 +17,7 @@ Command line::
     python tests/fuzz_programs.py --report fuzz-state.json --detail    # a state's tables
     python tests/fuzz_programs.py --one 1000017 --show                 # one program
     python tests/fuzz_programs.py --minimize 1000017                   # shrink a failure
+    python tests/fuzz_programs.py --count 500 --seed 3 --focus builtins  # aim at features
 
 A long run writes its progress, tallies and failures to the state file and
 resumes from it: run the same command again after a stop (or with a larger
@@ -53,9 +54,9 @@ def _drop(lines, i):
     return out
 
 
-def minimize(seed):
+def minimize(seed, focus=()):
     """Drop lines from a failing program while it fails the same way."""
-    first = check_program(seed)
+    first = check_program(seed, focus=focus)
     if first.status != "failed":
         return first
 
@@ -73,7 +74,7 @@ def minimize(seed):
             if i >= len(lines) or lines[i].startswith("def f("):
                 continue
             candidate = _drop(lines, i)
-            o = check_program(seed, source="\n".join(candidate) + "\n")
+            o = check_program(seed, source="\n".join(candidate) + "\n", focus=focus)
             if o.status == "failed" and signature(o) == want:
                 lines, best, changed = candidate, o, True
     return best
@@ -90,14 +91,18 @@ def main(argv=None):
     p.add_argument("--one", type=int, help="check only this program seed")
     p.add_argument("--minimize", type=int, help="shrink this failing program seed")
     p.add_argument("--report", help="print the tables of a state file")
-    p.add_argument("--detail", action="store_true", help="a row per primitive and statement")
+    p.add_argument("--detail", action="store_true", help="a row per primitive of the rule table")
+    p.add_argument("--focus", default="", help="only these features, always (comma-separated: "
+                   "alias,builtins,...; see tests/fuzz/grammar.py FEATURES)")
     opts = p.parse_args(argv)
+    focus = tuple(opts.focus.split(",")) if opts.focus else ()
     if opts.report:
         with open(opts.report) as fh:
             print(report(json.load(fh), detail=opts.detail))
         return 0
     if opts.one is not None or opts.minimize is not None:
-        o = minimize(opts.minimize) if opts.minimize is not None else check_program(opts.one)
+        o = minimize(opts.minimize, focus) if opts.minimize is not None else \
+            check_program(opts.one, focus=focus)
         d = o.as_dict()
         print(format_outcome(d))
         print(f"{o.status}: checks {o.checks}; constructs {o.constructs}")
@@ -105,7 +110,7 @@ def main(argv=None):
             print(f"refused ({check}): {message}")
         return 1 if o.status == "failed" else 0
     return run(opts.count, opts.seed, opts.state, jobs=opts.jobs, time_limit=opts.timeout,
-               show=opts.show)
+               show=opts.show, focus=focus)
 
 
 if __name__ == "__main__":

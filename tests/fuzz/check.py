@@ -336,8 +336,8 @@ class Oracles:
 # Checking one program
 # ---------------------------------------------------------------------------
 
-def check_program(seed, hvp_every=3, time_limit=30, source=None):
-    program = generate(seed)
+def check_program(seed, hvp_every=3, time_limit=30, source=None, focus=()):
+    program = generate(seed, focus)
     if source is not None:
         program.source = source
     out = Outcome(program)

@@ -137,7 +137,7 @@ class Scope:
 
 
 class ProgramGenerator:
-    def __init__(self, seed):
+    def __init__(self, seed, focus=()):
         self.rng = random.Random(seed)
         self.seed = seed
         self.n = self.rng.choice([3, 4, 4, 5])
@@ -149,6 +149,8 @@ class ProgramGenerator:
         self.inner_fns = []     # unary elementwise helpers defined inside f
         self.in_loop = 0
         self.features = {name for name, p in FEATURES.items() if self.rng.random() < p}
+        if focus:       # a run aimed at some features: those always, no others
+            self.features = set(focus)
         self.constructs = set()
         self.module = []        # module-level lines after the imports
         self.globals = {}       # module-level constant -> kind
@@ -1126,5 +1128,9 @@ class ProgramGenerator:
                        named=self.named, nested=self.nested)
 
 
-def generate(seed):
-    return ProgramGenerator(seed).generate()
+def generate(seed, focus=()):
+    """The program of a seed; with focus (feature names), only those features, always."""
+    unknown = set(focus) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown features {sorted(unknown)}: choose from {sorted(FEATURES)}")
+    return ProgramGenerator(seed, focus).generate()

@@ -29,21 +29,22 @@ def program_seed(base, i):
 # State
 # ---------------------------------------------------------------------------
 
-def new_state(seed, count):
-    return {"seed": seed, "count": count, "contiguous": 0, "extra": [], "elapsed": 0.0,
+def new_state(seed, count, focus=()):
+    return {"seed": seed, "focus": sorted(focus), "count": count, "contiguous": 0, "extra": [], "elapsed": 0.0,
             "tally": {}, "constructs": {}, "refusals": {}, "skips": {}, "oracles": {},
             "failures": [], "errors": []}
 
 
-def load_state(path, seed, count):
+def load_state(path, seed, count, focus=()):
     if path and os.path.exists(path):
         with open(path) as fh:
             state = json.load(fh)
-        if state["seed"] != seed:
-            raise SystemExit(f"{path} holds a run with --seed {state['seed']}, not {seed}")
+        if state["seed"] != seed or state.get("focus", []) != sorted(focus):
+            raise SystemExit(f"{path} holds a run with --seed {state['seed']} and --focus "
+                             f"{','.join(state.get('focus', []))}: not this one")
         state["count"] = max(state["count"], count)
         return state
-    return new_state(seed, count)
+    return new_state(seed, count, focus)
 
 
 def save_state(path, state):
@@ -97,23 +98,24 @@ def record(state, index, outcome):
 # Workers
 # ---------------------------------------------------------------------------
 
-def _worker(conn, hvp_every, time_limit):
+def _worker(conn, hvp_every, time_limit, focus):
     from .check import check_program
     while True:
         task = conn.recv()
         if task is None:
             return
         index, seed = task
-        conn.send((index, check_program(seed, hvp_every=hvp_every,
-                                        time_limit=time_limit).as_dict()))
+        conn.send((index, check_program(seed, hvp_every=hvp_every, time_limit=time_limit,
+                                        focus=focus).as_dict()))
 
 
 class Pool:
     """Worker processes, each given one program at a time."""
 
-    def __init__(self, jobs, hvp_every, time_limit):
+    def __init__(self, jobs, hvp_every, time_limit, focus=()):
         self.context = multiprocessing.get_context("spawn")
-        self.args = (hvp_every, time_limit)
+        self.args = (hvp_every, time_limit, tuple(focus))
+        self.focus = tuple(focus)
         self.limit = time_limit + 60       # the worker's own alarm comes first
         self.workers = [self._start() for _ in range(jobs)]
 
@@ -155,7 +157,7 @@ class Pool:
                            if died else f"no result after {self.limit} s: the worker was ended")
                     w["process"].kill()
                     self.workers[i] = self._start()
-                    yield index, _lost(seed, why)
+                    yield index, _lost(seed, why, self.focus)
 
     def close(self):
         for w in self.workers:
@@ -168,9 +170,9 @@ class Pool:
                 w["process"].kill()
 
 
-def _lost(seed, why):
+def _lost(seed, why, focus):
     from .grammar import generate
-    program = generate(seed)
+    program = generate(seed, focus)
     return {"seed": seed, "status": "failed", "checks": [], "refusals": [], "skips": [],
             "failure": ("process", why), "constructs": sorted(program.constructs),
             "oracles": [], "source": program.source, "cells": program.cells}
@@ -181,12 +183,12 @@ def _lost(seed, why):
 # ---------------------------------------------------------------------------
 
 def run(count, seed, state_path=None, jobs=1, time_limit=60, hvp_every=3, show=False,
-        out=sys.stdout):
-    state = load_state(state_path, seed, count)
+        focus=(), out=sys.stdout):
+    state = load_state(state_path, seed, count, focus)
     todo = pending(state)
     print(f"programs {state['contiguous'] + len(state['extra'])} of {state['count']} done; "
           f"{len(todo)} to run with {jobs} worker(s)", file=out, flush=True)
-    pool = Pool(jobs, hvp_every, time_limit)
+    pool = Pool(jobs, hvp_every, time_limit, focus)
     start, saved, reported = time.time(), time.time(), time.time()
     done_before = state["elapsed"]
     try:
