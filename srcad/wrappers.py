@@ -17,7 +17,7 @@ import inspect
 import gast
 
 from .errors import UnsupportedSyntaxError
-from .syntax import const, name, names_in
+from .syntax import const, name, names_in, replace_names
 
 CONSTANTS = (bool, int, float, complex, str, bytes, type(None))
 
@@ -47,19 +47,27 @@ def spell_out_forwarding(function):
 
 
 def check_wrapper_parameters(function):
-    """A wrapper with parameters of its own (no `*args`) has those of the function it
-    wraps, defaults included: srcad calls it with the parameters `inspect.signature`
-    reports, which functools.wraps makes the wrapped function's."""
-    fn = function.fn
+    """A wrapper with parameters of its own (no `*args`) takes those of the function it
+    wraps, which srcad calls it with (functools.wraps makes `inspect.signature` report
+    them): the same kinds and defaults, in order. Where only their names differ
+    (`def wrapper(x): return c * fn(x)` around `fn(v)`), the wrapper's are renamed."""
+    fn, node = function.fn, function.node
     own = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
     reported = list(inspect.signature(fn).parameters.values())
-    same = len(own) == len(reported) and all(
-        p.name == q.name and p.kind == q.kind and _same_default(p.default, q.default)
-        for p, q in zip(own, reported))
-    if not same:
-        _refuse(function, function.node, f"a wrapper whose parameters ({_listed(own)}) "
-                f"differ from those of the function it wraps ({_listed(reported)})",
+    if len(own) != len(reported) or not all(
+            p.kind == q.kind and _same_default(p.default, q.default)
+            for p, q in zip(own, reported)):
+        _refuse(function, node, f"a wrapper whose parameters ({_listed(own)}) differ from "
+                f"those of the function it wraps ({_listed(reported)})",
                 "give it the same parameters, or *args, **kwargs forwarded to the function")
+    renames = {p.name: q.name for p, q in zip(own, reported) if p.name != q.name}
+    if renames:
+        body = gast.Module(body=node.body, type_ignores=[])
+        for taken in set(renames.values()) & names_in(body) - set(renames):
+            _refuse(function, node, f"a wrapper that uses the name '{taken}', a parameter "
+                    "of the function it wraps", "rename it in the wrapper")
+        node.args = replace_names(node.args, renames)
+        node.body = [replace_names(stmt, renames) for stmt in node.body]
 
 
 def _same_default(a, b):
