@@ -31,7 +31,13 @@ except ImportError:      # pragma: no cover - SciPy is optional
     pass
 
 SECTIONS = ["operator", "np", "ndarray", "np.linalg", "np.fft", "np.random", "scipy.special",
-            "scipy.stats.norm", "math", "builtins", "srcad.runtime"]
+            "scipy.stats.norm", "math", "builtins", "srcad.runtime", "srcad.rules.operators",
+            "srcad.rules.numpy", "srcad.rules.builtins"]
+
+# The rule modules' own helpers, which generated code calls: listed with the module that
+# defines them (not where they are imported).
+HELPERS = [("srcad.rules.operators", rules.operators), ("srcad.rules.numpy", rules.numpy),
+           ("srcad.rules.builtins", rules.builtins)]
 
 
 def _hashable(x):
@@ -56,6 +62,11 @@ def names():
                 continue
             if _hashable(obj) and obj in known:
                 found.setdefault(obj, []).append(f"{prefix}.{attr}")
+    for prefix, module in HELPERS:
+        for attr, obj in sorted(vars(module).items()):
+            if _hashable(obj) and obj in known and obj not in found \
+                    and getattr(obj, "__module__", None) == module.__name__:
+                found[obj] = [f"{prefix}.{attr}"]
     for key in known:       # methods with rules of their own: "ndarray.reshape"
         if isinstance(key, str) and _shipped(key):
             found[key] = [key]

@@ -226,12 +226,14 @@ def math_log_base(x, b): return math.log(x, b)
 def math_pow(x, y): return math.pow(x, y)
 def math_atan2(y, x): return math.atan2(y, x)
 def math_hypot(x, y): return math.hypot(x, y)
+def math_copysign(x, y): return math.copysign(x, y) + math.copysign(2.0, x) * y
 
 
 case(math.log, math_log_base, st.tuples(POSITIVE, floats(1.5, 4.0)), wrt=(0, 1))
 case(math.pow, math_pow, st.tuples(POSITIVE, ANY), wrt=(0, 1))
 case(math.atan2, math_atan2, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 case(math.hypot, math_hypot, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
+case(math.copysign, math_copysign, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 
 
 def builtin_max_min(x, y):

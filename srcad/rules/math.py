@@ -66,6 +66,18 @@ def hypot_tangent(result, x, y):
     d[result] = d[x] * x / result + d[y] * y / result
 
 
-nondifferentiable(math.floor, math.ceil, math.trunc, math.isnan, math.isinf,
-                  math.isfinite, math.copysign, math.factorial, math.comb)
+# copysign(x, y) is |x| with the sign of y
+@adjoint(math.copysign)
+def copysign(result, x, y):
+    d[x] = d[result] * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+@tangent(math.copysign)
+def copysign_tangent(result, x, y):
+    d[result] = d[x] * math.copysign(1.0, x) * math.copysign(1.0, y)
+
+
+nondifferentiable(math.floor, math.ceil, math.trunc, reason="integer-valued")
+nondifferentiable(math.isnan, math.isinf, math.isfinite, reason="boolean-valued")
+nondifferentiable(math.factorial, math.comb, reason="of integers only")
 

@@ -8,7 +8,8 @@ rule `d[z] = d[result] * f'(z)`, as for real z.
 """
 import numpy as np
 
-from ..runtime import (sequence_grad, concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
+from .. import runtime
+from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
                        einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
                        sort_grad, take_along_axis_grad, take_grad, tensordot_left,
@@ -168,7 +169,7 @@ def copysign_tangent(result, x1, x2):
 
 
 @adjoint(np.clip)
-def clip(result, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+def clip(result, a, a_min=None, a_max=None, out=only(None), *, min=None, max=None):
     d[a] = unbroadcast(d[result] * (result == a), a)
     d[a_min] = unbroadcast(d[result] * (a < a_min), a_min)
     d[a_max] = unbroadcast(d[result] * (a > a_max), a_max)
@@ -177,19 +178,25 @@ def clip(result, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
 
 
 @tangent(np.clip)
-def clip_tangent(result, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+def clip_tangent(result, a, a_min=None, a_max=None, out=only(None), *, min=None, max=None):
     d[result] = d[a] * (result == a) + d[a_min] * (a < a_min) + d[a_max] * (a > a_max) \
         + d[min] * (a < min) + d[max] * (a > max)
 
 
+# the values put in place of NaN and infinities get the gradient of the entries they fill;
+# copy=False writes into x, which srcad would not follow
 @adjoint(np.nan_to_num)
-def nan_to_num(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(result, x, copy=only(True), nan=0.0, posinf=None, neginf=None):
     d[x] = d[result] * np.isfinite(x)
+    d[nan] = np.sum(d[result] * np.isnan(x))
+    d[posinf] = np.sum(d[result] * np.isposinf(x))
+    d[neginf] = np.sum(d[result] * np.isneginf(x))
 
 
 @tangent(np.nan_to_num)
-def nan_to_num_tangent(result, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    d[result] = d[x] * np.isfinite(x)
+def nan_to_num_tangent(result, x, copy=only(True), nan=0.0, posinf=None, neginf=None):
+    d[result] = d[x] * np.isfinite(x) + d[nan] * np.isnan(x) + d[posinf] * np.isposinf(x) \
+        + d[neginf] * np.isneginf(x)
 
 
 @adjoint(np.where)
@@ -206,101 +213,101 @@ def where_tangent(result, condition, x=None, y=None):
 # -- reductions and scans --------------------------------------------------------------
 
 @adjoint(np.sum)
-def sum(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def sum(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[a] = repeat_to_shape(d[result], a, axis, keepdims)
 
 
 @tangent(np.sum)
-def sum_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def sum_tangent(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[result] = np.sum(d[a], axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.mean)
-def mean(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def mean(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[a] = repeat_to_shape(d[result], a, axis, keepdims) / reduced_size(a, result)
 
 
 @tangent(np.mean)
-def mean_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def mean_tangent(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[result] = np.mean(d[a], axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.nansum)
-def nansum(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def nansum(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[a] = np.where(np.isnan(a), 0.0, repeat_to_shape(d[result], a, axis, keepdims))
 
 
 @tangent(np.nansum)
-def nansum_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def nansum_tangent(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[result] = np.nansum(np.where(np.isnan(a), 0.0, d[a]), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.nanmean)
-def nanmean(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def nanmean(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[a] = np.where(np.isnan(a), 0.0, repeat_to_shape(d[result], a, axis, keepdims)) \
         / np.sum(~np.isnan(a), axis=axis, keepdims=True)
 
 
 @tangent(np.nanmean)
-def nanmean_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def nanmean_tangent(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[result] = np.nanmean(np.where(np.isnan(a), np.nan, d[a]), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.prod)
-def prod(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def prod(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[a] = repeat_to_shape(d[result] * result, a, axis, keepdims) / a
 
 
 @tangent(np.prod)
-def prod_tangent(result, a, axis=None, dtype=None, out=None, keepdims=False):
+def prod_tangent(result, a, axis=None, dtype=None, out=only(None), keepdims=False):
     d[result] = np.sum(d[a] * repeat_to_shape(result, a, axis, keepdims) / a, axis=axis,
                        keepdims=keepdims)
 
 
 @adjoint(np.var)
-def var(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def var(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
     d[a] = repeat_to_shape(d[result], a, axis, keepdims) * 2.0 \
         * (a - np.mean(a, axis=axis, keepdims=True)) / (reduced_size(a, result) - ddof)
 
 
 @tangent(np.var)
-def var_tangent(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def var_tangent(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
     d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
                        keepdims=keepdims) * 2.0 / (reduced_size(a, result) - ddof)
 
 
 @adjoint(np.std)
-def std(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def std(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
     d[a] = repeat_to_shape(d[result] / result, a, axis, keepdims) \
         * (a - np.mean(a, axis=axis, keepdims=True)) / (reduced_size(a, result) - ddof)
 
 
 @tangent(np.std)
-def std_tangent(result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def std_tangent(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
     d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
                        keepdims=keepdims) / ((reduced_size(a, result) - ddof) * result)
 
 
 @adjoint(np.max, np.amax, np.min, np.amin)
-def max(result, a, axis=None, out=None, keepdims=False):
+def max(result, a, axis=None, out=only(None), keepdims=False):
     d[a] = extremum_grad(d[result], a, result, axis, keepdims)
 
 
 @tangent(np.max, np.amax, np.min, np.amin)
-def extremum_tangent(result, a, axis=None, out=None, keepdims=False):
+def extremum_tangent(result, a, axis=None, out=only(None), keepdims=False):
     d[result] = np.sum(d[a] * extremum_grad(np.ones_like(result), a, result, axis, keepdims), axis=axis,
                        keepdims=keepdims)
 
 
 @adjoint(np.ptp)
-def ptp(result, a, axis=None, out=None, keepdims=False):
+def ptp(result, a, axis=None, out=only(None), keepdims=False):
     d[a] = extremum_grad(d[result], a, np.max(a, axis=axis, keepdims=keepdims), axis,
                          keepdims) \
         - extremum_grad(d[result], a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 @tangent(np.ptp)
-def ptp_tangent(result, a, axis=None, out=None, keepdims=False):
+def ptp_tangent(result, a, axis=None, out=only(None), keepdims=False):
     d[result] = np.sum(d[a] * extremum_grad(np.ones_like(result), a, np.max(
         a, axis=axis, keepdims=keepdims), axis, keepdims), axis=axis, keepdims=keepdims) \
         - np.sum(d[a] * extremum_grad(np.ones_like(result), a, np.min(
@@ -308,24 +315,24 @@ def ptp_tangent(result, a, axis=None, out=None, keepdims=False):
 
 
 @adjoint(np.cumsum)
-def cumsum(result, a, axis=None, dtype=None, out=None):
+def cumsum(result, a, axis=None, dtype=None, out=only(None)):
     d[a] = np.reshape(np.cumsum(d[result][::-1])[::-1], np.shape(a)) if axis is None \
         else np.flip(np.cumsum(np.flip(d[result], axis), axis), axis)
 
 
 @tangent(np.cumsum)
-def cumsum_tangent(result, a, axis=None, dtype=None, out=None):
+def cumsum_tangent(result, a, axis=None, dtype=None, out=only(None)):
     d[result] = np.cumsum(d[a], axis)
 
 
 @adjoint(np.cumprod)
-def cumprod(result, a, axis=None, dtype=None, out=None):
+def cumprod(result, a, axis=None, dtype=None, out=only(None)):
     d[a] = np.reshape(np.cumsum((d[result] * result)[::-1])[::-1], np.shape(a)) / a \
         if axis is None else np.flip(np.cumsum(np.flip(d[result] * result, axis), axis), axis) / a
 
 
 @tangent(np.cumprod)
-def cumprod_tangent(result, a, axis=None, dtype=None, out=None):
+def cumprod_tangent(result, a, axis=None, dtype=None, out=only(None)):
     d[result] = np.cumsum(d[a] / a, axis) * result
 
 
@@ -340,12 +347,12 @@ def diff_tangent(result, a, n=1, axis=-1):
 
 
 @adjoint(np.trace)
-def trace(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+def trace(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=only(None)):
     d[a] = diagonal_grad(np.expand_dims(d[result], -1), a, offset, axis1, axis2)
 
 
 @tangent(np.trace)
-def trace_tangent(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+def trace_tangent(result, a, offset=0, axis1=0, axis2=1, dtype=None, out=only(None)):
     d[result] = np.trace(d[a], offset, axis1, axis2)
 
 
@@ -655,12 +662,12 @@ def sort_tangent(result, a, axis=-1, kind=None, order=None, *, stable=None):
 
 
 @adjoint(np.take)
-def take(result, a, indices, axis=None, out=None, mode="raise"):
+def take(result, a, indices, axis=None, out=only(None), mode="raise"):
     d[a] = take_grad(d[result], a, indices, axis)
 
 
 @tangent(np.take)
-def take_tangent(result, a, indices, axis=None, out=None, mode="raise"):
+def take_tangent(result, a, indices, axis=None, out=only(None), mode="raise"):
     d[result] = np.take(d[a], indices, axis)
 
 
@@ -674,26 +681,29 @@ def take_along_axis_tangent(result, arr, indices, axis=-1):
     d[result] = np.take_along_axis(d[arr], indices, axis)
 
 
+# A conversion to another dtype keeps the values of its argument, or rounds them to
+# integers or booleans (a zero derivative): see `converted`.
 @adjoint(np.asarray)
 def asarray(result, a, dtype=None):
-    d[a] = sequence_grad(d[result], a)
+    d[a] = sequence_grad(d[result], a) if dtype is None \
+        else sequence_grad(converted(d[result], a, result), a)
 
 
 @tangent(np.asarray)
 def asarray_tangent(result, a, dtype=None):
-    d[result] = np.asarray(d[a])
+    d[result] = np.asarray(d[a]) if dtype is None else converted(np.asarray(d[a]), a, result)
 
 
 @adjoint(np.array)
 def array(result, object, dtype=None, *, copy=True):
-    d[object] = sequence_grad(d[result], object) if dtype is None else (
-        sequence_grad(d[result], object) if np.issubdtype(dtype, np.inexact) else 0.0)
+    d[object] = sequence_grad(d[result], object) if dtype is None \
+        else sequence_grad(converted(d[result], object, result), object)
 
 
 @tangent(np.array)
 def array_tangent(result, object, dtype=None, *, copy=True):
-    d[result] = np.array(d[object]) if dtype is None else (
-        np.array(d[object], dtype) if np.issubdtype(dtype, np.inexact) else 0.0)
+    d[result] = np.array(d[object]) if dtype is None \
+        else converted(np.array(d[object]), object, result)
 
 
 # -- products -------------------------------------------------------------------------
@@ -754,14 +764,15 @@ def tensordot_tangent(result, a, b, axes=2):
 
 
 @adjoint(np.einsum)
-def einsum(result, subscripts, x0, x1=None, x2=None, **kwargs):
+def einsum(result, subscripts, x0, x1=None, x2=None, *, out=only(None), **kwargs):
     d[x0] = einsum_grad(d[result], subscripts, (x0, x1, x2), 0)
     d[x1] = einsum_grad(d[result], subscripts, (x0, x1, x2), 1)
     d[x2] = einsum_grad(d[result], subscripts, (x0, x1, x2), 2)
 
 
 @tangent(np.einsum)
-def einsum_tangent(result, subscripts, x0, x1=None, x2=None, **kwargs):
+def einsum_tangent(result, subscripts, x0, x1=None, x2=None, *, out=only(None),
+                   **kwargs):
     d[result] = (np.einsum(subscripts, d[x0]) if x1 is None else np.einsum(
         subscripts, d[x0], x1) if x2 is None else np.einsum(subscripts, d[x0], x1, x2)) \
         + (np.einsum(subscripts, x0, d[x1]) if x2 is None
@@ -804,7 +815,7 @@ METHODS = {
 ATTRIBUTES = {"T": np.transpose, "real": np.real, "imag": np.imag}
 NONDIFFERENTIABLE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "nbytes", "itemsize"}
 NONDIFFERENTIABLE_METHODS = {"argmax", "argmin", "argsort", "nonzero", "all", "any",
-                             "item", "tolist", "index", "count", "keys", "__len__", "round"}
+                             "index", "count", "keys", "__len__", "round"}
 
 
 @adjoint("ndarray.reshape")
@@ -829,17 +840,228 @@ def transpose_method_tangent(result, a, *axes):
 
 @adjoint("ndarray.astype")
 def astype(result, a, dtype, *args, **kwargs):
-    d[a] = d[result] if np.issubdtype(dtype, np.inexact) else 0.0
+    d[a] = converted(d[result], a, result)
 
 
 @tangent("ndarray.astype")
 def astype_tangent(result, a, dtype, *args, **kwargs):
-    d[result] = d[a] if np.issubdtype(dtype, np.inexact) else 0.0
+    d[result] = converted(d[a], a, result)
 
+
+# x.item(*index) and x.tolist() give x's values as Python numbers
+@adjoint("ndarray.item")
+def item(result, a, *index):
+    d[a] = element_grad(d[result], a, index)
+
+
+@tangent("ndarray.item")
+def item_tangent(result, a, *index):
+    d[result] = np.asarray(d[a]).item(*index)
+
+
+@adjoint("ndarray.tolist")
+def tolist(result, a):
+    d[a] = nested_grad(d[result], a)
+
+
+@tangent("ndarray.tolist")
+def tolist_tangent(result, a):
+    d[result] = np.asarray(d[a]).tolist()
+
+
+# -- conversions, constructors and random numbers ------------------------------------------
+
+def _kind(x):
+    return (x if isinstance(x, np.ndarray) else np.asarray(x)).dtype.kind
+
+
+def converted(g, x, result):
+    """The gradient g of a conversion of x to result's dtype, or the tangent g of x:
+    unchanged where the conversion keeps x's values (to a floating dtype, or from
+    integers to integers), 0.0 where it rounds them to integers or booleans; the real
+    part where it drops an imaginary part."""
+    kind = _kind(result)
+    if kind == "f" and np.iscomplexobj(g):
+        return np.real(g)
+    return g if kind in "fc" or kind in "iu" and _kind(x) in "iu" else 0.0
+
+
+def element_grad(g, x, index):
+    """Gradient of x from the gradient g of x.item(*index)."""
+    if np.ndim(x) == 0:
+        return g
+    if len(index) == 1 and isinstance(index[0], tuple):
+        index = index[0]
+    flat = np.unravel_index(index[0] % np.size(x) if index else 0, np.shape(x))
+    return add_at(zeros_like(x), x, flat if len(index) < 2 else index, g)
+
+
+def nested_grad(g, x):
+    """Gradient of x from the gradient g of x.tolist() (nested lists, with 0.0 for a part
+    that got no gradient)."""
+    def fill(g, shape):
+        if runtime._is_zero(g) or shape and not shape[0]:
+            return np.zeros(shape)
+        if not shape:
+            return g
+        return np.stack([fill(g[i], shape[1:]) for i in range(shape[0])])
+    return np.asarray(fill(g, np.shape(x)))
+
+
+def _steps(ndim, num, endpoint, axis):
+    """Where each sample of np.linspace lies between start (0) and stop (1), shaped to
+    broadcast along the result's axis."""
+    shape = [1] * ndim
+    shape[axis] = num
+    return np.reshape(np.linspace(0.0, 1.0, num, endpoint), shape)
+
+
+def linspace_grad(g, result, x, num, endpoint, axis, end):
+    """Gradient of np.linspace's start (end=0) or stop (end=1); none for an integer result
+    (its samples are rounded)."""
+    if _kind(result) not in "fc":
+        return 0.0
+    weight = _steps(np.ndim(result), num, endpoint, axis)
+    return unbroadcast(np.sum(g * (weight if end else 1.0 - weight), axis=axis), x)
+
+
+def linspace_tangent(t, result, num, endpoint, axis, end):
+    """The part of np.linspace's tangent from the tangent t of start (end=0) or stop."""
+    if _kind(result) not in "fc":
+        return np.zeros(np.shape(result))
+    weight = _steps(np.ndim(result), num, endpoint, axis)
+    t = np.expand_dims(np.broadcast_to(t, tuple(np.delete(np.shape(result), axis))), axis)
+    return t * (weight if end else 1.0 - weight)
+
+
+def arange_grad(g, x, result, end):
+    """Gradient of np.arange's start (end=0) or step (end=1): result[i] = start + i * step."""
+    g = converted(g, x, result)
+    return np.sum(g if end == 0 else g * np.arange(np.size(result)))
+
+
+def arange_tangent(t, x, result, end):
+    """The part of np.arange's tangent from the tangent t of start (end=0) or step."""
+    t = converted(t, x, result)
+    return t * (np.ones(np.size(result)) if end == 0 else np.arange(np.size(result)))
+
+
+# np.full's values are its fill value: differentiable in it, not in the shape (the
+# adjoints srcad generates use it for the gradient of a full reduction)
+@adjoint(np.full)
+def full(result, shape, fill_value, dtype=None, order="C", **kwargs):
+    d[fill_value] = unbroadcast(converted(d[result], fill_value, result), fill_value)
+
+
+@tangent(np.full)
+def full_tangent(result, shape, fill_value, dtype=None, order="C", **kwargs):
+    d[result] = np.full(np.shape(result), converted(d[fill_value], fill_value, result))
+
+
+@adjoint(np.full_like)
+def full_like(result, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    d[fill_value] = unbroadcast(converted(d[result], fill_value, result), fill_value)
+
+
+@tangent(np.full_like)
+def full_like_tangent(result, a, fill_value, dtype=None, order="K", subok=True, shape=None,
+                      **kwargs):
+    d[result] = np.full(np.shape(result), converted(d[fill_value], fill_value, result))
+
+
+@adjoint(np.linspace)
+def linspace(result, start, stop, num=50, endpoint=True, retstep=only(False), dtype=None,
+             axis=0, **kwargs):
+    d[start] = linspace_grad(d[result], result, start, num, endpoint, axis, 0)
+    d[stop] = linspace_grad(d[result], result, stop, num, endpoint, axis, 1)
+
+
+@tangent(np.linspace)
+def linspace_tangent_(result, start, stop, num=50, endpoint=True, retstep=only(False),
+                      dtype=None, axis=0, **kwargs):
+    d[result] = linspace_tangent(d[start], result, num, endpoint, axis, 0) \
+        + linspace_tangent(d[stop], result, num, endpoint, axis, 1)
+
+
+# np.arange(stop) counts; np.arange(start, stop, step) is start + i * step, for i below
+# a count that is piecewise constant in stop
+@adjoint(np.arange)
+def arange(result, start, stop=None, step=1, *, dtype=None, **kwargs):
+    d[start] = 0.0 if stop is None else arange_grad(d[result], start, result, 0)
+    d[step] = arange_grad(d[result], step, result, 1)
+
+
+@tangent(np.arange)
+def arange_tangent_(result, start, stop=None, step=1, *, dtype=None, **kwargs):
+    d[result] = (0.0 if stop is None else arange_tangent(d[start], start, result, 0)) \
+        + arange_tangent(d[step], step, result, 1)
+
+
+# A random sample is a function of its distribution's parameters for the same state of
+# the generator: loc + scale * z, low + (high - low) * u.
+def parameter_grad(g, x):
+    """The gradient of a distribution's parameter x: g summed to x's shape (`size` may make
+    the sample larger than the parameters)."""
+    return unbroadcast(g, x)
+
+
+@adjoint(np.random.normal)
+def normal(result, loc=0.0, scale=1.0, size=None):
+    d[loc] = parameter_grad(d[result], loc)
+    d[scale] = parameter_grad(d[result] * (result - loc) / scale, scale)
+
+
+@tangent(np.random.normal)
+def normal_tangent(result, loc=0.0, scale=1.0, size=None):
+    d[result] = fit(d[loc], result) + d[scale] * (result - loc) / scale
+
+
+@adjoint(np.random.uniform)
+def uniform(result, low=0.0, high=1.0, size=None):
+    d[low] = parameter_grad(d[result] * (high - result) / (high - low), low)
+    d[high] = parameter_grad(d[result] * (result - low) / (high - low), high)
+
+
+@tangent(np.random.uniform)
+def uniform_tangent(result, low=0.0, high=1.0, size=None):
+    d[result] = d[low] * (high - result) / (high - low) + d[high] * (result - low) / (high - low)
+
+
+# the helpers' own forward rules: each is linear in the gradient it carries
+@tangent(converted)
+def converted_tangent(out, g, x, result):
+    d[out] = converted(d[g], x, result)
+
+
+@tangent(parameter_grad)
+def parameter_grad_tangent(out, g, x):
+    d[out] = parameter_grad(d[g], x)
+
+
+@tangent(element_grad)
+def element_grad_tangent(out, g, x, index):
+    d[out] = element_grad(d[g], x, index)
+
+
+@tangent(nested_grad)
+def nested_grad_tangent(out, g, x):
+    d[out] = nested_grad(d[g], x)
+
+
+@tangent(linspace_grad)
+def linspace_grad_tangent(out, g, result, x, num, endpoint, axis, end):
+    d[out] = linspace_grad(d[g], result, x, num, endpoint, axis, end)
+
+
+@tangent(arange_grad)
+def arange_grad_tangent(out, g, x, result, end):
+    d[out] = arange_grad(d[g], x, result, end)
+
+
+# -- declared zero derivatives -----------------------------------------------------------
 
 nondifferentiable(
     np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
-    np.isnan, np.isfinite, np.isinf, np.isclose, np.allclose, np.array_equal,
     reason="piecewise constant",
 )
 nondifferentiable(
@@ -850,25 +1072,14 @@ nondifferentiable(
 nondifferentiable(
     np.all, np.any, np.equal, np.not_equal, np.less, np.less_equal, np.greater,
     np.greater_equal, np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.isnan, np.isfinite, np.isinf, np.isclose, np.allclose, np.array_equal,
     reason="boolean-valued",
 )
 nondifferentiable(np.shape, np.ndim, np.size, np.result_type, reason="a shape query")
 nondifferentiable(
-    np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty,
-    np.arange, np.linspace, np.eye, np.identity, np.tri, np.indices,
-    reason="a constructor: its values do not depend on the argument's values",
+    np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones, np.empty, np.eye,
+    np.identity, np.tri, np.indices,
+    reason="a constructor from a shape: its values do not depend on the arguments' values",
 )
-nondifferentiable(np.random.randn, np.random.rand, np.random.normal, np.random.uniform,
-                  reason="random numbers")
-
-
-# np.full's values are its fill value: differentiable in it, not in the shape (the
-# adjoints srcad generates use it for the gradient of a full reduction)
-@adjoint(np.full)
-def full(result, shape, fill_value, dtype=None, order="C", **kwargs):
-    d[fill_value] = unbroadcast(d[result], fill_value)
-
-
-@tangent(np.full)
-def full_tangent(result, shape, fill_value, dtype=None, order="C", **kwargs):
-    d[result] = np.full(np.shape(result), d[fill_value])
+nondifferentiable(np.random.randn, np.random.rand,
+                  reason="random numbers from a shape: their values do not depend on it")

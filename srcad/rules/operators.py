@@ -3,6 +3,8 @@ import operator
 
 import numpy as np
 
+from .. import runtime
+from ..errors import SrcadError
 from ..runtime import matmul_left, matmul_right, unbroadcast
 from .templates import adjoint, d, nondifferentiable, tangent
 
@@ -104,10 +106,58 @@ def positive_tangent(result, x):
     d[result] = d[x]
 
 
-nondifferentiable(
-    operator.floordiv, np.floor_divide, operator.not_, operator.invert,
-    operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
-    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.is_, operator.is_not, operator.contains, operator.truth,
-    reason="piecewise constant or integer-valued",
-)
+# a | b merges two dicts (b's entries win) or is the bitwise or of integers or booleans,
+# which is integer-valued.
+def union_grad(g, x1, x2, k):
+    """Gradient of x1 (k=0) or x2 (k=1) from the gradient g of x1 | x2."""
+    if not isinstance(x1, dict):
+        _integer_valued(x1, x2)
+        return 0.0
+    if runtime._is_zero(g):
+        return 0.0
+    keys = x2 if k else [key for key in x1 if key not in x2]
+    return {key: g.get(key, 0.0) for key in keys}
+
+
+def union_tangent(t1, t2, x1, x2):
+    """Tangent of x1 | x2."""
+    if not isinstance(x1, dict):
+        _integer_valued(x1, x2)
+        return 0.0
+    t1 = runtime.zeros_like(x1) if runtime._is_zero(t1) else t1
+    t2 = runtime.zeros_like(x2) if runtime._is_zero(t2) else t2
+    return t1 | t2
+
+
+def _integer_valued(*operands):
+    for x in operands:
+        if not (isinstance(x, (bool, int, np.integer, np.bool_))
+                or isinstance(x, np.ndarray) and x.dtype.kind in "biu"):
+            raise SrcadError(f"srcad: '|' of a {type(x).__name__} has no derivative rule: "
+                             "merge dicts with | or write the result with its own rule")
+
+
+@adjoint(operator.or_)
+def or_(result, x1, x2):
+    d[x1] = union_grad(d[result], x1, x2, 0)
+    d[x2] = union_grad(d[result], x1, x2, 1)
+
+
+@tangent(operator.or_)
+def or_tangent(result, x1, x2):
+    d[result] = union_tangent(d[x1], d[x2], x1, x2)
+
+
+@tangent(union_grad)
+def union_grad_tangent(out, g, x1, x2, k):
+    d[out] = union_grad(d[g], x1, x2, k)
+
+
+nondifferentiable(operator.floordiv, np.floor_divide, reason="piecewise constant")
+# &, ^, ~, << and >> take integers and booleans only (and sets, which srcad refuses as
+# differentiated values); their results are integer- or boolean-valued
+nondifferentiable(operator.not_, operator.invert, operator.and_, operator.xor,
+                  operator.lshift, operator.rshift, reason="integer-valued")
+nondifferentiable(operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+                  operator.ne, operator.is_, operator.is_not, operator.contains,
+                  operator.truth, reason="boolean-valued")

@@ -110,6 +110,11 @@ def fit_tangent(out, t, like):
     d[out] = fit(d[t], like)
 
 
+@tangent(runtime.sequence_grad)
+def sequence_grad_tangent(out, g, x):
+    d[out] = runtime.sequence_grad(d[g], x)
+
+
 @tangent(as_gradient)
 def as_gradient_tangent(out, g, x):
     d[out] = as_gradient(d[g], x)
