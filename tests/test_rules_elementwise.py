@@ -1,5 +1,4 @@
-"""Elementwise rules: NumPy functions of one and two arrays, operators, math, builtins."""
-import builtins
+"""Elementwise rules: NumPy functions of one and two arrays, operators, math."""
 import math
 import operator
 
@@ -211,7 +210,7 @@ case(np.where, where_branches, broadcasting().filter(
 case(np.where, where_condition_only, one(NONZERO, min_dims=1))
 
 
-# -- math and builtins on Python floats --------------------------------------------------------
+# -- math on Python floats --------------------------------------------------------
 MATH = {
     math.sin: ANY, math.cos: ANY, math.tan: floats(-1.3, 1.3), math.asin: UNIT, math.acos: UNIT,
     math.atan: ANY, math.sinh: ANY, math.cosh: ANY, math.tanh: ANY, math.exp: ANY,
@@ -234,21 +233,6 @@ case(math.pow, math_pow, st.tuples(POSITIVE, ANY), wrt=(0, 1))
 case(math.atan2, math_atan2, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 case(math.hypot, math_hypot, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 case(math.copysign, math_copysign, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
-
-
-def builtin_max_min(x, y):
-    return max(x, y) * 2.0 + min(x, y) ** 2 + abs(x) * float(y)
-
-
-def builtin_containers(x, y):
-    pair = tuple([x, y])
-    items = list(pair)
-    return items[0] * pair[1]
-
-
-case([builtins.max, builtins.min, builtins.abs, builtins.float], builtin_max_min,
-     st.tuples(NONZERO, NONZERO).filter(lambda p: abs(p[0] - p[1]) > 1e-2), wrt=(0, 1))
-case([builtins.tuple, builtins.list], builtin_containers, st.tuples(ANY, ANY), wrt=(0, 1))
 
 
 @pytest.mark.parametrize("c", cases_of(__name__), ids=repr)

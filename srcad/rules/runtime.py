@@ -5,7 +5,6 @@ transform of a gradient (`jvp(grad(f))`, `hessian`, `hvp`) runs through the
 generated adjoint and meets these helpers. Each is linear in the gradient
 it carries, so each rule applies the helper to the tangent.
 """
-import builtins
 
 from .. import runtime
 from ..runtime import (accumulate, add_at, as_gradient, copy_value, dot_left, dot_right,
@@ -120,8 +119,8 @@ def as_gradient_tangent(out, g, x):
     d[out] = as_gradient(d[g], x)
 
 
-nondifferentiable(runtime.zeros_like, runtime.reduced_size, builtins.reversed, builtins.slice,
-                  runtime.nonzero_gradient, reason="a shape, a zero or an index")
+nondifferentiable(runtime.zeros_like, runtime.reduced_size, runtime.nonzero_gradient,
+                  reason="a shape, a zero or an index")
 
 # Helpers that update their first argument in place (analysis.py follows them).
 MUTATING = {add_at, take_at, restore_item, pop_grad}

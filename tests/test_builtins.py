@@ -1,0 +1,231 @@
+"""Builtins on differentiated values, in both modes, against finite differences, autograd
+and JAX; what is refused, and where."""
+import numpy as np
+import pytest
+
+import srcad
+from oracle import FD_STEP, autograd_grad, check_grad, line_of, with_globals
+
+
+def sorted_row(x):          # the row of issue #8's table: 0.0 before, -1.0 is right
+    s = sorted([x, 2 * x, -x])
+    return 3 * s[0] + s[2]
+
+
+def test_sorted_routes_each_gradient_back_to_its_source():
+    assert srcad.grad(sorted_row)(1.0) == -1.0
+    assert srcad.jvp(sorted_row)(1.0, 1.0) == (-1.0, -1.0)
+
+
+# -- programs, checked against finite differences and two independent oracles ------------
+
+def p_sorted_loop(x):
+    total = 0.0
+    for v in sorted([x[0], x[1] * 2.0, -x[2]]):
+        total = total * 3.0 + v
+    return total
+
+
+def p_sorted_reverse(x):
+    s = sorted(x * x, reverse=True)
+    return s[0] * 2.0 + s[1] - s[2] * s[0]
+
+
+def p_sorted_key(x):
+    s = sorted([x[0], -x[1], x[2] * 2.0], key=abs)
+    return s[0] + 2.0 * s[1] * s[2]
+
+
+def p_max_min(x):
+    items = [x[0], x[1] * 2.0, -x[2]]
+    return max(items) - min(items) * max(x) + min(x[0], x[1] * x[2]) \
+        + max(x[0], x[1], x[2], key=abs)
+
+
+def p_sum(x):
+    return sum([x[0] * x[1], x[2]], 0.5) * sum(x) + sum([x, x * x])[1]
+
+
+def p_reversed_zip_enumerate(x):
+    total = 0.0
+    for i, (a, b) in enumerate(zip(reversed([x[0], x[1], x[2]]), [x[1], x[2], x[0]])):
+        total = total + (i + 1.0) * a * b
+    pairs = list(zip(x, reversed(x)))
+    return total + pairs[0][1] * pairs[2][0]
+
+
+def p_abs_round(x):
+    return abs(x[0] - x[1]) * round(x[2], 1) + abs(x[2]) + x[0] * round(3.7)
+
+
+def p_len(x):
+    return x[0] * len([x, x]) + len(x) * x[1]
+
+
+PROGRAMS = [sorted_row, p_sorted_loop, p_sorted_reverse, p_sorted_key, p_max_min, p_sum,
+            p_reversed_zip_enumerate, p_abs_round, p_len]
+X = np.array([0.7, -0.4, 1.3])
+
+
+def _argument(f):
+    return 1.0 if f is sorted_row else X.copy()
+
+
+@pytest.mark.parametrize("f", PROGRAMS, ids=lambda f: f.__name__)
+def test_grad_against_finite_differences_and_autograd(f):
+    x = _argument(f)
+    got = check_grad(f, x)
+    if f is not p_abs_round:    # autograd has no round
+        np.testing.assert_allclose(got, autograd_grad(f, (x,)), rtol=1e-12, atol=1e-12)
+
+
+def _directional(f, x, v, h=FD_STEP):
+    """Five-point central difference of f along v."""
+    at = [f(x + t * h * v) for t in (-2, -1, 1, 2)]
+    return (at[0] - 8.0 * at[1] + 8.0 * at[2] - at[3]) / (12.0 * h)
+
+
+@pytest.mark.parametrize("f", PROGRAMS, ids=lambda f: f.__name__)
+def test_jvp_against_finite_differences(f):
+    x = _argument(f)
+    v = 1.0 if f is sorted_row else np.array([0.3, -1.1, 0.6])
+    value, tangent = srcad.jvp(f)(x, v)
+    assert value == f(x)
+    np.testing.assert_allclose(tangent, _directional(f, x, v), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("f", PROGRAMS, ids=lambda f: f.__name__)
+def test_grad_against_jax(f):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    fj = with_globals(f, np=jax.numpy)
+    x = _argument(f)
+    expected = jax.grad(fj)(jax.numpy.asarray(x, dtype=jax.numpy.float64))
+    np.testing.assert_allclose(srcad.grad(f)(x), np.asarray(expected), rtol=1e-12, atol=1e-12)
+
+
+def ties(x, y):
+    s = sorted([x, 2.0 * y, x * 1.0])     # equal values keep their order
+    return 3.0 * s[0] + 2.0 * s[1] + s[2] + max(x, 2.0 * y) * 5.0 + min(2.0 * y, x) * 7.0
+
+
+def test_ties_go_where_python_puts_them():
+    # x, 2y and x * 1.0 are equal: sorted keeps them in order, max and min take the first
+    assert srcad.grad(ties, wrt=(0, 1))(1.0, 0.5) == (3.0 + 1.0 + 5.0, 2.0 * 2.0 + 2.0 * 7.0)
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    assert jax.grad(ties, argnums=(0, 1))(1.0, 0.5) == (9.0, 18.0)
+
+
+def nan_first(x, y):
+    return max([x, y]) + min(y, x)     # Python keeps the first where comparisons fail
+
+
+def test_max_min_follow_python_where_comparisons_fail():
+    dx, dy = srcad.grad(nan_first, wrt=(0, 1))(np.nan, 1.0)
+    assert (dx, dy) == (1.0, 1.0)   # max([nan, 1.0]) is nan, min(1.0, nan) is 1.0
+    dx, dy = srcad.grad(nan_first, wrt=(0, 1))(1.0, np.nan)
+    assert (dx, dy) == (1.0, 1.0)
+
+
+def keys_only(params):
+    total = 0.0
+    for name in sorted(params):     # a dict's keys: no derivative, its values untouched
+        total = total + params[name] * len(name)
+    return total + params[max(params)]
+
+
+def test_sorted_and_max_of_a_dict_take_its_keys():
+    assert srcad.grad(keys_only)({"w": 2.0, "bias": 3.0}) == {"w": 2.0, "bias": 4.0}
+    assert srcad.jvp(keys_only)({"w": 2.0, "bias": 3.0}, {"w": 1.0, "bias": 0.5}) \
+        == (16.0, 4.0)
+
+
+def int_bitwise(n, x):
+    return x * (n | 1) + (n & 2) * x
+
+
+def test_integer_bitwise_operators_have_no_derivative():
+    assert srcad.grad(int_bitwise, wrt=(0, 1))(4, 1.5) == (0.0, 5.0)
+
+
+def sequences(x):
+    zipped = list(zip([x, 2.0 * x], [3.0, x * x]))
+    rev = tuple(reversed(zipped))
+    return rev[0][1] * rev[1][0] + sum(list(reversed([x, x])), x)     # x**3 + 3x
+
+
+def test_zip_reversed_tuple_in_both_modes():
+    assert srcad.grad(sequences)(0.8) == pytest.approx(3 * 0.8 ** 2 + 3, rel=1e-12)
+    assert srcad.jvp(sequences)(0.8, 1.0)[1] == pytest.approx(3 * 0.8 ** 2 + 3, rel=1e-12)
+
+
+# -- refused, at the user's line ----------------------------------------------------------
+
+def uses_map(x):
+    values = list(map(np.sin, x))     # map
+    return values[0]
+
+
+def through_text(x):
+    y = float(str(x))     # str
+    return y * x
+
+
+def linspace_step(x):
+    samples, step = np.linspace(0.0, x, 5, retstep=True)     # retstep
+    return step
+
+
+def writes_out(x, y):
+    np.sum(x, axis=0, out=y)     # out=
+    return y[0]
+
+
+def five_arguments(x):
+    return max(x, 1.0, 2.0, 3.0, 4.0)     # five
+
+
+def pow_mod(x):
+    return pow(x, 2, 5)     # mod
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("f, marker", [(uses_map, "# map"), (through_text, "# str"),
+                                       (linspace_step, "# retstep"),
+                                       (five_arguments, "# five"), (pow_mod, "# mod")],
+                         ids=lambda v: getattr(v, "__name__", v))
+def test_refused_at_the_line(f, marker, mode):
+    x = np.array([0.3, 0.2]) if f is uses_map else 2.0
+    with pytest.raises(srcad.SrcadError) as info:
+        srcad.grad(f)(x) if mode == "grad" else srcad.jvp(f)(x, x)
+    assert info.value.lineno == line_of(f, marker), str(info.value)
+
+
+def test_out_is_refused_at_the_line():
+    with pytest.raises(srcad.SrcadError) as info:
+        srcad.grad(writes_out)(np.ones((2, 2)), np.zeros(2))
+    assert info.value.lineno == line_of(writes_out, "# out=")
+
+
+def sorted_iterator(x):
+    return sorted(zip([x, 2.0 * x], [1.0, 0.0]))[0][0]
+
+
+def sorted_key_array(x):
+    return sorted(x, key=abs)[0]
+
+
+def sum_iterator(x):
+    return sum(reversed([x, 2.0 * x]))
+
+
+@pytest.mark.parametrize("f, x", [(sorted_iterator, 1.5), (sorted_key_array, X),
+                                  (sum_iterator, 1.5)], ids=lambda v: getattr(v, "__name__", ""))
+def test_items_that_cannot_be_read_again_are_refused(f, x):
+    with pytest.raises(srcad.SrcadError, match="list"):
+        srcad.grad(f)(x)
+
+
+def test_sum_of_an_iterator_in_forward_mode_needs_no_items():
+    assert srcad.jvp(sum_iterator)(1.5, 1.0) == (4.5, 3.0)
