@@ -24,7 +24,7 @@ import numpy as np
 from .aliasing import check_sharing
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .normalize import local_names
-from .resolve import Op, Resolver
+from .resolve import OPERATORS, UNRESOLVED, Op, Resolver
 from .rules import CONTAINERS
 from .rules.runtime import MUTATING
 
@@ -52,10 +52,12 @@ class Analysis:
         self.params = [a.id for a in tree.args.posonlyargs + tree.args.args
                        + tree.args.kwonlyargs]
         self.locals = local_names(tree)
-        self.resolver = Resolver(function, self.locals)
+        self.resolver = Resolver(function, self.locals, _assignments(tree, self.params))
         self.statements = []
         self.loop_targets = {}        # loop variable -> number of loops binding it
+        self.methods = []             # (node, statement or None) of each method call
         self.collect(tree.body, 0)
+        self.kinds = self.resolve_methods(param_kinds)
         self.returned = _returned_name(tree)
         self.varied = self.propagate_varied(set(wrt))
         outputs = {self.returned} if self.returned else set()
@@ -63,7 +65,6 @@ class Analysis:
             outputs |= {s.target for s in self.statements if s.write and s.target in self.params}
         self.useful = self.propagate_useful(outputs)
         self.active = self.varied & self.useful
-        self.kinds = self.infer_kinds(param_kinds)
         self.sites, self.in_loop = self.count_sites()
         self.first_assignment = {}
         for s in self.statements:
@@ -93,6 +94,8 @@ class Analysis:
                     self.add(node, target.value.id, op, depth, write=True)
             elif isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
                 op = self.resolver.op(node.value)
+                if op.kind == "method":
+                    self.methods.append((node, None))
                 receiver = node.value.func.value if isinstance(node.value.func, gast.Attribute) \
                     else None
                 first = node.value.args[0] if node.value.args else None
@@ -118,6 +121,8 @@ class Analysis:
     def add(self, node, target, op, depth, write=False):
         node.op = op
         self.statements.append(Statement(node, target, op, depth, write))
+        if op.kind == "method":
+            self.methods.append((node, self.statements[-1]))
         if op.kind == "call" and self.forward:
             self.call_updates(node, op, depth)
 
@@ -129,6 +134,53 @@ class Analysis:
             if isinstance(arg, gast.Name) and self.param_kinds.get(arg.id, "other") == "other":
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
+
+    def resolve_methods(self, param_kinds):
+        """Method calls on local values, resolved with the kinds of their receivers: a
+        NumPy method where the receiver is proven an array or number (its kind may
+        follow from another method's result, so the two are iterated together), an
+        unknown operation elsewhere. Returns the kinds."""
+        pending = list(self.methods)
+        while True:
+            kinds = self.infer_kinds(param_kinds)
+            proven = [(node, s) for node, s in pending
+                      if self.receiver_kind(node.op.args[0], kinds) in ("array", "scalar")]
+            for node, s in pending if not proven else proven:
+                op = self.resolver.method_of(node.op, self.receiver_kind(node.op.args[0], kinds))
+                node.op = op
+                if s is not None:
+                    s.op = op
+            if not proven:
+                return kinds
+            pending = [p for p in pending if p not in proven]
+
+    def receiver_kind(self, node, kinds):
+        """The kind of a method's receiver: "array" also where kinds do not tell but the
+        value is proven an ndarray or NumPy scalar (array_valued)."""
+        kind = self.kind_of_node(node, kinds)
+        if kind == "other" and self.array_valued(node, kinds, {}):
+            return "array"
+        return kind
+
+    def array_valued(self, node, kinds, known):
+        """Whether every assignment of a local makes an ndarray or NumPy scalar: the result
+        of a NumPy function, or of an operator on such a value and numbers. known: the
+        answers so far, by name (False while one is being found: a cycle proves nothing)."""
+        if self.kind_of_node(node, kinds) == "array":
+            return True
+        if not isinstance(node, gast.Name) or node.id in self.params \
+                or node.id in self.loop_targets:
+            return False
+        if node.id not in known:
+            known[node.id] = False
+            sites = [s.op for s in self.statements if s.target == node.id and not s.write]
+            known[node.id] = bool(sites) and all(
+                _makes_array(op) or op.kind == "rule" and op.primitive in _OPERATORS
+                and all(self.kind_of_node(a, kinds) == "scalar" or _is_number(a)
+                        or self.array_valued(a, kinds, known) for a in op.args)
+                and any(self.array_valued(a, kinds, known) for a in op.args)
+                for op in sites)
+        return known[node.id]
 
     # -- activity ---------------------------------------------------------------
 
@@ -180,6 +232,10 @@ class Analysis:
                         "calls; return the new value and assign it")
 
     def refuse_no_derivative(self, node, op, inputs):
+        if op.reason:
+            raise self.function.error(NoDerivativeError, node,
+                f"no derivative for {op.description} (applied to '{inputs[0]}', which "
+                f"depends on a differentiated input): {op.reason}")
         raise self.function.error(NoDerivativeError, node,
             f"no derivative rule for {op.description or 'this operation'} "
             f"(applied to '{inputs[0]}', which depends on a differentiated input): "
@@ -281,6 +337,50 @@ class Analysis:
                 raise self.function.error(UnsupportedSyntaxError, s.node,
                     f"cannot differentiate an in-place update of the argument '{s.target}' "
                     "inside a called function: return the new value instead")
+
+
+# NumPy functions that return a tuple or list (of arrays, or of ints).
+NOT_ARRAYS = {"split", "array_split", "hsplit", "vsplit", "dsplit", "meshgrid",
+              "broadcast_arrays", "nonzero", "unravel_index", "shape", "modf", "frexp",
+              "divmod", "histogram", "histogram2d", "histogramdd", "gradient", "unique",
+              "atleast_1d", "atleast_2d", "atleast_3d", "eig", "eigh", "svd", "qr",
+              "slogdet", "lstsq", "polyfit", "where"}
+
+
+def _makes_array(op):
+    """Whether an operation's result is an ndarray or NumPy scalar: a NumPy function's,
+    but for those that return tuples (np.where only with one argument)."""
+    if op.kind not in ("rule", "zero") or op.primitive is None or op.primitive in CONTAINERS:
+        return False
+    primitive = op.primitive
+    if isinstance(primitive, str):      # an ndarray method's rule
+        return primitive.startswith("ndarray.")
+    module = getattr(primitive, "__module__", None) or ""
+    if not (isinstance(primitive, np.ufunc) or module.split(".")[0] == "numpy"):
+        return False
+    name = getattr(primitive, "__name__", "")
+    return name not in NOT_ARRAYS or name == "where" and len(op.args) == 3
+
+
+_OPERATORS = set(OPERATORS.values())
+
+
+def _is_number(node):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float, complex)
+
+
+def _assignments(tree, params):
+    """{local: the values assigned to it by `=`}, with None for a binding of another
+    kind (a parameter, a loop variable)."""
+    found = {p: [None] for p in params}
+    for node in gast.walk(tree):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                found.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, gast.For):
+            found.setdefault(node.target.id, []).append(None)
+    return found
 
 
 def _returned_name(tree):

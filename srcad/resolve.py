@@ -8,8 +8,10 @@ one question per statement: which rule applies, and to which arguments.
 import ast
 import inspect
 import operator
+import types
 
 import gast
+import numpy as np
 
 from . import rules
 from .errors import NoDerivativeError
@@ -48,7 +50,9 @@ class Op:
       literal    `x = (a, b)` / `[a, b]` / `{k: v}`: `elements` (key -> node)
       append     `xs.append(v)`
       pop        `xs.pop()`
-      unknown    nothing known: refused if its arguments are active
+      method     `v.attr(...)` on a local value, until the value's kind decides it
+                 (`args` starts with the receiver; see Resolver.method_of)
+      unknown    nothing known: refused if its arguments are active, with `reason`
     """
 
     def __init__(self, kind, node, **fields):
@@ -62,6 +66,8 @@ class Op:
         self.elements = fields.get("elements", {})
         self.description = fields.get("description", "")
         self.primitive = fields.get("primitive")
+        self.attr = fields.get("attr")
+        self.reason = fields.get("reason")
 
     def inputs(self):
         """Names whose gradient this operation can produce, with the node they occupy."""
@@ -79,7 +85,7 @@ class Op:
             return [(n.id, None) for n in self.elements.values() if isinstance(n, gast.Name)]
         if self.kind in ("append", "pop"):
             return [(self.args[0].id, None)] if isinstance(self.args[0], gast.Name) else []
-        if self.kind == "unknown":
+        if self.kind in ("unknown", "method"):
             return [(n, None) for n in _names(self.node)]
         return []
 
@@ -88,26 +94,69 @@ def _names(node):
     return sorted({n.id for n in gast.walk(node) if isinstance(n, gast.Name)})
 
 
+UNRESOLVED = object()   # what a name is bound to, where srcad has not proven it
+
+
 class Resolver:
-    def __init__(self, function, local_names):
+    """Binds the names a function calls to the objects Python would call.
+
+    A global or closure name is looked up in the function's namespace; a local
+    is bound to an object only where every assignment to it binds that same
+    object (`xp = np`, `act = np.tanh`, `la = getattr(np, "linalg")`), so that
+    calls through it resolve like calls through the global. Any other local
+    holds a value computed at run time: calling it is an unknown operation, and
+    calling a method on it waits for its kind (Resolver.method_of).
+    """
+
+    def __init__(self, function, local_names, assignments):
         self.function = function
         self.locals = local_names
+        self.assignments = assignments  # local -> the values assigned to it (None: not by =)
+        self.bound = {}
 
     def lookup(self, node):
-        """The object a global name or dotted path refers to, or None."""
+        """The object a name or dotted path is proven to refer to, or None."""
+        value = self.constant(node)
+        return None if value is UNRESOLVED else value
+
+    def constant(self, node):
+        """The object node refers to whenever the function runs, or UNRESOLVED: a global
+        or closure name, a local bound to one object, attributes of a module or class
+        among those, `getattr` of them with a constant name, constants."""
+        if isinstance(node, gast.Constant):
+            return node.value
         if isinstance(node, gast.Name):
             if node.id in self.locals:
-                return None
-            return self.function.namespace.get(node.id)
+                return self.bound_object(node.id)
+            return self.function.namespace.get(node.id, UNRESOLVED)
         if isinstance(node, gast.Attribute):
-            base = self.lookup(node.value)
-            return getattr(base, node.attr, None) if base is not None else None
-        return None
+            return _attribute(self.constant(node.value), node.attr)
+        if isinstance(node, gast.Call) and not node.keywords and len(node.args) in (2, 3) \
+                and self.constant(node.func) is getattr:
+            base, attr, *default = [self.constant(a) for a in node.args]
+            if UNRESOLVED in default or not isinstance(attr, str):
+                return UNRESOLVED
+            value = _attribute(base, attr)
+            return default[0] if value is UNRESOLVED and default \
+                and isinstance(base, (types.ModuleType, type)) else value
+        return UNRESOLVED
+
+    def bound_object(self, local):
+        if local not in self.bound:
+            self.bound[local] = UNRESOLVED      # until proven (and on a cycle)
+            values = [UNRESOLVED if v is None else self.constant(v)
+                      for v in self.assignments.get(local) or [None]]
+            if all(v is values[0] for v in values):
+                self.bound[local] = values[0]
+        return self.bound[local]
 
     def is_global(self, node):
+        """Whether node is a global value: a name of the namespace, a local bound to an
+        object, or an attribute path from one."""
         while isinstance(node, gast.Attribute):
             node = node.value
-        return isinstance(node, gast.Name) and node.id not in self.locals
+        return isinstance(node, gast.Name) and (node.id not in self.locals
+                                                or self.bound_object(node.id) is not UNRESOLVED)
 
     def op(self, value):
         """The Op of a normalized right-hand side."""
@@ -126,7 +175,7 @@ class Resolver:
         if isinstance(value, gast.Subscript):
             return Op("subscript", value)
         if isinstance(value, gast.Attribute):
-            return self.attribute(value)
+            return self.attribute(value, value.value, value.attr)
         if isinstance(value, (gast.Tuple, gast.List)):
             return Op("literal", value, elements=dict(enumerate(value.elts)))
         if isinstance(value, gast.Dict):
@@ -138,10 +187,9 @@ class Resolver:
             return self.call(value)
         return Op("unknown", value, description=f"'{type(value).__name__}' expression")
 
-    def attribute(self, value):
-        attr = value.attr
+    def attribute(self, value, receiver, attr):
         if attr in ATTRIBUTES:
-            return self.primitive(ATTRIBUTES[attr], [value.value], {}, value)
+            return self.primitive(ATTRIBUTES[attr], [receiver], {}, value)
         if attr in NONDIFFERENTIABLE_ATTRIBUTES:
             return Op("zero", value, description=f"'.{attr}'")
         return Op("unknown", value, description=f"attribute '.{attr}'")
@@ -154,26 +202,71 @@ class Resolver:
             return Op("unknown", value, description="a call with '*' or '**' arguments")
         if isinstance(func, gast.Attribute) and not self.is_global(func):
             return self.method(value, func.value, func.attr, args, keywords)
-        target = self.lookup(func)
-        if target is None:
-            text = ast.unparse(gast.gast_to_ast(func))
-            return Op("unknown", value, description=f"'{text}'")
+        target = self.constant(func)
+        if target is UNRESOLVED:
+            return self.unresolved(value, func)
+        if target is getattr and len(args) == 2 and not keywords \
+                and isinstance(args[1], gast.Constant) and isinstance(args[1].value, str):
+            return self.attribute(value, args[0], args[1].value)   # getattr(v, "T")
+        method = _array_method(target)
+        if method is not None:      # a method of a global array: W.sum()
+            return self.method_of(Op("method", value, args=[func.value] + args,
+                                     keywords=keywords, attr=method), "array")
         return self.primitive(target, args, keywords, value)
+
+    def unresolved(self, value, func):
+        text = ast.unparse(gast.gast_to_ast(func))
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        missing = (f"srcad cannot find '{text}' in the function's module or closure: define "
+                   "or import it before taking the derivative")
+        if root is not func and self.constant(root) is not UNRESOLVED:
+            base = self.constant(func.value)
+            reason = missing if isinstance(base, (types.ModuleType, type)) else (
+                f"srcad cannot prove what '{text}' is: it is neither a definition of a "
+                "module or class nor a method, and an object's attributes may change "
+                "between calls; call the function by its own name")
+        elif isinstance(root, gast.Name) and root.id in self.locals:
+            where = "a parameter" if root.id in _params(self.function.node) else \
+                "a local variable not bound to one module-level object"
+            reason = (f"srcad cannot tell which function '{text}' calls: '{root.id}' is "
+                      f"{where}, known only when the function runs; call the function by "
+                      "its own name (or a local alias assigned once, such as "
+                      "`act = np.tanh`), or wrap the result in srcad.stop_gradient")
+        else:
+            reason = missing
+        return Op("unknown", value, description=f"'{text}'", reason=reason)
 
     def method(self, value, receiver, attr, args, keywords):
         if attr == "append" and len(args) == 1 and not keywords:
             return Op("append", value, args=args, description="list.append")
         if attr == "pop" and not args and not keywords:
             return Op("pop", value, args=[receiver], description="list.pop")
+        return Op("method", value, args=[receiver] + args, keywords=keywords, attr=attr,
+                  description=f"'.{attr}()'")
+
+    def method_of(self, op, kind):
+        """The Op of a method call `op` (kind "method") on a receiver of the given kind
+        (analysis.py): a NumPy method where the receiver is proven an array or number,
+        else unknown."""
+        receiver, *args = op.args
+        attr = op.attr
+        if kind not in ("array", "scalar"):
+            shown = ast.unparse(gast.gast_to_ast(receiver))
+            return Op("unknown", op.node, description=op.description, reason=(
+                f"srcad cannot prove that '{shown}' is a NumPy array or number where "
+                f"'.{attr}()' is called on it, so it cannot tell which method runs: call "
+                f"the NumPy function instead (np.{attr}({shown}, ...))"))
         key = "ndarray." + attr
         if key in rules.ADJOINTS:
-            return self.rule(rules.ADJOINTS[key], [receiver] + args, keywords, value,
+            return self.rule(rules.ADJOINTS[key], [receiver] + args, op.keywords, op.node,
                              f"'.{attr}()'", key)
         if attr in METHODS:
-            return self.primitive(METHODS[attr], [receiver] + args, keywords, value)
+            return self.primitive(METHODS[attr], [receiver] + args, op.keywords, op.node)
         if attr in NONDIFFERENTIABLE_METHODS:
-            return Op("zero", value, description=f"'.{attr}()'")
-        return Op("unknown", value, description=f"method '.{attr}()'")
+            return Op("zero", op.node, description=f"'.{attr}()'")
+        return Op("unknown", op.node, description=f"method '.{attr}()'")
 
     def primitive(self, target, args, keywords, node):
         label = _label(target)
@@ -186,7 +279,9 @@ class Resolver:
         if is_user_function(target):
             return Op("call", node, callee=target, args=args, keywords=keywords,
                       description=label)
-        return Op("unknown", node, args=args, keywords=keywords, description=label)
+        description, reason = _transform(target) or (label, None)
+        return Op("unknown", node, args=args, keywords=keywords, description=description,
+                  reason=reason)
 
     def rule(self, template, args, keywords, node, label, primitive):
         bindings = template.bind(args, keywords)
@@ -196,6 +291,58 @@ class Resolver:
                 f"{template.fn.__name__}{template.signature}")
         return Op("rule", node, template=template, bindings=bindings, description=label,
                   args=args, keywords=keywords, primitive=primitive)
+
+
+def _attribute(base, attr):
+    """base.attr where it is proven to stay what it is now: an attribute of a module or
+    class (its definitions), or a method bound to base by its class; UNRESOLVED for
+    anything else, such as data an instance holds, which may change between calls."""
+    if base is UNRESOLVED:
+        return UNRESOLVED
+    try:
+        value = getattr(base, attr)
+    except Exception:   # a missing name, or a property that fails
+        return UNRESOLVED
+    if isinstance(base, (types.ModuleType, type)):
+        return value
+    if getattr(value, "__self__", None) is base and attr not in getattr(base, "__dict__", ()):
+        return value
+    return UNRESOLVED
+
+
+def _array_method(target):
+    """The name of a method bound to a plain ndarray (`W.sum` of a global W), or None."""
+    owner = getattr(target, "__self__", None)
+    if type(owner) is np.ndarray and isinstance(target, types.BuiltinMethodType):
+        return target.__name__
+    return None
+
+
+def _params(node):
+    args = node.args
+    return {a.id for a in args.posonlyargs + args.args + args.kwonlyargs}
+
+
+def _transform(target):
+    """(description, why it is refused) of a call of a srcad transform other than a
+    registered gradient; None for anything else."""
+    from .api import Transform
+    from .compose import _Helpers
+    helpers = getattr(target, "__self__", None)
+    if isinstance(helpers, _Helpers):
+        return (f"the derivative of srcad.grad({helpers.fn.__qualname__})",
+                "the derivative of a call of a gradient is a second derivative, and srcad "
+                "takes none of third order (a Hessian, or a jvp of the gradient, of a "
+                "function calling a gradient)")
+    inner = getattr(target, "jvp", None)    # hvp's function carries the jvp it runs
+    if not isinstance(target, Transform) and not isinstance(inner, Transform):
+        return None
+    shown = repr(target) if isinstance(target, Transform) else \
+        f"<srcad.hvp of {inner.__qualname__}>"
+    return (shown, "srcad differentiates calls of srcad.grad(f) (made once, at module level), "
+            "but not yet of value_and_grad, vjp, jvp, jacobian, hessian or hvp, nor of a "
+            "gradient of a gradient: differentiate f's own code instead, or wrap the result "
+            "in srcad.stop_gradient")
 
 
 def is_user_function(target):
@@ -216,7 +363,10 @@ def _hashable(target):
 
 def _label(target):
     module = getattr(target, "__module__", None)
-    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    name = getattr(target, "__qualname__", None) \
+        or isinstance(target, np.ufunc) and target.__name__
+    if not name:    # an instance, such as np.vectorize(f) (which takes f's __name__)
+        return f"a '{type(target).__module__}.{type(target).__qualname__}' object"
     if module in (None, "builtins", "_operator", "operator"):
         return f"'{name}'"
     return f"'{module}.{name}'"

@@ -6,8 +6,13 @@ closure); srcad must find the same object Python does, in both modes, or
 raise a SrcadError at the user's line. The oracles are central finite
 differences (oracle.py) and, for gradients, autograd.
 """
+import math
+
+import numpy
 import numpy as np
+import numpy.linalg as la
 import pytest
+from numpy import tanh as th
 
 import srcad
 from oracle import check_grad, line_of, numerical_grad
@@ -17,11 +22,12 @@ T = np.array([0.7, -0.2, 0.4])
 
 
 def check_jvp(f, *args, tangent=T):
-    """srcad.jvp(f)(*args, tangent) = (f(*args), the directional derivative of f)."""
+    """srcad.jvp(f)(*args, tangent) = (f(*args), the derivative of f along tangent in its
+    first argument)."""
     value, got = srcad.jvp(f)(*args, tangent)
     np.testing.assert_allclose(value, f(*args), rtol=1e-12)
-    expected = np.tensordot(np.asarray(numerical_grad(lambda x: f(x, *args[1:]), args)),
-                            tangent, axes=np.ndim(tangent))
+    expected = np.tensordot(np.asarray(numerical_grad(f, args)), tangent,
+                            axes=np.ndim(tangent))
     assert np.ndim(got) == np.ndim(expected)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
@@ -53,3 +59,323 @@ def test_a_gradient_called_inside_gives_scalar_tangents_and_gradients(f):
     value, tangent = srcad.jvp(f)(X, T)
     assert np.ndim(tangent) == 0
     check_both(f, X)
+
+
+# -- aliases of NumPy functions and modules -------------------------------------------
+
+act = np.tanh
+npy = np
+LN = la
+
+
+def local_module_alias(x):
+    xp = np
+    return xp.sum(xp.tanh(x))
+
+
+def local_function_alias(x):
+    t = np.tanh
+    return np.sum(t(x))
+
+
+def global_function_alias(x):
+    return np.sum(act(x))
+
+
+def global_module_alias(x):
+    return npy.sum(npy.tanh(x))
+
+
+def from_import_as(x):
+    return np.sum(th(x))
+
+
+def submodule_import_as(x):
+    return la.norm(x) + LN.norm(x)
+
+
+def plain_module_name(x):
+    return numpy.sum(numpy.tanh(x))
+
+
+def alias_of_an_alias(x):
+    a = act
+    b = a
+    return np.sum(b(x))
+
+
+def alias_in_both_branches(x):
+    if x[0] > 0:
+        t = np.tanh
+    else:
+        t = act
+    return np.sum(t(x))
+
+
+def getattr_of_a_module(x):
+    t = getattr(np, "tanh")
+    return np.sum(t(x)) + np.sum(getattr(np, "sin")(x))
+
+
+def getattr_of_a_value(x):
+    return np.sum(getattr(x, "T") * x)
+
+
+def local_alias_of_a_submodule(x):
+    linalg = np.linalg
+    return linalg.norm(x)
+
+
+def method_of_an_array_result(x):
+    y = np.exp(x)
+    z = (y * 2.0 + 1.0).T
+    return z.sum() + np.tanh(x).mean()
+
+
+def _helper(v):
+    return np.sum(v ** 3)
+
+
+def local_alias_of_a_helper(x):
+    h = _helper
+    return h(x)
+
+
+class Ops:
+    @staticmethod
+    def cube(v):
+        return v ** 3
+
+
+def class_attribute(x):
+    return np.sum(Ops.cube(x))
+
+
+W = np.array([0.5, -1.0, 2.0])
+
+
+def method_of_a_global_array(x):
+    return W.dot(x) + W.sum() * np.sum(x)
+
+
+def _closure(function, module):
+    def closed(x):
+        return module.sum(function(x))
+    return closed
+
+
+closure_alias = _closure(np.tanh, np)
+
+
+ALIASES = [local_module_alias, local_function_alias, global_function_alias,
+           global_module_alias, from_import_as, submodule_import_as, plain_module_name,
+           alias_of_an_alias, alias_in_both_branches, getattr_of_a_module, getattr_of_a_value,
+           local_alias_of_a_submodule, method_of_an_array_result, local_alias_of_a_helper,
+           class_attribute, method_of_a_global_array, closure_alias]
+
+
+@pytest.mark.parametrize("f", ALIASES, ids=lambda f: f.__name__)
+def test_aliases_resolve_in_both_modes(f):
+    check_both(f, X)
+
+
+@pytest.mark.parametrize("f", [local_module_alias, global_module_alias, alias_of_an_alias,
+                               getattr_of_a_module, closure_alias], ids=lambda f: f.__name__)
+def test_the_gradient_of_tanh_through_an_alias_is_analytic(f):
+    expected = 1.0 - np.tanh(X) ** 2
+    if f is getattr_of_a_module:
+        expected = expected + np.cos(X)
+    np.testing.assert_allclose(srcad.grad(f)(X), expected, rtol=1e-12)
+
+
+def test_aliases_agree_with_autograd():
+    from oracle import check_against_autograd
+    for f in (local_function_alias, global_function_alias, from_import_as, alias_of_an_alias,
+              getattr_of_a_module):
+        check_against_autograd(f, X)
+
+
+# -- what srcad cannot prove, it refuses, at the user's line --------------------------
+
+FUNCTIONS = {"tanh": np.tanh}
+vectorized_sine = np.vectorize(math.sin)
+
+
+class Model:
+    def __init__(self):
+        self.activation = np.tanh
+
+    def dot(self, v):
+        return 3.0 * np.sum(v)
+
+
+model = Model()
+
+
+def callable_argument(x, fn):
+    return np.sum(fn(x))  # refused
+
+
+def callable_from_a_dict(x):
+    fn = FUNCTIONS["tanh"]
+    return np.sum(fn(x))  # refused
+
+
+def alias_of_two_functions(x):
+    if x[0] > 0:
+        t = np.tanh
+    else:
+        t = np.sin
+    return np.sum(t(x))  # refused
+
+
+def extension_object_without_rule(x):
+    return np.sum(vectorized_sine(x))  # refused
+
+
+def attribute_of_an_instance(x):
+    return np.sum(model.activation(x))  # refused
+
+
+def method_of_an_object(x, obj):
+    return obj.dot(x)  # refused
+
+
+def _array_helper(v):
+    return v * v
+
+
+def method_of_a_call_result(x):
+    return _array_helper(x).sum()  # refused
+
+
+def undefined_name(x):
+    return np.sum(not_defined_anywhere(x))  # refused  # noqa: F821
+
+
+REFUSED = [(callable_argument, (X, np.tanh)), (callable_from_a_dict, (X,)),
+           (alias_of_two_functions, (X,)), (extension_object_without_rule, (X,)),
+           (attribute_of_an_instance, (X,)), (method_of_an_object, (X, model)),
+           (method_of_a_call_result, (X,)), (undefined_name, (X,))]
+
+
+@pytest.mark.parametrize("f, args", REFUSED, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_unknown_callables_are_refused_at_the_call(f, args, mode):
+    transform = srcad.grad(f) if mode == "grad" else srcad.jvp(f)
+    extra = (T,) if mode == "jvp" else ()
+    with pytest.raises(srcad.NoDerivativeError) as caught:
+        transform(*args, *extra)
+    assert caught.value.lineno == line_of(f, "# refused")
+    assert caught.value.filename == __file__
+
+
+def test_refusals_say_why_and_what_to_write():
+    with pytest.raises(srcad.NoDerivativeError, match="'fn' is a parameter"):
+        srcad.grad(callable_argument)(X, np.tanh)
+    with pytest.raises(srcad.NoDerivativeError, match=r"np\.dot\(obj"):
+        srcad.grad(method_of_an_object)(X, model)
+    with pytest.raises(srcad.NoDerivativeError, match="'numpy.vectorize' object"):
+        srcad.grad(extension_object_without_rule)(X)
+
+
+def test_an_unknown_callable_on_constants_just_runs():
+    def uses_callable_on_a_constant(x, fn):
+        return np.sum(x) * fn(2.0)
+
+    assert srcad.grad(uses_callable_on_a_constant)(X, math.exp) == \
+        pytest.approx(np.full(3, math.exp(2.0)))
+
+
+# -- transforms other than grad, called inside ------------------------------------------
+
+value_and_gradient = srcad.value_and_grad(_sine_energy)
+pullback_of = srcad.vjp(_sine_energy)
+tangent_of = srcad.jvp(_sine_energy)
+jacobian_of = srcad.jacobian(_sine_energy)
+hessian_of = srcad.hessian(_sine_energy)
+hessian_vector_of = srcad.hvp(_sine_energy)
+
+
+def _cubic(s):
+    return s ** 3
+
+
+second_derivative = srcad.grad(srcad.grad(_cubic))
+
+
+def calls_value_and_grad(x):
+    return value_and_gradient(x)[0]  # refused
+
+
+def calls_vjp(x):
+    return pullback_of(x)[0]  # refused
+
+
+def calls_jvp(x):
+    return tangent_of(x, x)[1]  # refused
+
+
+def calls_jacobian(x):
+    return np.sum(jacobian_of(x))  # refused
+
+
+def calls_hessian(x):
+    return np.sum(hessian_of(x))  # refused
+
+
+def calls_hvp(x):
+    return np.sum(hessian_vector_of(x, x))  # refused
+
+
+def calls_grad_of_grad(x):
+    return np.sum(x) * second_derivative(x[0])  # refused
+
+
+CALLS_TRANSFORMS = [calls_value_and_grad, calls_vjp, calls_jvp, calls_jacobian, calls_hessian,
+                    calls_hvp, calls_grad_of_grad]
+
+
+@pytest.mark.parametrize("f", CALLS_TRANSFORMS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_transforms_without_rules_are_refused_by_name(f, mode):
+    transform = srcad.grad(f) if mode == "grad" else srcad.jvp(f)
+    with pytest.raises(srcad.NoDerivativeError, match="<srcad[.]") as caught:
+        transform(X, *((T,) if mode == "jvp" else ()))
+    assert caught.value.lineno == line_of(f, "# refused")
+
+
+def scaled_by_a_transform_of_a_constant(x):
+    value, gradient = value_and_gradient(W)
+    return np.sum(x * gradient) * value + hessian_vector_of(W, W)[0] * x[1]
+
+
+def test_transforms_of_constants_give_their_values():
+    check_both(scaled_by_a_transform_of_a_constant, X)
+
+
+def calls_a_gradient(x):
+    return sine_energy_grad(x)[0] * x[1]
+
+
+def test_a_third_derivative_is_refused():
+    with pytest.raises(srcad.NoDerivativeError, match="third order"):
+        srcad.hessian(calls_a_gradient)(X)
+
+
+def _pair_energy(x, y):
+    return np.sum(np.sin(x) * y ** 2)
+
+
+pair_gradients = srcad.grad(_pair_energy, wrt=(0, 1))
+pair_gradient_one = srcad.grad(_pair_energy, wrt=(1,))
+
+
+def uses_pair_gradients(x):
+    gx, gy = pair_gradients(x, 2.0 * x)
+    (only,) = pair_gradient_one(x, x)
+    return np.sum(gx * gy) + only[2]
+
+
+def test_gradients_of_several_arguments_called_inside():
+    check_both(uses_pair_gradients, X)
