@@ -110,6 +110,11 @@ class Facts:
         return seen - {var}
 
 
+def _outer(name):
+    """A name (never a variable's) for the memory of a module-level or closure value."""
+    return f"<outer {name}>"
+
+
 def _caller(param):
     """A name (never a variable's) for the caller's memory behind a callee's parameter."""
     return f"<argument {param}>"
@@ -193,6 +198,11 @@ class SharingCheck:
         elif may_share(op):
             for n in names_in(op.node) & self.locals:
                 facts.link(var, n)
+        if may_share(op) or op.kind == "zero" and isinstance(op.node, (gast.Name,
+                                                                        gast.Attribute)):
+            for n in names_in(op.node) - self.locals:   # a module-level or closure value
+                if hasattr(type(self.function.namespace.get(n)), "__setitem__"):
+                    facts.link(var, _outer(n))
 
     def written(self, var, stmt, facts, augmented=False):
         changed = facts.changed_by_write(var)
@@ -207,6 +217,12 @@ class SharingCheck:
                     f"{'' if var == p else f'through {var!r} '}inside a called function: "
                     "return the new value instead (write `v = v + e`, not `v += e`)")
         for n in changed:
+            if n.startswith("<outer "):
+                raise self.function.error(UnsupportedSyntaxError, stmt,
+                    f"cannot differentiate this in-place write into '{var}': it changes "
+                    f"the module-level or closure value '{n[7:-1]}', whose memory it "
+                    "shares, and srcad would undo that when taking the derivative; take a "
+                    f"copy (np.copy({n[7:-1]})) and write into it")
             facts.stale.setdefault(n, (stmt, var))
 
     def check_reads(self, stmt, names, facts):

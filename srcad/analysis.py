@@ -89,6 +89,7 @@ class Analysis:
                     op = self.resolver.op(node.value)
                     self.add(node, target.id, op, depth)
                 else:
+                    self.check_written(node, target.value.id)
                     op = Op("copy", node.value) if isinstance(node.value, gast.Name) \
                         else Op("zero", node.value)
                     self.add(node, target.value.id, op, depth, write=True)
@@ -134,6 +135,18 @@ class Analysis:
             if isinstance(arg, gast.Name) and self.param_kinds.get(arg.id, "other") == "other":
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
+
+    def check_written(self, node, name):
+        """Refuse a write into memory the function does not own: a module-level or
+        closure name, or a local bound to one."""
+        if name in self.locals and self.resolver.bound_object(name) is UNRESOLVED:
+            return
+        raise self.function.error(UnsupportedSyntaxError, node,
+            f"cannot differentiate a write into '{name}', "
+            f"{'bound to ' if name in self.locals else ''}a module-level or closure value: "
+            "srcad would undo it when taking the derivative, and reads of it elsewhere "
+            "would not see it; write into a copy (v = np.copy(...)), or pass the value in "
+            "as an argument")
 
     def resolve_methods(self, param_kinds):
         """Method calls on local values, resolved with the kinds of their receivers: a

@@ -379,3 +379,60 @@ def uses_pair_gradients(x):
 
 def test_gradients_of_several_arguments_called_inside():
     check_both(uses_pair_gradients, X)
+
+
+# -- module-level names keep Python's meaning ------------------------------------------
+
+BUFFER = np.zeros(3)
+SCALE = 2.0
+
+
+def writes_a_global(x):
+    BUFFER[0] = x[0]  # refused
+    return np.sum(BUFFER * x)
+
+
+def writes_through_a_view_of_a_global(x):
+    part = BUFFER[0:2]
+    part[0] = x[0]  # refused
+    return np.sum(BUFFER)
+
+
+def writes_through_a_local_alias(x):
+    b = BUFFER
+    b[1] = x[1]  # refused
+    return np.sum(b)
+
+
+def adds_into_a_global(x):
+    b = BUFFER.T
+    b += x  # refused
+    return np.sum(BUFFER)
+
+
+def declares_a_global(x):
+    global SCALE  # refused
+    SCALE = x[0]
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("f", [writes_a_global, writes_through_a_view_of_a_global,
+                               writes_through_a_local_alias, adds_into_a_global,
+                               declares_a_global], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_writes_into_module_level_values_are_refused(f, mode):
+    transform = srcad.grad(f) if mode == "grad" else srcad.jvp(f)
+    with pytest.raises(srcad.UnsupportedSyntaxError) as caught:
+        transform(X, *((T,) if mode == "jvp" else ()))
+    assert caught.value.lineno == line_of(f, "# refused")
+    assert not BUFFER.any()
+
+
+def writes_into_a_copy_of_a_global(x):
+    b = np.copy(BUFFER)
+    b[0] = x[0]
+    return np.sum(b * x) * SCALE
+
+
+def test_a_copy_of_a_global_may_be_written():
+    check_both(writes_into_a_copy_of_a_global, X)
