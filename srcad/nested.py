@@ -12,6 +12,7 @@ numbers); `parse_function` finds their trees in `LIFTED` since their source
 text differs from the file's.
 """
 import ast
+import types
 import weakref
 
 import gast
@@ -27,17 +28,22 @@ def lift_nested_defs(function, body, outer_locals):
     (body, {helper name: lifted function})."""
     lifted = {}     # helper name -> (function, names of its extra parameters)
     kept = []
+    # the helpers see each other, and what the enclosing function's closure holds, in cells
+    cells = dict(zip(function.fn.__code__.co_freevars, function.fn.__closure__ or ()))
+    cells.update({stmt.name: types.CellType() for stmt in body
+                  if isinstance(stmt, gast.FunctionDef)})
     for stmt in body:
         if isinstance(stmt, gast.FunctionDef):
             if stmt.name in lifted or stmt.name in outer_locals:
                 _refuse(function, stmt, "a nested 'def' whose name is assigned twice")
-            lifted[stmt.name] = _lift(function, stmt, outer_locals, lifted)
+            lifted[stmt.name] = _lift(function, stmt, outer_locals, lifted, cells)
+            cells[stmt.name].cell_contents = lifted[stmt.name][0]
         else:
             kept.append(_PassFreeVariables(function, lifted).visit(stmt))
     return kept, {n: fn for n, (fn, _) in lifted.items()}
 
 
-def _lift(function, node, outer_locals, lifted):
+def _lift(function, node, outer_locals, lifted, cells):
     if node.decorator_list or node.args.vararg or node.args.kwarg or any(
             not isinstance(d, gast.Constant) for d in node.args.defaults + node.args.kw_defaults
             if d is not None):
@@ -60,20 +66,41 @@ def _lift(function, node, outer_locals, lifted):
     lifted[node.name] = (None, free)        # recursive calls pass them too
     node.body = [_PassFreeVariables(function, lifted, only=node.name).visit(s)
                  for s in node.body]
-    module = gast.gast_to_ast(gast.Module(body=[node], type_ignores=[]))
-    ast.fix_missing_locations(module)
-    scope = dict(function.namespace)
-    scope.update({n: f for n, (f, _) in lifted.items() if f is not None})
     try:
-        code = compile(module, function.filename, "exec")
+        fn = _compile(function, node, cells)
     except SyntaxError as e:    # what Python accepts in place but not lifted out
         raise function.error(UnsupportedSyntaxError, node,
             f"cannot differentiate this nested 'def' lifted out of {function.name} "
             f"({e.msg}, line {e.lineno}): define the helper at module level") from None
-    exec(code, scope)
-    fn = scope[node.name]
     LIFTED[fn] = (node, function.filename)
     return fn, free
+
+
+def _compile(function, node, cells):
+    """The lifted helper as a function with the enclosing function's globals, live, and
+    the cells it reads: compiled inside a scope that binds those names, then given the
+    cells themselves."""
+    free = sorted(names_in(node, gast.Load) & cells.keys())
+    scope = gast.FunctionDef(
+        name="srcad_scope", args=gast.arguments(
+            args=[], posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[]),
+        body=[gast.Assign(targets=[name(v, store=True)], value=gast.Constant(None, None),
+                          type_comment=None) for v in free]
+        + [node, gast.Return(value=name(node.name))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[])
+    module = gast.gast_to_ast(gast.Module(body=[gast.copy_location(scope, node)],
+                                          type_ignores=[]))
+    ast.fix_missing_locations(module)
+    globals_ = function.fn.__globals__
+    namespace = dict(globals_)      # where annotations are evaluated
+    exec(compile(module, function.filename, "exec"), namespace)
+    made = namespace["srcad_scope"]()
+    fn = types.FunctionType(made.__code__, globals_, node.name, made.__defaults__,
+                            tuple(cells[v] for v in made.__code__.co_freevars))
+    fn.__kwdefaults__ = made.__kwdefaults__
+    fn.__qualname__ = f"{function.fn.__qualname__}.<locals>.{node.name}"
+    return fn
 
 
 class _PassFreeVariables(gast.NodeTransformer):

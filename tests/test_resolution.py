@@ -436,3 +436,36 @@ def writes_into_a_copy_of_a_global(x):
 
 def test_a_copy_of_a_global_may_be_written():
     check_both(writes_into_a_copy_of_a_global, X)
+
+
+def nested_helper_reads_a_global(x):
+    def scaled(v):
+        return SCALE * np.sum(v ** 2)
+    return scaled(x)
+
+
+def _closure_with_helper(scale):
+    def f(x):
+        def scaled(v):
+            return scale[0] * np.sum(v ** 2) + cube(v)
+
+        def cube(v):
+            return np.sum(v ** 3)
+        return scaled(x)
+    return f
+
+
+def test_a_nested_helper_reads_module_level_names_when_called(monkeypatch):
+    gradient = srcad.grad(nested_helper_reads_a_global)
+    np.testing.assert_allclose(gradient(X), 2 * SCALE * X)
+    monkeypatch.setattr(__import__(__name__), "SCALE", 5.0, raising=True)
+    np.testing.assert_allclose(gradient(X), 10.0 * X)
+    assert srcad.jvp(nested_helper_reads_a_global)(X, T)[1] == pytest.approx(10.0 * X @ T)
+
+
+def test_nested_helpers_see_the_closure_and_each_other():
+    scale = [2.0]
+    f = _closure_with_helper(scale)
+    check_both(f, X)
+    scale[0] = 3.0
+    np.testing.assert_allclose(srcad.grad(f)(X), 6.0 * X + 3 * X ** 2)
