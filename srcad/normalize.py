@@ -19,6 +19,7 @@ and early `return` are all desugared into that form, so the later stages
 handle a handful of statement kinds. Every new statement carries the line
 number of the user's statement it came from.
 """
+import builtins
 
 import gast
 
@@ -93,6 +94,7 @@ class Normalizer:
         self.loops = []          # enclosing loops' flags, innermost last
         self.returned = None     # flag set by an early return
         self.result = None       # variable holding the return value
+        self.builtins = {}       # builtin -> fresh name bound to it, where its own is taken
 
     # -- errors -------------------------------------------------------------
 
@@ -129,7 +131,8 @@ class Normalizer:
                                type_params=[])
         gast.copy_location(new, node)
         new.namer = self.namer
-        new.lifted = lifted
+        new.lifted = dict(lifted)   # objects the new code names that the user's did not
+        new.lifted.update({fresh: getattr(builtins, b) for b, fresh in self.builtins.items()})
         return new
 
     def check(self, node):
@@ -409,16 +412,16 @@ class Normalizer:
             items = [self.loop_item(a, index, seqs) for a in iterator.args]
             return gast.Tuple(elts=items, ctx=gast.Load())
         if not _is_atom(iterator) and not isinstance(iterator, (gast.List, gast.Tuple)):
-            iterator = call(name("list"), iterator)
+            iterator = call(self.builtin("list"), iterator)
         seq = self.atom(iterator, hint="items")
         seqs.append(seq)
         return gast.Subscript(value=seq, slice=copy(index), ctx=gast.Load())
 
     def length_range(self, seqs):
-        lengths = [self.atom(call(name("len"), copy(s)), hint="n") for s in seqs]
-        count = lengths[0] if len(lengths) == 1 else self.atom(call(name("min"), *lengths),
-                                                               hint="n")
-        return self.atom(call(name("range"), count))
+        lengths = [self.atom(call(self.builtin("len"), copy(s)), hint="n") for s in seqs]
+        count = lengths[0] if len(lengths) == 1 else \
+            self.atom(call(self.builtin("min"), *lengths), hint="n")
+        return self.atom(call(self.builtin("range"), count))
 
     def range_loop(self, target, loop_range, body):
         if not isinstance(target, gast.Name):
@@ -426,6 +429,18 @@ class Normalizer:
         new_body = self.block(body)
         return [gast.For(target=name(target.id, store=True), iter=loop_range,
                          body=new_body or [gast.Pass()], orelse=[], type_comment=None)]
+
+    def builtin(self, id_):
+        """A name for a builtin in code srcad adds (`len` in a loop over a list): its own
+        where the function sees the builtin by it, else a fresh name bound to it (after
+        `from numpy import *`, `min` is NumPy's)."""
+        value = getattr(builtins, id_)
+        if id_ not in self.locals and self.function.namespace.get(id_) is value:
+            return name(id_)
+        if id_ not in self.builtins:
+            self.builtins[id_] = self.namer.fresh(id_)
+            self.function.namespace[self.builtins[id_]] = value
+        return name(self.builtins[id_])
 
     def builtin_called(self, func):
         if isinstance(func, gast.Name) and func.id not in self.locals:

@@ -96,8 +96,8 @@ class Namespace(dict):
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
             try:
                 self[name] = cell.cell_contents
-            except ValueError:  # an empty cell: defined later in the enclosing scope
-                pass
+            except ValueError:  # an empty cell (defined later in the enclosing scope)
+                self.pop(name, None)    # hides a global or builtin of that name, as in Python
         self.fn = fn
         self.read = {}      # name -> what it was bound to when first looked up
 

@@ -469,3 +469,43 @@ def test_nested_helpers_see_the_closure_and_each_other():
     check_both(f, X)
     scale[0] = 3.0
     np.testing.assert_allclose(srcad.grad(f)(X), 6.0 * X + 3 * X ** 2)
+
+
+def _shadowed(v):
+    return 100.0 * v
+
+
+def test_an_empty_closure_cell_hides_the_global_of_its_name():
+    def f(x):
+        return np.sum(_shadowed(x))  # refused
+
+    with pytest.raises(srcad.NoDerivativeError, match="cannot find '_shadowed'"):
+        srcad.grad(f)(X)
+    assert f.__code__.co_freevars == ("_shadowed",)
+
+    def _shadowed(v):    # noqa: F811  (bound after the transform is taken: a closure cell)
+        return v
+
+
+STAR_IMPORT = """
+import numpy as np
+from numpy import *
+
+
+def dot_by_loops(a, b):
+    total = 0.0
+    for u, v in zip(a, b):
+        total = total + u * v
+    for w in a:
+        total = total + abs(w) * w
+    return total
+"""
+
+
+def test_loops_use_the_builtins_even_where_a_module_shadows_them(tmp_path, monkeypatch):
+    (tmp_path / "star_imported.py").write_text(STAR_IMPORT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import star_imported
+    a, b = np.array([0.5, -1.0, 2.0]), np.array([1.5, 2.0, -0.5])
+    check_grad(star_imported.dot_by_loops, a, b)
+    check_jvp(star_imported.dot_by_loops, a, b)
