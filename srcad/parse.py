@@ -72,11 +72,24 @@ def parse_function(fn):
     if not isinstance(node, gast.FunctionDef):
         raise SrcadError(f"cannot differentiate {label}: its source is not a def")
     node.decorator_list = []
+    _strip_annotations(node)
     if node.args.vararg or node.args.kwarg:
         spell_out_forwarding(function)
     elif hasattr(fn, "__wrapped__"):
         check_wrapper_parameters(function)
     return function
+
+
+def _strip_annotations(tree):
+    """Annotations and type parameters out of the defs in tree: they compute nothing, and
+    generated code could not evaluate them (`def h[T](v: T)`, `def h(v: local_type)`)."""
+    for n in gast.walk(tree):
+        if isinstance(n, gast.FunctionDef):
+            n.returns, n.type_params = None, []
+        elif isinstance(n, gast.arguments):
+            for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg]:
+                if a is not None:
+                    a.annotation = None
 
 
 MISSING = object()     # what a name is bound to where nothing binds it

@@ -10,10 +10,12 @@ asking for .source, which generates code without running the function.
 """
 
 import contextlib
+import importlib
 import importlib.util
 import math
 import os
 import py_compile
+import sys
 
 import numpy as np
 import pytest
@@ -700,3 +702,26 @@ def subscript_of_a_constant(x):
 
 def test_subscript_of_a_constant():
     assert check_grad(subscript_of_a_constant, 1.5) == pytest.approx(5.0)
+
+
+def annotated_with_a_local_type(x):
+    kind = float
+
+    def twice(v: kind) -> kind:
+        return v * 2.0
+    return np.sum(twice(x) * x)
+
+
+def test_annotations_are_not_evaluated_by_generated_code():
+    check_grad(annotated_with_a_local_type, np.array([0.5, 1.5]))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="type parameters need Python 3.12")
+def test_generic_functions(tmp_path, monkeypatch):
+    (tmp_path / "generic_module.py").write_text(
+        "import numpy as np\n\n\n"
+        "def twice[T](v: T) -> T:\n    return v * 2.0\n\n\n"
+        "def f[T](x: T) -> T:\n    return np.sum(twice(x) * x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("generic_module")
+    check_grad(module.f, np.array([0.5, 1.5]))
