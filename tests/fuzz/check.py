@@ -360,6 +360,8 @@ def check_program(seed, hvp_every=3, time_limit=30, source=None, focus=()):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+        for name in [m for m in sys.modules if m.startswith(f"fuzzprog_{seed}_")]:
+            del sys.modules[name]
     return out
 
 

@@ -430,7 +430,12 @@ class ProgramGenerator:
         lists = [n for n, (ek, _) in scope.all_lists().items() if ek == "S"]
         if lists and self.chance(0.5):
             return self.rng.choice(lists)
-        return "[" + ", ".join(self.expr("S", scope, depth) for _ in range(3)) + "]"
+        return self.three_scalars(scope, depth)
+
+    def three_scalars(self, scope, depth):
+        """A list of three scalars set apart (their order is not a tie)."""
+        return (f"[{self.expr('S', scope, depth)}, ({self.expr('S', scope, depth)}) * 0.5 + 1.7, "
+                f"-1.9 - ({self.expr('S', scope, depth)}) * 0.5]")
 
     def builtin(self, kind, scope, depth):
         d1 = max(depth - 1, 0)
@@ -827,7 +832,7 @@ class ProgramGenerator:
     def scalar_list_statement(self, lines, indent, scope):
         """A list of three scalars, maybe sorted, reversed or mapped into another."""
         lst = self.fresh("L")
-        self.emit(lines, indent, f"{lst} = [{', '.join(self.expr('S', scope, 1) for _ in range(3))}]")
+        self.emit(lines, indent, f"{lst} = {self.three_scalars(scope, 1)}")
         scope.lists[lst] = ("S", 3)
         if self.chance(0.6):
             new = self.fresh("L")
@@ -986,12 +991,15 @@ class ProgramGenerator:
             used += self.statement(lines, 1, scope, budget - used, 0)
         # the output: a scalar mostly, sometimes a vector or a tuple
         live = [v for v, k in scope.vars.items() if v not in PARAMS]
-        live = live[-4:] or ["x"]
-        picks = self.rng.sample(live, min(len(live), self.rng.randint(1, 3)))
+        live = live[-6:] or ["x"]
+        picks = self.rng.sample(live, min(len(live), self.rng.randint(1, 4)))
         terms = []
         for v in picks:
             terms.append(self.rng.choice([f"np.sum({v} ** 2)", f"np.sum(np.sin({v}))",
                                           f"np.sum({v})", f"np.mean({v} * {v})"]))
+        lists = [name for name, (ek, _) in scope.lists.items() if ek == "S"]
+        if lists:       # a list of scalars read at the end too
+            terms.append(f"np.sum(np.array({self.rng.choice(lists)}) ** 2)")
         scalar = " + ".join(terms)
         form = self.rng.choices(["scalar", "vector", "tuple"], weights=[7, 2, 1])[0]
         if "no_return" in self.features:

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -110,7 +111,10 @@ def _worker(conn, hvp_every, time_limit, focus):
 
 
 class Pool:
-    """Worker processes, each given one program at a time."""
+    """Worker processes, each given one program at a time, and replaced after
+    ``RECYCLE`` programs (memory that srcad's caches and JAX's compiled code hold)."""
+
+    RECYCLE = 100
 
     def __init__(self, jobs, hvp_every, time_limit, focus=()):
         self.context = multiprocessing.get_context("spawn")
@@ -124,7 +128,7 @@ class Pool:
         process = self.context.Process(target=_worker, args=(child,) + self.args, daemon=True)
         process.start()
         child.close()
-        return {"process": process, "conn": parent, "task": None, "since": 0.0}
+        return {"process": process, "conn": parent, "task": None, "since": 0.0, "done": 0}
 
     def run(self, tasks):
         """Yield (index, outcome) for each (index, seed) task, in the order they end."""
@@ -147,6 +151,10 @@ class Pool:
                         result = None
                     if result is not None:
                         w["task"] = None
+                        w["done"] += 1
+                        if w["done"] >= self.RECYCLE:
+                            self._stop(w)
+                            self.workers[i] = self._start()
                         yield result
                         continue
                 died = not w["process"].is_alive()
@@ -161,13 +169,17 @@ class Pool:
 
     def close(self):
         for w in self.workers:
-            try:
-                w["conn"].send(None)
-            except (BrokenPipeError, OSError):
-                pass
-            w["process"].join(timeout=5)
-            if w["process"].is_alive():
-                w["process"].kill()
+            self._stop(w)
+
+    @staticmethod
+    def _stop(worker):
+        try:
+            worker["conn"].send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        worker["process"].join(timeout=5)
+        if worker["process"].is_alive():
+            worker["process"].kill()
 
 
 def _lost(seed, why, focus):
@@ -189,6 +201,7 @@ def run(count, seed, state_path=None, jobs=1, time_limit=60, hvp_every=3, show=F
     print(f"programs {state['contiguous'] + len(state['extra'])} of {state['count']} done; "
           f"{len(todo)} to run with {jobs} worker(s)", file=out, flush=True)
     pool = Pool(jobs, hvp_every, time_limit, focus)
+    signal.signal(signal.SIGTERM, _interrupt)       # `kill` stops a run as Ctrl-C does
     start, saved, reported = time.time(), time.time(), time.time()
     done_before = state["elapsed"]
     try:
@@ -211,6 +224,10 @@ def run(count, seed, state_path=None, jobs=1, time_limit=60, hvp_every=3, show=F
         save_state(state_path, state)
     print(report(state), file=out)
     return 1 if state["failures"] or state["errors"] else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def progress(state):

@@ -106,11 +106,13 @@ def _kink_numpy(gaps):
                 gaps.add(np.asarray(a, dtype=float) - np.asarray(bound, dtype=float))
         return np.clip(a, lo, hi, *args, **kw)
 
-    def sort(a, axis=-1, *args, **kw):
-        arr = np.asarray(a, dtype=float)
-        if arr.ndim:
-            gaps.add(np.diff(np.sort(arr, axis=axis), axis=axis))
-        return np.sort(a, axis, *args, **kw)
+    def ordering(fn):
+        def call(a, axis=-1, *args, **kw):
+            arr = np.asarray(a, dtype=float)
+            if arr.ndim:
+                gaps.add(np.diff(np.sort(arr, axis=axis), axis=axis))
+            return fn(a, axis, *args, **kw)
+        return call
 
     def divided(fn):
         def call(a, b, *args, **kw):
@@ -136,17 +138,8 @@ def _kink_numpy(gaps):
         setattr(kinked, name, at_integers(getattr(np, name), half=True))
     for name in ("mod", "remainder", "fmod", "floor_divide"):
         setattr(kinked, name, divided(getattr(np, name)))
-    kinked.clip, kinked.sort, kinked.argsort = clip, sort, sort_args(gaps)
+    kinked.clip, kinked.sort, kinked.argsort = clip, ordering(np.sort), ordering(np.argsort)
     return kinked
-
-
-def sort_args(gaps):
-    def argsort(a, axis=-1, *args, **kw):
-        arr = np.asarray(a, dtype=float)
-        if arr.ndim:
-            gaps.add(np.diff(np.sort(arr, axis=axis), axis=axis))
-        return np.argsort(a, axis, *args, **kw)
-    return argsort
 
 
 def _kink_builtins(gaps):
