@@ -96,7 +96,11 @@ class Transform:
                              "function with a functools.partial's arguments; a cached "
                              "function's .__wrapped__)")
         self.fn = fn
-        self.signature = inspect.signature(fn)
+        try:
+            self.signature = inspect.signature(fn)
+        except ValueError as e:     # functools.wraps(builtin): the builtin's, unreadable
+            raise SrcadError(f"cannot read the parameters of {fn!r} ({e}): make it without "
+                             "functools.wraps") from None
         self.params = list(self.signature.parameters)
         self.wrt_names, self.multi = self.wrt_parameters(wrt)
         self.verbose = verbose

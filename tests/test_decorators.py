@@ -372,3 +372,34 @@ def test_transform_of_a_non_function_is_refused_not_unwrapped(obj):
     for transform in (srcad.grad, srcad.jvp, srcad.value_and_grad):
         with pytest.raises(srcad.SrcadError, match="write a def"):
             transform(obj)
+
+
+# --- functools.wraps of a builtin: the function wears its name, never its rule ------------------
+
+@functools.wraps(max)
+def wears_max(x):
+    return x * x
+
+
+@functools.wraps(np.sin)
+def wears_sin(x):
+    return x * x
+
+
+def calls_wears_max(x):
+    return wears_max(x) + x  # MARK
+
+
+def calls_wears_sin(x):
+    return wears_sin(x) + x  # MARK
+
+
+def test_wraps_of_a_builtin_is_refused_not_given_its_rule():
+    with pytest.raises(srcad.SrcadError, match="functools.wraps"):
+        srcad.grad(wears_max)
+    with pytest.raises(srcad.UnsupportedSyntaxError, match="differ"):
+        srcad.grad(wears_sin)(1.5)
+    for f in (calls_wears_max, calls_wears_sin):
+        with pytest.raises(srcad.NoDerivativeError) as info:
+            srcad.grad(f)(1.5)
+        assert_located(info.value, f, "# MARK")
