@@ -9,6 +9,7 @@ from .analysis import Analysis
 from .errors import SrcadError
 from .shapes import ShapeInference
 from .syntax import name
+from .wrappers import call_signature
 
 COMMENT = "srcad-comment: "
 
@@ -57,7 +58,7 @@ class Generator:
     def bind_callee(self, node, op):
         """The signature of the user function a call statement calls, and the call's
         arguments bound to it; a call Python would refuse is refused at its line."""
-        signature = inspect.signature(op.callee)
+        signature = call_signature(op.callee)
         try:
             return signature, signature.bind(*op.args, **op.keywords)
         except TypeError as e:

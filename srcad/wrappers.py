@@ -22,6 +22,19 @@ from .syntax import const, name, names_in, replace_names
 CONSTANTS = (bool, int, float, complex, str, bytes, type(None))
 
 
+def call_signature(fn):
+    """The parameters srcad gives fn, which a call of it binds to: those
+    `inspect.signature` reports, positional-only for a wrapper taking `*args` alone."""
+    signature = inspect.signature(fn)
+    flags = fn.__code__.co_flags
+    if hasattr(fn, "__wrapped__") and flags & inspect.CO_VARARGS \
+            and not flags & inspect.CO_VARKEYWORDS:
+        return signature.replace(parameters=[
+            p.replace(kind=p.POSITIONAL_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
+            for p in signature.parameters.values()])
+    return signature
+
+
 def spell_out_forwarding(function):
     """Give a wrapper `def wrapper(*args, **kwargs)` the wrapped function's parameters,
     and its forwarding calls those parameters, in place."""

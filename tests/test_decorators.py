@@ -403,3 +403,17 @@ def test_wraps_of_a_builtin_is_refused_not_given_its_rule():
         with pytest.raises(srcad.NoDerivativeError) as info:
             srcad.grad(f)(1.5)
         assert_located(info.value, f, "# MARK")
+
+
+def calls_positional_by_keyword(x):
+    return positional(x, y=2.0)  # MARK
+
+
+def test_keyword_call_of_a_wrapper_taking_args_alone_is_refused_at_the_call():
+    """Python refuses it (the wrapper takes no keywords): srcad too, at the call."""
+    with pytest.raises(TypeError):
+        calls_positional_by_keyword(X)
+    for transform, args in ((srcad.grad, (X,)), (srcad.jvp, (X, X))):
+        with pytest.raises(srcad.SrcadError, match="positional") as info:
+            transform(calls_positional_by_keyword)(*args)
+        assert_located(info.value, calls_positional_by_keyword, "# MARK")
