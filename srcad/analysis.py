@@ -181,8 +181,11 @@ class Analysis:
         answers so far, by name (False while one is being found: a cycle proves nothing)."""
         if self.kind_of_node(node, kinds) == "array":
             return True
-        if not isinstance(node, gast.Name) or node.id in self.params \
-                or node.id in self.loop_targets:
+        if isinstance(node, gast.Name) and node.id in self.params:
+            # a parameter without a kind only in code generated to be shown (grad(f).source
+            # before any call), which reads its method calls as NumPy's
+            return node.id not in self.param_kinds
+        if not isinstance(node, gast.Name) or node.id in self.loop_targets:
             return False
         if node.id not in known:
             known[node.id] = False

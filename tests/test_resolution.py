@@ -188,6 +188,16 @@ def test_the_gradient_of_tanh_through_an_alias_is_analytic(f):
     np.testing.assert_allclose(srcad.grad(f)(X), expected, rtol=1e-12)
 
 
+def array_methods(x):
+    y = x * 2.0
+    return x.sum() + y.mean()
+
+
+def test_array_methods_on_parameters_are_shown_before_any_call():
+    assert "repeat_to_shape(dsum, x" in srcad.grad(array_methods).source
+    check_both(array_methods, X)
+
+
 def test_aliases_agree_with_autograd():
     from oracle import check_against_autograd
     for f in (local_function_alias, global_function_alias, from_import_as, alias_of_an_alias,
