@@ -21,6 +21,7 @@ So every second derivative is forward over reverse: srcad never needs to run
 reverse mode over its own reverse-mode code, and no result is approximated.
 """
 import inspect
+import weakref
 
 import numpy as np
 
@@ -29,22 +30,49 @@ from .rules.templates import Template, d
 from .runtime import as_gradient, zeros_like
 
 _RESERVED = {"d", "srcad_out", "srcad_back", "srcad_grad_vjp", "srcad_grad_jvp"}
-_TEMPLATES = {}     # (fn, wrt names, multi) -> (adjoint template, tangent template) or None
+# (fn, wrt names, multi, signature) -> the _Helpers of its templates, while registered
+_TEMPLATES = weakref.WeakValueDictionary()
 
 
 def register(transform):
-    """Make calls to a gradient transform differentiable by srcad (forward and reverse)."""
+    """Make calls to a gradient transform differentiable by srcad (forward and reverse),
+    for as long as the transform lives."""
     if transform.inner is not None or not inspect.isfunction(transform.fn):
         return
-    key = (transform.fn, tuple(transform.wrt_names), transform.multi)
-    if key not in _TEMPLATES:
-        _TEMPLATES[key] = _templates(transform.fn, transform.wrt_names, transform.multi)
-    templates = _TEMPLATES[key]
-    if templates is not None:
-        ADJOINTS[transform], TANGENTS[transform] = templates
+    # the templates spell out fn's parameters and defaults: new ones, new templates
+    key = (transform.fn, tuple(transform.wrt_names), transform.multi, str(transform.signature))
+    helpers = _TEMPLATES.get(key)
+    if helpers is None:
+        helpers = _templates(transform.fn, transform.wrt_names, transform.multi)
+        if helpers is None:
+            return
+        _TEMPLATES[key] = helpers
+    registered = _Registered(transform)
+    ADJOINTS[registered], TANGENTS[registered] = helpers.templates
+
+
+class _Registered:
+    """The key of a gradient transform's rules: equal to it and hashed like it, without
+    keeping it alive; its rules are dropped when it is garbage collected."""
+
+    def __init__(self, transform):
+        self.hash = hash(transform)
+        self.ref = weakref.ref(transform, self.drop)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return other is self or other is self.ref()
+
+    def drop(self, ref):
+        ADJOINTS.pop(self, None)
+        TANGENTS.pop(self, None)
 
 
 def _templates(fn, wrt, multi):
+    """The _Helpers of grad(fn, wrt)'s rules, with `templates` (adjoint, tangent); None
+    where a rule cannot spell out fn's parameters."""
     signature = inspect.signature(fn)
     params = list(signature.parameters.values())
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in _RESERVED for p in params):
@@ -73,7 +101,8 @@ def _templates(fn, wrt, multi):
     for source in (adjoint, tangent):
         exec(compile(source, f"<srcad rule of grad({fn.__qualname__})>", "exec"), namespace)
         built.append(Template(namespace.pop("srcad_rule"), source=source))
-    return tuple(built)
+    helpers.templates = tuple(built)
+    return helpers
 
 
 def _blocks(out, count):
