@@ -1,9 +1,9 @@
 """srcad: automatic differentiation of Python and NumPy by source transformation."""
-from .api import grad, hessian, hvp, jacobian, jvp, show, value_and_grad, vjp
+from .api import config, grad, hessian, hvp, jacobian, jvp, show, value_and_grad, vjp
 from .errors import NoDerivativeError, SrcadError, UnsupportedSyntaxError
 from .rules import adjoint, tangent
 from .runtime import grad_of, stop_gradient
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "show", "adjoint", "tangent", "stop_gradient", "grad_of",
-           "SrcadError", "UnsupportedSyntaxError", "NoDerivativeError"]
+           "config", "SrcadError", "UnsupportedSyntaxError", "NoDerivativeError"]
 __version__ = "0.1.0"

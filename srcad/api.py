@@ -2,43 +2,104 @@
 
 A transform is generated once per function, `wrt` and the kinds of the
 arguments it is called with (a Python number and an array need different
-code), and cached: a second `grad(f)` costs a dictionary lookup.
+code), and cached: a second `grad(f)` costs a dictionary lookup. The cache
+holds functions weakly and at most `config.cache_size` entries; an entry is
+used only while what its code was made from is unchanged (emit.watch).
+
+Arguments are classified on entry: numbers, NumPy scalars, ndarrays and
+lists, tuples and dicts of them are differentiated (NumPy integers and bools
+as the floats they stand for); ndarray subclasses and other array types are
+refused.
 """
 import inspect
+import linecache
+import weakref
+from collections import OrderedDict
 
+import gast
 import numpy as np
 
-from .emit import compile_module
+from .emit import compile_module, default_values, forget, origin
 from .optimize import lean_primal
 from .errors import SrcadError
 from .generate import runtime_kind
 from . import compose
 from .forward import ForwardModule
+from .parse import parse_function
 from .reverse import ReverseModule
 from .runtime import as_gradient
 from .shapes import shape_pattern
 
-_CACHE = {}
+
+class Config:
+    """srcad's settings, as `srcad.config`.
+
+    cache_size: how many generated transforms (one per function, `wrt`,
+    argument kinds and shape pattern) are kept; the least recently used is
+    dropped first, and a transform whose function is garbage collected too.
+    """
+
+    cache_size = 256
+
+
+config = Config()
+
+
+class _Cache:
+    """Generated code by (function, mode, wrt, kinds, shapes), the function held weakly,
+    at most `config.cache_size` entries, the least recently used dropped first."""
+
+    def __init__(self):
+        self.entries = OrderedDict()
+
+    def get(self, fn, key):
+        """The entry for fn and key, if its code may still run for fn (else it is dropped)."""
+        key = (weakref.ref(fn),) + key
+        compiled = self.entries.get(key)
+        if compiled is not None:
+            if compiled.current(fn):
+                self.entries.move_to_end(key)
+                return compiled
+            del self.entries[key]
+        return None
+
+    def put(self, fn, key, compiled):
+        self.entries[(weakref.ref(fn, self.drop),) + key] = compiled
+        while len(self.entries) > max(config.cache_size, 1):
+            self.entries.popitem(last=False)
+
+    def drop(self, ref):
+        """A function was garbage collected: drop its entries."""
+        for key in [key for key in self.entries if key[0] is ref]:
+            del self.entries[key]
+
+    def clear(self):
+        self.entries.clear()
+
+
+_CACHE = _Cache()
 
 
 class Compiled:
     """The generated functions of one transform, with their source text."""
 
-    def __init__(self, source, primal, adjoint, restores, gradient=None):
+    def __init__(self, source, primal, adjoint, restores, current, gradient=None):
         self.source = source
         self.primal = primal
         self.adjoint = adjoint
         self.gradient = gradient   # f_grad(*args): what a transform of a gradient transforms
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
         self.grad_primal = None    # the primal without the value, for grad (scalar outputs)
+        self.current = current     # current(fn): whether this code may still run for fn
+        weakref.finalize(self, forget, primal.__code__.co_filename)
 
 
 def _reverse(fn, wrt_names, kinds, shapes=None):
     """shapes: {parameter: shape pattern} (shapes.shape_pattern) of the call's arrays."""
     shapes = shapes or {}
-    key = ("reverse", fn, tuple(wrt_names), tuple(sorted(kinds.items(), key=str)),
+    key = ("reverse", tuple(wrt_names), tuple(sorted(kinds.items(), key=str)),
            tuple(sorted(shapes.items(), key=str)))
-    compiled = _CACHE.get(key)
+    compiled = _CACHE.get(fn, key)
     if compiled is None:
         module = ReverseModule()
         module.param_shapes = shapes
@@ -48,7 +109,7 @@ def _reverse(fn, wrt_names, kinds, shapes=None):
             raise
         except RecursionError:
             raise SrcadError(f"cannot transform {fn.__qualname__}: recursion too deep") from None
-        units = [(g.function.fn, list(g.definitions), g.helpers) for g in module.functions]
+        units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
         # grad does not return the value: a primal without what only computes it, where
         # the value is known to be a scalar (so that grad need not check it)
         lean = None
@@ -58,25 +119,25 @@ def _reverse(fn, wrt_names, kinds, shapes=None):
                                worth=lambda s: top.kinds.get(s.targets[0].id) == "array")
         if lean is not None:
             units[0][1].insert(1, lean)
-        source, functions = compile_module(units, f"reverse mode of {fn.__qualname__}")
+        source, functions, current = compile_module(units, f"reverse mode of {fn.__qualname__}")
         restores = any(g.restores_in_place() for g in module.functions)
         compiled = Compiled(source, functions[top.primal_name], functions[top.adjoint_name],
-                            restores, functions[module.gradient_name])
+                            restores, current, functions[module.gradient_name])
         compiled.grad_primal = functions[lean.name] if lean is not None else None
-        _CACHE[key] = compiled
+        _CACHE.put(fn, key, compiled)
     return compiled
 
 
 def _forward(fn, wrt_names, kinds):
-    key = ("forward", fn, tuple(wrt_names), tuple(sorted(kinds.items())))
-    compiled = _CACHE.get(key)
+    key = ("forward", tuple(wrt_names), tuple(sorted(kinds.items())))
+    compiled = _CACHE.get(fn, key)
     if compiled is None:
         module = ForwardModule()
         top = module.add(fn, wrt_names, kinds)
-        units = [(g.function.fn, g.definitions, g.helpers) for g in module.functions]
-        source, functions = compile_module(units, f"forward mode of {fn.__qualname__}")
-        compiled = Compiled(source, functions[top.jvp_name], None, False)
-        _CACHE[key] = compiled
+        units = [(g.function, g.definitions, g.helpers) for g in module.functions]
+        source, functions, current = compile_module(units, f"forward mode of {fn.__qualname__}")
+        compiled = Compiled(source, functions[top.jvp_name], None, False, current)
+        _CACHE.put(fn, key, compiled)
     return compiled
 
 
@@ -131,23 +192,40 @@ class Transform:
                                  f"{self.signature}")
         return names, multi
 
-    def kinds(self, args, kwargs):
-        kinds = {p: runtime_kind(a) for p, a in zip(self.params, args)}
-        for p, a in kwargs.items():
-            kinds[p] = runtime_kind(a)
-        for p, param in self.signature.parameters.items():
-            if p not in kinds and param.default is not inspect.Parameter.empty:
-                kinds[p] = runtime_kind(param.default)
-        return kinds
-
     def values(self, args, kwargs):
-        """{parameter: argument} for the parameters given a value (defaults included)."""
-        values = dict(zip(self.params, args))
-        values.update(kwargs)
+        """{parameter: argument} for this call, defaults included (the function's own
+        default objects, as they are now). A call the function's signature refuses is a
+        TypeError naming the function and its signature."""
+        if not kwargs and len(args) == self.arity:
+            return dict(zip(self.params, args))
+        try:
+            values = dict(self.signature.bind(*args, **kwargs).arguments)
+        except TypeError as e:
+            raise TypeError(f"{self.transform_name} of {self.__qualname__}{self.signature}: "
+                            f"{e}") from None
+        defaults = default_values(_function_of(self))
         for p, param in self.signature.parameters.items():
-            if p not in values and param.default is not inspect.Parameter.empty:
-                values[p] = param.default
+            if p not in values and param.default is not param.empty:
+                values[p] = defaults.get(p, param.default)
         return values
+
+    def prepare(self, args, kwargs):
+        """The call as the generated code takes it (a `Call`): arguments of a kind srcad
+        does not differentiate refused, naming them; NumPy integers and bools among the
+        wrt arguments made the float64 values they stand for."""
+        values = self.values(args, kwargs)
+        for p, value in values.items():
+            refusal = _refusal(value, p in self.wrt_names, p)
+            if refusal is not None:
+                raise SrcadError(f"{self.transform_name} of {self.__qualname__}: argument "
+                                 f"{refusal}", *_def_location(_function_of(self)))
+        call = Call(self, args, kwargs, values)
+        for p in self.wrt_names:
+            if p in values:
+                promoted = _promoted(values[p])
+                if promoted is not values[p]:
+                    call.promote(p, promoted)
+        return call
 
     @property
     def one_tuple(self):
@@ -156,44 +234,57 @@ class Transform:
         inner = self.inner
         return inner is not None and inner.multi and len(inner.wrt_names) == 1
 
-    def target(self, args, kwargs):
+    def target(self, values):
         """The Python function to transform: the user's, or a generated gradient's."""
         if self.inner is None:
             return self.fn
-        return self.inner.compiled(args, kwargs).gradient
+        return self.inner.compiled(values).gradient
 
-    def compiled(self, args, kwargs):
+    def compiled(self, values):
+        """The reverse-mode code for a call with these (prepared) values."""
         if self.inner is not None:
             raise SrcadError(f"{self.transform_name} of a gradient runs in forward "
                              "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
-        compiled = _reverse(self.fn, self.wrt_names, self.kinds(args, kwargs),
-                            shape_pattern(self.values(args, kwargs)))
+        compiled = _reverse(self.fn, self.wrt_names, kinds_of(values), shape_pattern(values))
         if compiled is not self.last:
-            self.last = compiled
-            if self.verbose:
-                print(compiled.source)
+            self.show(compiled)
         return compiled
 
-    def arguments(self, args, kwargs):
-        """The values of the wrt arguments, to shape the gradients like them."""
-        values = []
-        for p in self.wrt_names:
-            i = self.params.index(p)
-            if i < len(args):
-                values.append(args[i])
-            elif p in kwargs:
-                values.append(kwargs[p])
-            else:
-                values.append(self.signature.parameters[p].default)
-        return values
+    def show(self, compiled):
+        """Remember the code of the last call (`.source`); print it if verbose."""
+        self.last = compiled
+        if self.verbose:
+            print(compiled.source)
 
-    def shaped(self, grads, args, kwargs):
-        values = self.arguments(args, kwargs)
-        if self.multi and len(values) == 1:
+    def run(self, args, kwargs):
+        """The general path of grad and value_and_grad: (value, gradient), any arguments."""
+        call = self.prepare(args, kwargs)
+        compiled = self.compiled(call.values)
+        if not kwargs and not call.promoted:
+            self.remember(args, compiled)
+        with call:
+            stack = []
+            value = compiled.primal(stack, *call.args, **call.kwargs)
+            _check_scalar(value, self)
+            return value, self.shaped(compiled.adjoint(stack, 1.0), call.values)
+
+    def remember(self, args, compiled):
+        """Keep compiled for later calls with positional arguments like args (the hot
+        path); only for arguments `prepare` passed unchanged."""
+        key = call_key(args) if len(args) == self.arity else None
+        if key is not None:
+            if len(self.by_call) >= 64:
+                self.by_call.clear()
+            self.by_call[key] = compiled
+
+    def shaped(self, grads, values):
+        """The gradients of the wrt arguments, each shaped like its argument."""
+        wrt = [values[p] for p in self.wrt_names]
+        if self.multi and len(wrt) == 1:
             grads = (grads,)
         if self.multi:
-            return tuple(as_gradient(g, x) for g, x in zip(grads, values))
-        return as_gradient(grads, values[0])
+            return tuple(as_gradient(g, x) for g, x in zip(grads, wrt))
+        return as_gradient(grads, wrt[0])
 
     @property
     def source(self):
@@ -211,26 +302,6 @@ class Transform:
     def __repr__(self):
         return f"<srcad.{self.transform_name} of {self.__qualname__}>"
 
-    def fast_compiled(self, args):
-        """The generated code for these positional arguments, from a cache keyed by
-        their types and shapes; None where only the general path applies."""
-        if len(args) != self.arity or self.inner is not None:
-            return None
-        key = call_key(args)
-        if key is None:
-            return None
-        compiled = self.by_call.get(key)
-        if compiled is None:
-            compiled = self.compiled(args, {})
-            if len(self.by_call) >= 64:
-                self.by_call.clear()
-            self.by_call[key] = compiled
-        elif compiled is not self.last:
-            self.last = compiled
-            if self.verbose:
-                print(compiled.source)
-        return compiled
-
     def fast_shaped(self, grads, args):
         """`shaped` for positional arguments."""
         if self.multi:
@@ -240,26 +311,135 @@ class Transform:
         return shape_like(grads, args[self.wrt_index[0]])
 
 
-_PLAIN_TYPES = {float, int, bool, complex, list, tuple, dict, str, type(None),
-                np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128}
+def kinds_of(values):
+    return {p: runtime_kind(v) for p, v in values.items()}
 
+
+def _function_of(transform):
+    """The user's function under a transform (of transforms)."""
+    fn = transform
+    while isinstance(fn, Transform):
+        fn = fn.fn
+    return fn
+
+
+def _def_location(fn):
+    """(filename, lineno, source line) of a function's def, for SrcadError."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ()
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    return code.co_filename, code.co_firstlineno, line
+
+
+# -- arguments: the kinds srcad differentiates ---------------------------------------------
 
 _ndarray = np.ndarray
+_float64 = np.dtype(np.float64)
+_NUMPY_SCALARS = {t for t in set(np.sctypeDict.values())
+                  if issubclass(t, (np.number, np.bool_))}
+_SCALARS = {float, int, bool, complex, str, type(None)} | _NUMPY_SCALARS
+_NUMERIC = (int, float, complex, np.number, np.bool_)
+_CONTAINERS = (list, tuple, dict)
 
 
 def call_key(args):
-    """What the generated code depends on, for arguments of common types: the type of
-    each, and an ndarray's shape (kinds follow from it). None for other types."""
+    """What decides the generated code and the handling of positional arguments of
+    common types: the type of each number, an ndarray's shape (and its dtype, where not
+    float64), the same of the items of a list, tuple or dict. None for other types."""
     key = []
     for a in args:
         t = type(a)
         if t is _ndarray:
-            key.append(a.shape)
-        elif t in _PLAIN_TYPES:
+            dtype = a.dtype
+            key.append(a.shape if dtype is _float64 else (a.shape, dtype))
+        elif t in _SCALARS:
             key.append(t)
+        elif t is list or t is tuple or t is dict:
+            items = call_key(a.values() if t is dict else a)
+            if items is None:
+                return None
+            key.append((tuple(a), items) if t is dict else (t, items))
         else:
             return None
     return tuple(key)
+
+
+def _refusal(value, wrt, path):
+    """Why srcad refuses this argument (`path` names it), as a phrase, or None.
+
+    ndarray subclasses and other array types are refused, until srcad supports
+    them: their operators mean other things (`*` is a matrix product on
+    np.matrix; a masked array's mean skips masked entries) or they dispatch
+    NumPy's functions to their own. A wrt argument must be numeric: a number, a
+    NumPy number or bool, an array of numbers or bools, or a list, tuple or
+    dict of them.
+    """
+    t = type(value)
+    if t is _ndarray:
+        if wrt and value.dtype.kind not in "biufc":
+            return (f"'{path}' is an array of dtype {value.dtype}: srcad differentiates with "
+                    "respect to arrays of numbers")
+        return None
+    if t in _SCALARS:
+        if wrt and not isinstance(value, _NUMERIC):
+            return (f"'{path}' is {_a(value)}: srcad differentiates with respect to numbers, "
+                    "arrays of numbers, and lists, tuples and dicts of them")
+        return None
+    name = f"{t.__module__}.{t.__qualname__}"
+    if isinstance(value, np.matrix):
+        return (f"'{path}' is a numpy.matrix, on which * is a matrix product: pass "
+                f"np.asarray({path}) and write @ for matrix products")
+    if isinstance(value, np.ma.MaskedArray):
+        return (f"'{path}' is a masked array ({name}), whose functions skip masked entries: "
+                f"pass the entries meant, such as {path}.compressed() or {path}.filled(0.0)")
+    if isinstance(value, np.ndarray):
+        return (f"'{path}' is a {name}, a subclass of numpy.ndarray: pass "
+                f"np.asarray({path})")
+    if any(hasattr(t, a) for a in ("__array__", "__array_function__", "__array_ufunc__",
+                                   "__array_interface__")):
+        return (f"'{path}' is a {name}, an array type srcad does not differentiate: pass a "
+                f"NumPy array, np.asarray({path})")
+    if isinstance(value, _CONTAINERS):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, item in items:
+            refusal = _refusal(item, wrt, f"{path}[{k!r}]")
+            if refusal is not None:
+                return refusal
+        return None
+    if wrt:
+        return (f"'{path}' is {_a(value)}: srcad differentiates with respect to numbers, "
+                "arrays of numbers, and lists, tuples and dicts of them")
+    return None
+
+
+def _a(value):
+    """'None', 'a str', 'a numpy.str_': what a value is, in a message."""
+    if value is None:
+        return "None"
+    t = type(value)
+    return f"a {t.__qualname__}" if t.__module__ == "builtins" else \
+        f"a {t.__module__}.{t.__qualname__}"
+
+
+def _promoted(value):
+    """value with NumPy integers and bools as the floats they stand for: a scalar an
+    np.float64, an array a float64 array, a list, tuple or dict with such items a new one;
+    value itself where nothing changes. (Python's integers are exact: an int stays.)"""
+    t = type(value)
+    if t is _ndarray:
+        return value.astype(np.float64) if value.dtype.kind in "biu" else value
+    if isinstance(value, (np.integer, np.bool_)):
+        return np.float64(value)
+    if isinstance(value, dict):
+        items = {k: _promoted(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else type(value)(items)
+    if isinstance(value, (list, tuple)):
+        items = [_promoted(v) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    return value
 
 
 def shape_like(g, x):
@@ -276,71 +456,76 @@ def shape_like(g, x):
 
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
-        if not kwargs:
-            # the hot path: code already generated for these argument types and shapes
-            compiled = self.by_call.get(call_key(args)) if len(args) == self.arity else None
-            if compiled is not None and compiled is self.last \
-                    and compiled.grad_primal is not None and not self.multi:
-                stack = []
-                compiled.grad_primal(stack, *args)
-                g = compiled.adjoint(stack, 1.0)
+        if not kwargs and len(args) == self.arity:
+            compiled = self.by_call.get(call_key(args))
+            if compiled is not None and compiled.current(self.fn):
+                # the hot path: code generated for arguments of these types and shapes
+                try:
+                    stack = []
+                    if compiled.grad_primal is not None:    # a scalar output, known
+                        compiled.grad_primal(stack, *args)
+                    else:
+                        value = compiled.primal(stack, *args)
+                        if type(value) is not float:
+                            _check_scalar(value, self)
+                    g = compiled.adjoint(stack, 1.0)
+                except Exception as error:
+                    _locate(error)
+                    raise
+                if compiled is not self.last:
+                    self.show(compiled)
+                if self.multi:
+                    return self.fast_shaped(g, args)
                 x = args[self.wrt_index[0]]
                 if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape \
                         and g.dtype is x.dtype and g.flags.writeable:
                     return g
                 return shape_like(g, x)
-            compiled = self.fast_compiled(args)
-            if compiled is not None:
-                stack = []
-                if compiled.grad_primal is not None:    # a scalar output, known
-                    compiled.grad_primal(stack, *args)
-                else:
-                    value = compiled.primal(stack, *args)
-                    if type(value) is not float:
-                        _check_scalar(value, self.fn)
-                return self.fast_shaped(compiled.adjoint(stack, 1.0), args)
         if self.inner is not None:      # a gradient of a gradient: forward over reverse
             return _forward_jacobian(self, args, kwargs, scalar=True)
-        compiled = self.compiled(args, kwargs)
-        stack = []
-        value = compiled.primal(stack, *args, **kwargs)
-        _check_scalar(value, self.fn)
-        return self.shaped(compiled.adjoint(stack, 1.0), args, kwargs)
+        return self.run(args, kwargs)[1]
 
 
 class ValueAndGrad(Transform):
     def __call__(self, *args, **kwargs):
-        compiled = None if kwargs else self.fast_compiled(args)
-        if compiled is not None:
-            stack = []
-            value = compiled.primal(stack, *args)
-            if type(value) is not float:
-                _check_scalar(value, self.fn)
-            return value, self.fast_shaped(compiled.adjoint(stack, 1.0), args)
-        compiled = self.compiled(args, kwargs)
-        stack = []
-        value = compiled.primal(stack, *args, **kwargs)
-        _check_scalar(value, self.fn)
-        return value, self.shaped(compiled.adjoint(stack, 1.0), args, kwargs)
+        if not kwargs and len(args) == self.arity:
+            compiled = self.by_call.get(call_key(args))
+            if compiled is not None and compiled.current(self.fn):
+                try:
+                    stack = []
+                    value = compiled.primal(stack, *args)
+                    if type(value) is not float:
+                        _check_scalar(value, self)
+                    g = compiled.adjoint(stack, 1.0)
+                except Exception as error:
+                    _locate(error)
+                    raise
+                if compiled is not self.last:
+                    self.show(compiled)
+                return value, self.fast_shaped(g, args)
+        return self.run(args, kwargs)
 
 
 class Vjp(Transform):
     def __call__(self, *args, **kwargs):
-        compiled = self.compiled(args, kwargs)
+        call = self.prepare(args, kwargs)
+        compiled = self.compiled(call.values)
         stack = []
-        value = compiled.primal(stack, *args, **kwargs)
+        with call:
+            value = compiled.primal(stack, *call.args, **call.kwargs)
         runs = [stack]
 
         def pullback(cotangent):
             """The gradient of <value, cotangent> with respect to the wrt arguments."""
-            if compiled.restores:
-                recorded = runs.pop() if runs else None
-                if recorded is None:    # the last pullback undid the updates: record anew
-                    recorded = []
-                    compiled.primal(recorded, *args, **kwargs)
-            else:
-                recorded = list(stack)
-            return self.shaped(compiled.adjoint(recorded, cotangent), args, kwargs)
+            with call:
+                if compiled.restores:
+                    recorded = runs.pop() if runs else None
+                    if recorded is None:    # the last pullback undid the updates: record anew
+                        recorded = []
+                        compiled.primal(recorded, *call.args, **call.kwargs)
+                else:
+                    recorded = list(stack)
+                return self.shaped(compiled.adjoint(recorded, cotangent), call.values)
 
         return value, pullback
 
@@ -348,22 +533,28 @@ class Vjp(Transform):
 class Jvp(Transform):
     def __call__(self, *args, **kwargs):
         count = len(self.wrt_names)
-        primal, tangents = args[:-count], args[-count:]
         if len(args) < count:
-            raise SrcadError(f"jvp of {self.fn.__qualname__} takes the arguments, then one "
+            raise SrcadError(f"jvp of {self.__qualname__} takes the arguments, then one "
                              f"tangent per wrt argument ({count})")
-        compiled = self.forward(primal, kwargs)
+        primal, tangents = args[:-count], args[-count:]
+        for p, t in zip(self.wrt_names, tangents):
+            refusal = _refusal(t, False, f"the tangent of {p}")
+            if refusal is not None:
+                raise SrcadError(f"jvp of {self.__qualname__}: {refusal}")
+        tangents = [_promoted(t) for t in tangents]
+        call = self.prepare(primal, kwargs)
+        compiled = self.forward(call.values)
+        with call:
+            value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
         if self.one_tuple:      # a tuple gives a tuple, as the gradient does
-            value, tangent = compiled.primal(*tangents, *primal, **kwargs)
             return (value,), (tangent,)
-        return compiled.primal(*tangents, *primal, **kwargs)
+        return value, tangent
 
-    def forward(self, args, kwargs):
-        compiled = _forward(self.target(args, kwargs), self.wrt_names, self.kinds(args, kwargs))
+    def forward(self, values):
+        """The forward-mode code for a call with these (prepared) values."""
+        compiled = _forward(self.target(values), self.wrt_names, kinds_of(values))
         if compiled is not self.last:
-            self.last = compiled
-            if self.verbose:
-                print(compiled.source)
+            self.show(compiled)
         return compiled
 
     @property
@@ -390,27 +581,30 @@ def _reverse_jacobian(transform, args, kwargs):
     a function whose adjoint undoes in-place writes (and so changes what was
     recorded) runs its primal again before each further row.
     """
-    compiled = transform.compiled(args, kwargs)
+    call = transform.prepare(args, kwargs)
+    compiled = transform.compiled(call.values)
     stack = []
-    value = compiled.primal(stack, *args, **kwargs)
+    with call:
+        value = compiled.primal(stack, *call.args, **call.kwargs)
     if isinstance(value, (tuple, list, dict)):
         raise SrcadError("jacobian needs an array or number output; use srcad.vjp for "
                          "tuples, lists and dicts")
     out_shape = np.shape(value)
-    inputs = transform.arguments(args, kwargs)
+    inputs = [call.values[p] for p in transform.wrt_names]
     size = int(np.prod(out_shape))
     rows = [np.zeros((size,) + np.shape(x)) for x in inputs]
     for i in range(size):
-        if not compiled.restores:
-            recorded = list(stack)
-        elif i == 0:
-            recorded = stack
-        else:
-            recorded = []
-            compiled.primal(recorded, *args, **kwargs)
-        seed = np.zeros(out_shape)
-        seed.flat[i] = 1.0
-        grads = transform.shaped(compiled.adjoint(recorded, seed), args, kwargs)
+        with call:
+            if not compiled.restores:
+                recorded = list(stack)
+            elif i == 0:
+                recorded = stack
+            else:
+                recorded = []
+                compiled.primal(recorded, *call.args, **call.kwargs)
+            seed = np.zeros(out_shape)
+            seed.flat[i] = 1.0
+            grads = transform.shaped(compiled.adjoint(recorded, seed), call.values)
         for k, g in enumerate(grads if transform.multi else (grads,)):
             rows[k][i] = g
     jacobians = [r.reshape(out_shape + np.shape(x)) for r, x in zip(rows, inputs)]
@@ -425,9 +619,10 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
     output (the gradient of several arguments, in `hessian(f, wrt=(0, 1))`)
     gives a tuple of Jacobians, one per output: `result[i][j]` is d out_i / d x_j.
     """
-    inputs = transform.arguments(args, kwargs)
+    call = transform.prepare(args, kwargs)
+    inputs = [call.values[p] for p in transform.wrt_names]
     jvp_ = Jvp(transform.inner or transform.fn, tuple(transform.wrt_names), False)
-    compiled = jvp_.forward(args, kwargs)
+    compiled = jvp_.forward(call.values)
     transform.last = compiled
     run = compiled.primal
     if transform.one_tuple:     # the gradient is a 1-tuple: so is the output here
@@ -441,42 +636,155 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
     for k, x in enumerate(inputs):
         tangents = list(zeros)
         size = int(np.prod(np.shape(x)))
-        columns = values = None
+        columns = outputs = None
         for i in range(size):
             if isinstance(x, np.ndarray):
                 tangents[k] = np.zeros(np.shape(x))
                 tangents[k].flat[i] = 1.0
             else:
                 tangents[k] = 1.0
-            value, column = run(*tangents, *args, **kwargs)
+            with call:
+                value, column = run(*tangents, *call.args, **call.kwargs)
             if columns is None:
                 if scalar:
-                    _check_scalar(value, transform.fn)
+                    _check_scalar(value, transform)
                 several = isinstance(value, (tuple, list))
-                values = list(value) if several else [value]
-                columns = [np.zeros(np.shape(v) + (size,)) for v in values]
+                outputs = list(value) if several else [value]
+                columns = [np.zeros(np.shape(v) + (size,)) for v in outputs]
             for c, part in zip(columns, column if several else (column,)):
                 c[..., i] = part
         if columns is None:     # an empty input: the output's shape from one run
-            value, _ = run(*zeros, *args, **kwargs)
+            with call:
+                value, _ = run(*zeros, *call.args, **call.kwargs)
             several = isinstance(value, (tuple, list))
-            values = list(value) if several else [value]
-            columns = [np.zeros(np.shape(v) + (0,)) for v in values]
-        jacobians = [c.reshape(np.shape(v) + np.shape(x)) for c, v in zip(columns, values)]
+            outputs = list(value) if several else [value]
+            columns = [np.zeros(np.shape(v) + (0,)) for v in outputs]
+        jacobians = [c.reshape(np.shape(v) + np.shape(x)) for c, v in zip(columns, outputs)]
         blocks.append([as_gradient(j, x) if scalar else j for j in jacobians])
     per_output = [tuple(b[i] for b in blocks) if transform.multi else blocks[0][i]
                   for i in range(len(blocks[0]))]
     return tuple(per_output) if several else per_output[0]
 
 
-def _check_scalar(value, fn):
-    container = isinstance(value, (list, tuple, dict))
-    if isinstance(value, float) or not container and np.ndim(value) == 0:
+# -- results and errors: what the user's code did -----------------------------------------
+
+
+def _check_scalar(value, transform):
+    """Refuse a result grad cannot differentiate: one that is not a number."""
+    if isinstance(value, _NUMERIC) or type(value) is _ndarray and value.ndim == 0 \
+            and value.dtype.kind in "biufc":
         return
-    what = f"a {type(value).__name__}" if container else f"a value of shape {np.shape(value)}"
-    raise SrcadError(f"grad needs a function with a scalar output; {fn.__qualname__} returned "
-                     f"{what}: use srcad.vjp for a vector-Jacobian product or srcad.jacobian "
-                     "for the full Jacobian")
+    fn = _function_of(transform)
+    if isinstance(value, (list, tuple, dict)) or type(value) is _ndarray \
+            and value.dtype.kind in "biufc":
+        container = not isinstance(value, _ndarray)
+        what = f"a {type(value).__name__}" if container \
+            else f"a value of shape {np.shape(value)}"
+        raise SrcadError(f"grad needs a function with a scalar output; {fn.__qualname__} "
+                         f"returned {what}: use srcad.vjp for a vector-Jacobian product or "
+                         "srcad.jacobian for the full Jacobian")
+    message = f"{transform.transform_name} needs a number from {fn.__qualname__}, which " \
+              f"returned {_a(value)}"
+    try:
+        function = parse_function(fn)
+    except SrcadError:
+        raise SrcadError(message) from None
+    node, how = _result_site(function, value)
+    raise function.error(SrcadError, node, message + how)
+
+
+def _result_site(function, value):
+    """(node, phrase): where a function's result came from, as far as its source tells: a
+    `return` without a value (for None), the end of a body that can end without a
+    return, its only `return`, else its def."""
+    returns = [n for n in _own_nodes(function.node) if isinstance(n, gast.Return)]
+    if value is None:
+        for r in returns:
+            if r.value is None or isinstance(r.value, gast.Constant) and r.value.value is None:
+                return r, ""
+        if not isinstance(function.node.body[-1], (gast.Return, gast.Raise)):
+            end = gast.Pass()
+            end.lineno = function.node.end_lineno
+            return end, ": it ends here without a return statement"
+    if len(returns) == 1:
+        return returns[0], ""
+    return function.node, ""
+
+
+def _own_nodes(node):
+    """The nodes of a function's body, not those of functions defined in it."""
+    for child in gast.iter_child_nodes(node):
+        if not isinstance(child, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda,
+                                  gast.ClassDef)):
+            yield child
+            yield from _own_nodes(child)
+
+
+def _locate(error):
+    """Note on an error raised in generated code the user's line that code came from
+    (`add_note`; on Python 3.10, where nothing prints notes, `__notes__` all the same)."""
+    found, tb = None, error.__traceback__
+    while tb is not None:
+        found = origin(tb.tb_frame.f_code.co_filename, tb.tb_lineno) or found
+        tb = tb.tb_next
+    if found is None:
+        return
+    filename, lineno, backward = found
+    code = "the gradient code of" if backward else "the code generated from"
+    note = f"srcad: raised in {code} {filename}:{lineno}: " \
+           f"{linecache.getline(filename, lineno).strip()}"
+    notes = getattr(error, "__notes__", None) or []
+    if note in notes:
+        return
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:
+        error.__notes__ = notes + [note]
+
+
+class Call:
+    """A call of a transform, its arguments as the generated code takes them.
+
+    `with call:` around running generated code notes on an error raised there
+    the user's line it came from; where NumPy integer arguments were made
+    floats (`promoted`), a TypeError or IndexError (an integer used as one:
+    an index, a bitwise operand) is refused, naming them.
+    """
+
+    def __init__(self, transform, args, kwargs, values):
+        self.transform = transform
+        self.args = args
+        self.kwargs = kwargs
+        self.values = values        # {parameter: argument}, defaults included
+        self.promoted = []
+
+    def promote(self, param, value):
+        """Pass value for param."""
+        self.promoted.append(param)
+        self.values[param] = value
+        i = self.transform.params.index(param)
+        if i < len(self.args):
+            self.args = self.args[:i] + (value,) + self.args[i + 1:]
+        else:
+            self.kwargs = {**self.kwargs, param: value}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if not isinstance(error, Exception):
+            return False
+        _locate(error)
+        if self.promoted and isinstance(error, (TypeError, IndexError)):
+            names = ", ".join(f"'{p}'" for p in self.promoted)
+            transform = self.transform
+            raise SrcadError(
+                f"{transform.transform_name} of {transform.__qualname__}: the integers of "
+                f"argument {names} are differentiated as the floats they stand for, and the "
+                f"function raised on those ({type(error).__name__}: {error}): where it "
+                "needs integers, differentiate with respect to the other arguments",
+                *_def_location(_function_of(transform))) from error
+        return False
 
 
 def _transform(cls):

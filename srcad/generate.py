@@ -172,8 +172,8 @@ class Generator:
         """The name generated code uses for a global object (a runtime helper, np...)."""
         if id(obj) in self.helper_names:
             return self.helper_names[id(obj)]
-        namespace = self.function.namespace
-        if name_ not in self.analysis.locals and namespace.get(name_, obj) is obj \
+        namespace = self.function.namespace     # read unrecorded: naming is no dependency
+        if name_ not in self.analysis.locals and dict.get(namespace, name_, obj) is obj \
                 and name_ not in self.helpers and name_ not in getattr(self.module, "reserved", ()):
             used = name_
             self.namer.taken.add(used)

@@ -28,8 +28,9 @@ class Function:
 
     @property
     def generated(self):
-        """Whether this is code srcad generated (emit.py names its files "<srcad ...>")."""
-        return self.filename.startswith("<srcad ")
+        """Whether this is code srcad generated (and registered: emit.py)."""
+        from .emit import is_generated
+        return is_generated(self.filename)
 
     def source_line(self, lineno):
         return linecache.getline(self.filename, lineno).rstrip() if lineno else ""
