@@ -52,26 +52,11 @@ def parse_function(fn):
     if fn in LIFTED:    # a helper lifted out of a function being differentiated
         node, filename = LIFTED[fn]
         return Function(fn, copy(node), filename, _namespace(fn))
-    code = fn.__code__
-    label = getattr(code, "co_qualname", code.co_name)
-    if code.co_name == "<lambda>":
-        raise SrcadError(f"cannot differentiate a lambda ({fn!r}): write it as a def")
-    try:    # of the code object: inspect would read the source of what fn wraps
-        lines, first = inspect.getsourcelines(code)
-        filename = inspect.getsourcefile(code) or code.co_filename
-    except (OSError, TypeError) as e:
-        raise NoDerivativeError(f"no derivative rule for '{label}', and its source cannot be "
-                                f"read ({e}): define it with def in a file, or register a "
-                                "rule with @srcad.adjoint") from None
-    module = gast.parse(textwrap.dedent("".join(lines)))
-    gast.increment_lineno(module, first - 1)
-    node = module.body[0]
+    node, filename = _own_source(fn)
     function = Function(fn, node, filename, _namespace(fn))
     if isinstance(node, gast.AsyncFunctionDef):
         raise function.error(UnsupportedSyntaxError, node, "cannot differentiate 'async def': "
                              "differentiate a synchronous function")
-    if not isinstance(node, gast.FunctionDef):
-        raise SrcadError(f"cannot differentiate {label}: its source is not a def")
     node.decorator_list = []
     _strip_annotations(node)
     if node.args.vararg or node.args.kwarg:
@@ -79,6 +64,46 @@ def parse_function(fn):
     elif hasattr(fn, "__wrapped__"):
         check_wrapper_parameters(function)
     return function
+
+
+def _own_source(fn):
+    """The tree of the def that made fn's code (not of what fn wraps), and its file.
+
+    The file is read now: where its text at the def's line is no longer that def (the
+    file changed since it ran), srcad would differentiate other code, so it refuses.
+    """
+    code = fn.__code__
+    label = getattr(code, "co_qualname", code.co_name)
+    if code.co_name == "<lambda>":
+        raise SrcadError(f"cannot differentiate a lambda ({fn!r}): write it as a def")
+    try:
+        lines, first = inspect.getsourcelines(code)
+        filename = inspect.getsourcefile(code) or code.co_filename
+    except (OSError, TypeError) as e:
+        raise NoDerivativeError(f"no derivative rule for '{label}', and its source cannot be "
+                                f"read ({e}): define it with def in a file, or register a "
+                                "rule with @srcad.adjoint") from None
+    try:
+        node = gast.parse(textwrap.dedent("".join(lines))).body[0]
+    except SyntaxError:
+        node = None
+    if not isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) \
+            or node.name != code.co_name or not _same_parameters(node.args, code):
+        raise SrcadError(f"the source of {label} at this line is not the def that made it: "
+                         "the file has changed since; run the def again (reload its module)",
+                         filename, first, linecache.getline(filename, first).rstrip())
+    gast.increment_lineno(node, first - 1)
+    return node, filename
+
+
+def _same_parameters(args, code):
+    """Whether a def's parameters are those of a code object, by name and in order."""
+    names = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+    names += [a.id for a in (args.vararg, args.kwarg) if a is not None]
+    count = code.co_argcount + code.co_kwonlyargcount \
+        + bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    return len(names) == count and all(
+        a == b or a.startswith("__") for a, b in zip(names, code.co_varnames))  # __a: mangled
 
 
 def _strip_annotations(tree):

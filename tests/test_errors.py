@@ -725,3 +725,16 @@ def test_generic_functions(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("generic_module")
     check_grad(module.f, np.array([0.5, 1.5]))
+
+
+def test_a_function_whose_file_changed_since_is_refused(tmp_path, monkeypatch):
+    """srcad reads the file when it transforms: text that is no longer the def that made
+    the function (edited since the module was imported) is refused, not differentiated."""
+    path = tmp_path / "edited_module.py"
+    path.write_text("def f(x):\n    return x * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_module")
+    path.write_text("def g(x, y):\n    return x * y * 3.0\n")
+    with pytest.raises(srcad.SrcadError, match="changed") as info:
+        srcad.grad(module.f)(1.5)
+    assert info.value.lineno == 1 and "def g" in info.value.source_line
