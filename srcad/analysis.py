@@ -17,12 +17,13 @@ function), which is conservative: it can only make more variables active
 or record more values, never fewer than correctness needs.
 """
 import builtins
+import inspect
 
 import gast
 import numpy as np
 
 from .aliasing import check_sharing
-from .errors import NoDerivativeError, UnsupportedSyntaxError
+from .errors import NoDerivativeError, SrcadError, UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import OPERATORS, UNRESOLVED, Op, Resolver
 from .rules import CONTAINERS
@@ -190,13 +191,37 @@ class Analysis:
         if node.id not in known:
             known[node.id] = False
             sites = [s.op for s in self.statements if s.target == node.id and not s.write]
-            known[node.id] = bool(sites) and all(
-                _makes_array(op) or op.kind == "rule" and op.primitive in _OPERATORS
-                and all(self.kind_of_node(a, kinds) == "scalar" or _is_number(a)
-                        or self.array_valued(a, kinds, known) for a in op.args)
-                and any(self.array_valued(a, kinds, known) for a in op.args)
-                for op in sites)
+            known[node.id] = bool(sites) and all(self.makes_array(op, kinds, known)
+                                                 for op in sites)
         return known[node.id]
+
+    def makes_array(self, op, kinds, known):
+        """Whether an operation's result is an ndarray or NumPy scalar (array_valued)."""
+        if op.kind == "rule" and op.primitive in _OPERATORS:
+            return all(self.kind_of_node(a, kinds) == "scalar" or _is_number(a)
+                       or self.array_valued(a, kinds, known) for a in op.args) \
+                and any(self.array_valued(a, kinds, known) for a in op.args)
+        if op.kind == "call":
+            return self.call_makes_array(op, kinds, known)
+        return _makes_array(op)
+
+    def call_makes_array(self, op, kinds, known):
+        """Whether a called function returns an ndarray or number, by its own analysis for
+        the kinds of this call's arguments."""
+        from .generate import runtime_kind
+        signature = inspect.signature(op.callee)
+        try:
+            bound = signature.bind(*op.args, **op.keywords).arguments
+        except TypeError:
+            return False
+        arg_kinds = {}
+        for p, param in signature.parameters.items():
+            if p in bound:
+                arg_kinds[p] = "array" if self.array_valued(bound[p], kinds, known) \
+                    else self.kind_of_node(bound[p], kinds)
+            elif param.default is not param.empty:
+                arg_kinds[p] = runtime_kind(param.default)
+        return _returns_array(op.callee, arg_kinds, self.forward)
 
     # -- activity ---------------------------------------------------------------
 
@@ -379,6 +404,27 @@ def _makes_array(op):
 
 
 _OPERATORS = set(OPERATORS.values())
+
+
+_PROBED = set()     # functions whose result kind is being found: a recursion proves nothing
+
+
+def _returns_array(fn, param_kinds, forward):
+    """Whether fn returns an ndarray or a number where its parameters have these kinds."""
+    from .normalize import normalize
+    from .parse import parse_function
+    if fn in _PROBED:
+        return False
+    _PROBED.add(fn)
+    try:
+        function = parse_function(fn)
+        analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
+    except SrcadError:      # refused where the call is transformed, if it is
+        return False
+    finally:
+        _PROBED.discard(fn)
+    last = analysis.tree.body[-1].value
+    return analysis.receiver_kind(last, analysis.kinds) in ("array", "scalar")
 
 
 def _is_number(node):

@@ -141,6 +141,16 @@ def local_alias_of_a_helper(x):
     return h(x)
 
 
+def _squares(v, scale=2.0):
+    w = np.exp(v)
+    return scale * w * w
+
+
+def method_of_a_call_result(x):
+    y = _squares(x) + 1.0
+    return (y * x).sum() + _squares(x, scale=3.0).mean() + _passed_through(x).sum()
+
+
 class Ops:
     @staticmethod
     def cube(v):
@@ -171,7 +181,7 @@ ALIASES = [local_module_alias, local_function_alias, global_function_alias,
            global_module_alias, from_import_as, submodule_import_as, plain_module_name,
            alias_of_an_alias, alias_in_both_branches, getattr_of_a_module, getattr_of_a_value,
            local_alias_of_a_submodule, method_of_an_array_result, local_alias_of_a_helper,
-           class_attribute, method_of_a_global_array, closure_alias]
+           class_attribute, method_of_a_global_array, closure_alias, method_of_a_call_result]
 
 
 @pytest.mark.parametrize("f", ALIASES, ids=lambda f: f.__name__)
@@ -251,12 +261,12 @@ def method_of_an_object(x, obj):
     return obj.dot(x)  # refused
 
 
-def _array_helper(v):
-    return v * v
+def _passed_through(v):
+    return v
 
 
-def method_of_a_call_result(x):
-    return _array_helper(x).sum()  # refused
+def method_of_what_a_call_returns(x, obj):
+    return _passed_through(obj).dot(x)  # refused
 
 
 def undefined_name(x):
@@ -266,7 +276,7 @@ def undefined_name(x):
 REFUSED = [(callable_argument, (X, np.tanh)), (callable_from_a_dict, (X,)),
            (alias_of_two_functions, (X,)), (extension_object_without_rule, (X,)),
            (attribute_of_an_instance, (X,)), (method_of_an_object, (X, model)),
-           (method_of_a_call_result, (X,)), (undefined_name, (X,))]
+           (method_of_what_a_call_returns, (X, model)), (undefined_name, (X,))]
 
 
 @pytest.mark.parametrize("f, args", REFUSED, ids=lambda v: getattr(v, "__name__", ""))
