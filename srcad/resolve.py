@@ -228,12 +228,20 @@ class Resolver:
                 "module or class nor a method, and an object's attributes may change "
                 "between calls; call the function by its own name")
         elif isinstance(root, gast.Name) and root.id in self.locals:
-            where = "a parameter" if root.id in _params(self.function.node) else \
-                "a local variable not bound to one module-level object"
-            reason = (f"srcad cannot tell which function '{text}' calls: '{root.id}' is "
-                      f"{where}, known only when the function runs; call the function by "
-                      "its own name (or a local alias assigned once, such as "
-                      "`act = np.tanh`), or wrap the result in srcad.stop_gradient")
+            values = self.assignments.get(root.id) or [None]
+            made = values[0] if len(values) == 1 and isinstance(values[0], gast.Call) \
+                else None
+            if made is not None and _module(self.constant(made.func)) == "srcad.api":
+                shown = ast.unparse(gast.gast_to_ast(made))
+                reason = (f"'{shown}' made inside the function is a new transform at each "
+                          "call: make it once, at module level, and call that")
+            else:
+                where = "a parameter" if root.id in _params(self.function.node) else \
+                    "a local variable not bound to one module-level object"
+                reason = (f"srcad cannot tell which function '{text}' calls: '{root.id}' "
+                          f"is {where}, known only when the function runs; call the "
+                          "function by its own name (or a local alias assigned once, such "
+                          "as `act = np.tanh`), or wrap the result in srcad.stop_gradient")
         else:
             reason = missing
         return Op("unknown", value, description=f"'{text}'", reason=reason)
@@ -316,6 +324,10 @@ def _array_method(target):
     if type(owner) is np.ndarray and isinstance(target, types.BuiltinMethodType):
         return target.__name__
     return None
+
+
+def _module(target):
+    return getattr(target, "__module__", None)
 
 
 def _params(node):

@@ -365,6 +365,16 @@ def test_transforms_without_rules_are_refused_by_name(f, mode):
     assert caught.value.lineno == line_of(f, "# refused")
 
 
+def makes_a_gradient_inside(x):
+    return srcad.grad(_sine_energy)(x)[0]  # refused
+
+
+def test_a_transform_made_inside_is_refused_with_where_to_make_it():
+    with pytest.raises(srcad.NoDerivativeError, match="at module level") as caught:
+        srcad.grad(makes_a_gradient_inside)(X)
+    assert caught.value.lineno == line_of(makes_a_gradient_inside, "# refused")
+
+
 def scaled_by_a_transform_of_a_constant(x):
     value, gradient = value_and_gradient(W)
     return np.sum(x * gradient) * value + hessian_vector_of(W, W)[0] * x[1]
