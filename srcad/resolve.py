@@ -160,8 +160,10 @@ class Resolver:
 
     def op(self, value):
         """The Op of a normalized right-hand side."""
-        if isinstance(value, gast.Constant) or isinstance(value, gast.JoinedStr):
+        if isinstance(value, gast.Constant):
             return Op("zero", value)
+        if isinstance(value, gast.JoinedStr):
+            return Op("unknown", value, description="an f-string", reason=rules.REFUSED[str])
         if isinstance(value, gast.Name) and value.id in self.locals:
             return Op("copy", value)
         if self.is_global(value):
@@ -273,6 +275,7 @@ class Resolver:
         if attr in METHODS:
             return self.primitive(METHODS[attr], [receiver] + args, op.keywords, op.node)
         if attr in NONDIFFERENTIABLE_METHODS:
+            self.check_out(op.node, f"'.{attr}()'", op.keywords)
             return Op("zero", op.node, description=f"'.{attr}()'")
         return Op("unknown", op.node, description=f"method '.{attr}()'")
 
@@ -283,13 +286,26 @@ class Resolver:
         if template is not None:
             return self.rule(template, args, keywords, node, label, target)
         if _hashable(target) and target in rules.NONDIFFERENTIABLE:
+            ufunc_out = isinstance(target, np.ufunc) and len(args) > target.nin
+            self.check_out(node, label, keywords, ufunc_out)
             return Op("zero", node, description=label, primitive=target)
         if is_user_function(target):
             return Op("call", node, callee=target, args=args, keywords=keywords,
                       description=label)
-        description, reason = _transform(target) or (label, None)
+        description, reason = _transform(target) or \
+            (label, rules.REFUSED.get(target) if _hashable(target) else None)
         return Op("unknown", node, args=args, keywords=keywords, description=description,
                   reason=reason)
+
+    def check_out(self, node, label, keywords, positional=False):
+        """Refuse a call that writes its result into an array given as `out`: srcad would
+        not see that array change."""
+        out = keywords.get("out")
+        if positional or out is not None and not (isinstance(out, gast.Constant)
+                                                  and out.value is None):
+            raise self.function.error(NoDerivativeError, node,
+                f"cannot differentiate {label} writing into an array given as out: srcad "
+                "does not see that array change; assign the result instead")
 
     def rule(self, template, args, keywords, node, label, primitive):
         bindings = template.bind(args, keywords)

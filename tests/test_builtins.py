@@ -190,16 +190,43 @@ def pow_mod(x):
     return pow(x, 2, 5)     # mod
 
 
+def through_f_string(x):
+    text = f"{x:.17g}"     # f-string
+    return float(text) * x
+
+
+def floor_into(x):
+    y = x * 2.0
+    np.floor(x, y)     # positional out
+    return np.sum(y)
+
+
+def round_into(x):
+    y = x * 2.0
+    x.round(1, out=y)     # method out
+    return np.sum(y)
+
+
 @pytest.mark.parametrize("mode", ["grad", "jvp"])
 @pytest.mark.parametrize("f, marker", [(uses_map, "# map"), (through_text, "# str"),
                                        (linspace_step, "# retstep"),
-                                       (five_arguments, "# five"), (pow_mod, "# mod")],
+                                       (five_arguments, "# five"), (pow_mod, "# mod"),
+                                       (through_f_string, "# f-string"),
+                                       (floor_into, "# positional out"),
+                                       (round_into, "# method out")],
                          ids=lambda v: getattr(v, "__name__", v))
 def test_refused_at_the_line(f, marker, mode):
-    x = np.array([0.3, 0.2]) if f is uses_map else 2.0
+    x = np.array([0.3, 0.2]) if f in (uses_map, floor_into, round_into) else 2.0
     with pytest.raises(srcad.SrcadError) as info:
         srcad.grad(f)(x) if mode == "grad" else srcad.jvp(f)(x, x)
     assert info.value.lineno == line_of(f, marker), str(info.value)
+
+
+def test_refusals_say_what_to_write_instead():
+    with pytest.raises(srcad.SrcadError, match=r"\[f\(v\) for v in xs\]"):
+        srcad.grad(uses_map)(np.array([0.3, 0.2]))
+    with pytest.raises(srcad.SrcadError, match="compute with the number itself"):
+        srcad.grad(through_text)(2.0)
 
 
 def test_out_is_refused_at_the_line():

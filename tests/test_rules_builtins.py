@@ -170,6 +170,12 @@ def b_complex_abs(xr, xi):
     return abs(xr + 1j * xi) + abs(complex(1.0, 2.0) * xr)
 
 
+def b_complex(x, y):
+    z = complex(x, y) * complex(0.5, x)
+    return abs(z * z) + z.real * complex(y).imag + complex(x).real
+
+
+case(builtins.complex, b_complex, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 case(builtins.abs, b_complex_abs, st.tuples(arrays((3,), NONZERO), arrays((3,), NONZERO)),
      wrt=(0, 1))
 

@@ -215,7 +215,8 @@ MATH = {
     math.sin: ANY, math.cos: ANY, math.tan: floats(-1.3, 1.3), math.asin: UNIT, math.acos: UNIT,
     math.atan: ANY, math.sinh: ANY, math.cosh: ANY, math.tanh: ANY, math.exp: ANY,
     math.expm1: ANY, math.log1p: floats(-0.8, 2.0), math.sqrt: POSITIVE, math.fabs: NONZERO,
-    math.erf: ANY, math.log: POSITIVE,
+    math.erf: ANY, math.log: POSITIVE, math.erfc: ANY, math.log2: POSITIVE, math.log10: POSITIVE,
+    math.degrees: ANY, math.radians: ANY,
 }
 for fn, elements in MATH.items():
     case(fn, _unary(fn), st.tuples(elements), name=f"math_{fn.__name__}")

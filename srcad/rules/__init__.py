@@ -15,5 +15,8 @@ CONTAINERS = {python.list, python.tuple, python.sorted, python.reversed, python.
               np.vsplit, np.linalg.qr, np.linalg.eigh, np.linalg.eig, np.linalg.svd,
               np.linalg.slogdet, np.linalg.lstsq}
 
-__all__ = ["ADJOINTS", "TANGENTS", "NONDIFFERENTIABLE", "CONTAINERS", "adjoint", "tangent",
-           "nondifferentiable"]
+# Primitives refused on differentiated values -> what to write instead.
+REFUSED = builtins.REFUSED
+
+__all__ = ["ADJOINTS", "TANGENTS", "NONDIFFERENTIABLE", "CONTAINERS", "REFUSED", "adjoint",
+           "tangent", "nondifferentiable"]

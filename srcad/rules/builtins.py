@@ -401,6 +401,18 @@ def zip_grad_tangent(out, g, x, k):
     d[out] = zip_grad(d[g], x, k)
 
 
+# complex(real, imag): dL = Re(g dz) = Re(g) d(real) - Im(g) d(imag)
+@adjoint(builtins.complex)
+def complex_(result, real=0.0, imag=0.0):
+    d[real] = np.real(d[result])
+    d[imag] = -np.imag(d[result])
+
+
+@tangent(builtins.complex)
+def complex_tangent(result, real=0.0, imag=0.0):
+    d[result] = d[real] + 1j * d[imag]
+
+
 nondifferentiable(sort_order, choice, reason="an index")
 
 nondifferentiable(builtins.len, builtins.range, builtins.slice, reason="integer-valued")
@@ -411,3 +423,21 @@ nondifferentiable(builtins.bool, builtins.any, builtins.all, builtins.isinstance
 nondifferentiable(builtins.type, builtins.id, reason="a type or an object's identity")
 nondifferentiable(builtins.print, reason="returns None")
 nondifferentiable(runtime.stop_gradient, reason="srcad.stop_gradient blocks the derivative")
+
+# Builtins refused on differentiated values, with what to write instead.
+_AS_TEXT = ("a number's text carries its value but not its derivative: compute with the "
+            "number itself, or wrap the value in srcad.stop_gradient")
+_ONE_AT_A_TIME = ("srcad follows lists, not iterators taken one item at a time: index the "
+                  "list, or loop over it with for")
+REFUSED = {
+    builtins.map: "write a list comprehension, [f(v) for v in xs], which srcad differentiates",
+    builtins.filter: "write a list comprehension, [v for v in xs if ...]",
+    builtins.str: _AS_TEXT, builtins.repr: _AS_TEXT, builtins.format: _AS_TEXT,
+    builtins.iter: _ONE_AT_A_TIME, builtins.next: _ONE_AT_A_TIME,
+    builtins.divmod: "write x // y and x % y",
+    builtins.dict: "write a dict display, {key: value, ...}",
+    builtins.set: "a set has no order in which srcad could give back its items' gradients: "
+                  "use a list",
+    builtins.frozenset: "a set has no order in which srcad could give back its items' "
+                        "gradients: use a list",
+}

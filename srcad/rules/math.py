@@ -19,6 +19,11 @@ rule_table(ADJOINTS, {
     math.sqrt: "d[x] = d[result] * 0.5 / result",
     math.fabs: "d[x] = d[result] * math.copysign(1.0, x)",
     math.erf: "d[x] = d[result] * 1.1283791670955126 * math.exp(-x * x)",
+    math.erfc: "d[x] = -d[result] * 1.1283791670955126 * math.exp(-x * x)",
+    math.log2: "d[x] = d[result] / (x * 0.6931471805599453)",
+    math.log10: "d[x] = d[result] / (x * 2.302585092994046)",
+    math.degrees: "d[x] = d[result] * 57.29577951308232",
+    math.radians: "d[x] = d[result] * 0.017453292519943295",
 }, {"math": math}, elementwise=True)
 
 
