@@ -41,7 +41,6 @@ def local_module_alias(x):
     return xp.sum(xp.tanh(x))
 
 
-@pytest.mark.xfail(strict=True, reason="a local alias of np (xp = np) is not resolved: zero gradient")
 def test_local_module_alias():
     expected = 1.0 - np.tanh(X) ** 2
     right_or_refused(lambda: srcad.grad(local_module_alias)(X), expected)
