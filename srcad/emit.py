@@ -36,6 +36,7 @@ import numpy as np
 
 from .generate import COMMENT
 from .parse import MISSING
+from .rules import templates
 
 _counter = itertools.count(1)
 ORIGINS = {}    # generated file name -> [user (filename, lineno, backward) or None by line]
@@ -231,7 +232,8 @@ def compile_module(units, title):
     units are compiled. The first unit is the function transformed; `current`
     checks what the code was made from (see `watch`).
     """
-    bound, dependencies = [], []
+    dependencies = [(templates, "GENERATION", templates.GENERATION)]    # the rules
+    bound = []
     for i, (function, definitions, helpers) in enumerate(units):
         module = gast.gast_to_ast(gast.Module(body=list(definitions), type_ignores=[]))
         names, nodes = bind_globals(function.fn, module.body, helpers, dependencies)
@@ -368,8 +370,9 @@ def watch(top, dependencies):
     """`current(fn)`: whether the code generated from `top` may still run for fn.
 
     Each dependency is (holder, key, object): an attribute of a function
-    (`__code__`, `__defaults__`), a name in a globals dict, or a closure cell
-    (key None), as it was when the code was generated. `current` compares
+    (`__code__`, `__defaults__`) or module (the rules' `GENERATION`), a name
+    in a globals dict, or a closure cell (key None), as it was when the code
+    was generated. `current` compares
     each with what it is now: by identity, or by type for data (numbers,
     arrays, strings), whose values generated code reads live. The function
     transformed is fn (held by the caller, not here, so that the cache holds

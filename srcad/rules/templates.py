@@ -45,6 +45,7 @@ d = _GradientMarker()
 ADJOINTS = {}          # primitive -> Template (reverse rule)
 TANGENTS = {}          # primitive -> Template (forward rule)
 NONDIFFERENTIABLE = {}  # primitive -> reason it has a zero derivative
+GENERATION = object()   # replaced when a rule is registered: code generated before may differ
 
 
 class Template:
@@ -254,12 +255,14 @@ def _replace_gradients(stmt, gradient_of, result):
 
 def _register(table, primitives):
     def decorator(fn):
+        global GENERATION
         template = Template(fn)
         validate(template, reverse=table is ADJOINTS)
         for primitive in primitives:
             _check_parameters(template, primitive)
         for primitive in primitives:
             table[primitive] = template
+        GENERATION = object()
         return fn
     return decorator
 
