@@ -434,7 +434,10 @@ def _check(program, out, rng, hvp_every):
 def _round(program, out, module, reference, jax_ns, args, args64, positions, wrt, multi, tol,
            rng, made, suffix, with_hvp):
     f = seeded(module.f)
-    value_ref = seeded(reference["f"])(*copy.deepcopy(args64))
+    try:
+        value_ref = seeded(reference["f"])(*copy.deepcopy(args64))
+    except Exception as exc:  # noqa: BLE001 - after a cell the program may fail on its own
+        raise Invalid(f"run{suffix}: {type(exc).__name__}: {exc}") from exc
     after_f = copy.deepcopy(args)
     try:
         value = f(*after_f)

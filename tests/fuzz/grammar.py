@@ -1010,7 +1010,8 @@ class ProgramGenerator:
         elif form == "scalar":
             lines.append(f"    return {scalar}")
         elif form == "vector":
-            lines.append(f"    return {self.expr('N', scope, 2)}")
+            listed = f" + {terms[-1]}" if lists else ""
+            lines.append(f"    return {self.expr('N', scope, 2)}{listed}")
         else:
             lines.append(f"    return {scalar}, {self.expr('N', scope, 1)}")
         self.output = form
