@@ -762,9 +762,12 @@ class Call:
         """Pass value for param."""
         self.promoted.append(param)
         self.values[param] = value
-        i = self.transform.params.index(param)
+        transform = self.transform
+        i = transform.params.index(param)
         if i < len(self.args):
             self.args = self.args[:i] + (value,) + self.args[i + 1:]
+        elif transform.signature.parameters[param].kind is inspect.Parameter.POSITIONAL_ONLY:
+            self.args = tuple(self.values[p] for p in transform.params[:i + 1])
         else:
             self.kwargs = {**self.kwargs, param: value}
 

@@ -279,3 +279,9 @@ def test_python_int_stays_exact():
         return x * (n // 3) + x * (n % 7)
     big = 10 ** 20 + 5      # beyond float64's integers
     assert srcad.grad(f, wrt=1)(big, 1.0) == pytest.approx(float(big // 3 + big % 7))
+
+
+def test_positional_only_integer_default():
+    def f(x, n=np.int64(3), /):
+        return x * n * n
+    assert srcad.grad(f, wrt=1)(2.0) == pytest.approx(12.0)
