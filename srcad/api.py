@@ -312,6 +312,7 @@ class Transform:
 
 
 def kinds_of(values):
+    """{parameter: kind} (generate.runtime_kind) of a call's values."""
     return {p: runtime_kind(v) for p, v in values.items()}
 
 
@@ -414,12 +415,12 @@ def _refusal(value, wrt, path):
 
 
 def _a(value):
-    """'None', 'a str', 'a numpy.str_': what a value is, in a message."""
+    """'None', 'a str', 'an object', 'a numpy.str_': what a value is, in a message."""
     if value is None:
         return "None"
     t = type(value)
-    return f"a {t.__qualname__}" if t.__module__ == "builtins" else \
-        f"a {t.__module__}.{t.__qualname__}"
+    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _promoted(value):

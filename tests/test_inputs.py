@@ -122,7 +122,7 @@ def test_refusal_points_at_the_def():
 # -- wrt arguments that are not numeric -----------------------------------------------------
 
 @pytest.mark.parametrize("value, shown", [
-    ("abc", "a str"), (None, "None"), (object(), "a object"),
+    ("abc", "a str"), (None, "None"), (object(), "an object"),
     (np.array(["a", "b"]), "dtype <U1"), (np.array([1.0, None]), "dtype object"),
     ([1.0, "a"], r"'x\[1\]' is a str"), ({"w": None}, r"'x\['w'\]' is None"),
 ])
