@@ -731,6 +731,11 @@ def _locate(error):
     if found is None:
         return
     filename, lineno, backward = found
+    if isinstance(error, SrcadError) and error.filename is None:   # a run-time refusal
+        error.filename, error.lineno = filename, lineno
+        error.source_line = linecache.getline(filename, lineno)
+        error.args = (error._format(),)
+        return
     code = "the gradient code of" if backward else "the code generated from"
     note = f"srcad: raised in {code} {filename}:{lineno}: " \
            f"{linecache.getline(filename, lineno).strip()}"

@@ -23,6 +23,7 @@ import builtins
 
 import gast
 
+from . import runtime
 from .errors import UnsupportedSyntaxError
 from .nested import lift_nested_defs
 from .syntax import Namer, assign, call, const, copy, name, names_in, replace_names
@@ -94,7 +95,7 @@ class Normalizer:
         self.loops = []          # enclosing loops' flags, innermost last
         self.returned = None     # flag set by an early return
         self.result = None       # variable holding the return value
-        self.builtins = {}       # builtin -> fresh name bound to it, where its own is taken
+        self.added = {}          # object -> fresh name bound to it, where its own is taken
 
     # -- errors -------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class Normalizer:
         gast.copy_location(new, node)
         new.namer = self.namer
         new.lifted = dict(lifted)   # objects the new code names that the user's did not
-        new.lifted.update({fresh: getattr(builtins, b) for b, fresh in self.builtins.items()})
+        new.lifted.update({fresh: value for value, fresh in self.added.items()})
         return new
 
     def check(self, node):
@@ -418,7 +419,8 @@ class Normalizer:
         return gast.Subscript(value=seq, slice=copy(index), ctx=gast.Load())
 
     def length_range(self, seqs):
-        lengths = [self.atom(call(self.builtin("len"), copy(s)), hint="n") for s in seqs]
+        length = self.bound(runtime.loop_length)
+        lengths = [self.atom(call(length, copy(s)), hint="n") for s in seqs]
         count = lengths[0] if len(lengths) == 1 else \
             self.atom(call(self.builtin("min"), *lengths), hint="n")
         return self.atom(call(self.builtin("range"), count))
@@ -431,16 +433,20 @@ class Normalizer:
                          body=new_body or [gast.Pass()], orelse=[], type_comment=None)]
 
     def builtin(self, id_):
-        """A name for a builtin in code srcad adds (`len` in a loop over a list): its own
-        where the function sees the builtin by it, else a fresh name bound to it (after
-        `from numpy import *`, `min` is NumPy's)."""
-        value = getattr(builtins, id_)
+        return self.bound(getattr(builtins, id_))
+
+    def bound(self, value):
+        """A name for an object in code srcad adds (`len`, or one of srcad's run-time
+        functions, in a loop over a list): its own name where the function sees it by
+        that name, else a fresh name bound to it (after `from numpy import *`, `min` is
+        NumPy's)."""
+        id_ = value.__name__
         if id_ not in self.locals and self.function.namespace.get(id_) is value:
             return name(id_)
-        if id_ not in self.builtins:
-            self.builtins[id_] = self.namer.fresh(id_)
-            self.function.namespace[self.builtins[id_]] = value
-        return name(self.builtins[id_])
+        if value not in self.added:
+            self.added[value] = self.namer.fresh(id_)
+            self.function.namespace[self.added[value]] = value
+        return name(self.added[value])
 
     def builtin_called(self, func):
         if isinstance(func, gast.Name) and func.id not in self.locals:

@@ -7,6 +7,8 @@ where such a decision is needed.
 """
 import numpy as np
 
+from .errors import SrcadError
+
 
 # -- broadcasting and reductions ------------------------------------------
 
@@ -317,6 +319,15 @@ class grad_of:
 
     def __exit__(self, *exc):
         return False
+
+
+def loop_length(items):
+    """len(items) for a `for` loop over a list, tuple or array, whose k-th item is
+    items[k]; a loop over anything else (a dict's keys, a set) is refused."""
+    if type(items) in (list, tuple) or isinstance(items, np.ndarray):
+        return len(items)
+    raise SrcadError(f"cannot differentiate a loop over a {type(items).__name__}: loop over "
+                     "a list, tuple or array (over a dict's keys: `for k in list(d)`)")
 
 
 def stop_gradient(x):

@@ -756,3 +756,56 @@ def cf_early_return_skips_rest(x):
 @pytest.mark.parametrize("x", [np.array([0.1, 0.2]), np.array([1.0, 2.0])], ids=["early", "late"])
 def test_early_return(x):
     check_value_and_grad(cf_early_return_skips_rest, x)
+
+
+# --- loops over what is not a sequence --------------------------------------------
+
+def cf_loop_over_dict_keys(x):
+    d = {1: x * x, 0: 3 * x}
+    s = 0.0
+    for k in d:   # loops over the keys 1 and 0, not over d[0], d[1]
+        s = s + k
+    return s * x
+
+
+def cf_loop_over_argument(x, items):
+    s = 0.0
+    for v in items:
+        s = s + v * x
+    return s
+
+
+def cf_loop_over_dict_key_list(x):
+    d = {"a": x * x, "b": 3 * x}
+    s = 0.0
+    for k in list(d):
+        s = s + d[k]
+    return s
+
+
+@pytest.mark.parametrize("transform", [srcad.grad, srcad.value_and_grad])
+def test_loop_over_dict_is_refused_at_its_line(transform):
+    with pytest.raises(srcad.SrcadError, match="loop over a dict") as caught:
+        transform(cf_loop_over_dict_keys)(2.0)
+    assert caught.value.lineno == line_of(cf_loop_over_dict_keys, "for k in d")
+
+
+@pytest.mark.parametrize("items", [{1.0, 2.0}, {1.0: 0.0, 2.0: 0.0}])
+def test_loop_over_set_or_dict_argument_is_refused(items):
+    with pytest.raises(srcad.SrcadError, match="loop over a (set|dict)") as caught:
+        srcad.grad(cf_loop_over_argument)(2.0, items)
+    assert caught.value.lineno == line_of(cf_loop_over_argument, "for v in items")
+    with pytest.raises(srcad.SrcadError, match="loop over a (set|dict)"):
+        srcad.jvp(cf_loop_over_argument)(2.0, items, 1.0)
+
+
+@pytest.mark.parametrize("items", [[1.0, 2.0], (1.0, 2.0), np.array([1.0, 2.0])])
+def test_loop_over_sequence_argument(items):
+    check_grad(cf_loop_over_argument, 2.0, items)
+    value, tangent = srcad.jvp(cf_loop_over_argument)(2.0, items, 1.0)
+    assert value == pytest.approx(6.0) and tangent == pytest.approx(3.0)
+
+
+def test_loop_over_dict_key_list():
+    assert srcad.value_and_grad(cf_loop_over_dict_key_list)(2.0) == pytest.approx((10.0, 7.0))
+    check_grad(cf_loop_over_dict_key_list, 2.0)

@@ -415,7 +415,8 @@ def complex_tangent(result, real=0.0, imag=0.0):
 
 nondifferentiable(sort_order, choice, reason="an index")
 
-nondifferentiable(builtins.len, builtins.range, builtins.slice, reason="integer-valued")
+nondifferentiable(builtins.len, builtins.range, builtins.slice, runtime.loop_length,
+                  reason="integer-valued")
 nondifferentiable(builtins.int, builtins.round,
                   reason="piecewise constant: an integer, or a number rounded to ndigits")
 nondifferentiable(builtins.bool, builtins.any, builtins.all, builtins.isinstance,
