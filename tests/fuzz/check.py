@@ -275,7 +275,7 @@ class Oracles:
         out = []
         if fd is not None and check_fd():
             out.append(("differences", fd))
-        if jax_value is not None:
+        if jax_value is not None and finite(jax_value):     # not at a pole JAX cannot take
             out.append(("jax", jax_value))
         if len(out) == 2 and not self.tol.close(out[0][1], out[1][1]):
             self.disagreements += 1
