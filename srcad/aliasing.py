@@ -198,8 +198,8 @@ class SharingCheck:
         elif may_share(op):
             for n in names_in(op.node) & self.locals:
                 facts.link(var, n)
-        if may_share(op) or op.kind == "zero" and isinstance(op.node, (gast.Name,
-                                                                        gast.Attribute)):
+        if may_share(op) or op.kind == "zero" and isinstance(op.node, (
+                gast.Name, gast.Attribute, gast.Subscript)):
             for n in names_in(op.node) - self.locals:   # a module-level or closure value
                 if hasattr(type(self.function.namespace.get(n)), "__setitem__"):
                     facts.link(var, _outer(n))

@@ -152,8 +152,8 @@ class Resolver:
 
     def is_global(self, node):
         """Whether node is a global value: a name of the namespace, a local bound to an
-        object, or an attribute path from one."""
-        while isinstance(node, gast.Attribute):
+        object, or an attribute or item of one (`module.TABLE[k]` in srcad's own code)."""
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
             node = node.value
         return isinstance(node, gast.Name) and (node.id not in self.locals
                                                 or self.bound_object(node.id) is not UNRESOLVED)

@@ -322,9 +322,9 @@ class grad_of:
 
 
 def loop_length(items):
-    """len(items) for a `for` loop over a list, tuple or array, whose k-th item is
-    items[k]; a loop over anything else (a dict's keys, a set) is refused."""
-    if type(items) in (list, tuple) or isinstance(items, np.ndarray):
+    """len(items) for a `for` loop over a list, tuple, range or array, whose k-th item
+    is items[k]; a loop over anything else (a dict's keys, a set) is refused."""
+    if isinstance(items, (list, tuple, range, np.ndarray)):
         return len(items)
     raise SrcadError(f"cannot differentiate a loop over a {type(items).__name__}: loop over "
                      "a list, tuple or array (over a dict's keys: `for k in list(d)`)")

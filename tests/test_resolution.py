@@ -474,6 +474,20 @@ def nested_helper_reads_a_global(x):
     return scaled(x)
 
 
+def helper_on_a_slice_of_a_global(x, s):
+    def scaled(u):
+        return u * s
+    ys = scaled(x)
+    x = scaled(BUFFER[::-1])
+    return np.sum(ys * ys)
+
+
+def test_second_derivatives_read_slices_of_globals():
+    """The gradient reads BUFFER as module.BUFFER; forward mode over it reads that too."""
+    np.testing.assert_allclose(srcad.hvp(helper_on_a_slice_of_a_global)(X, 0.5, T),
+                               0.5 * T)
+
+
 def _closure_with_helper(scale):
     def f(x):
         def scaled(v):
