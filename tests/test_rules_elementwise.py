@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from rule_cases import (ANY, NONZERO, NUMPY2, POSITIVE, UNIT, broadcasting, case, cases_of,
-                        floats, one, run)
+from rule_cases import (ANY, NONZERO, NUMPY2, POSITIVE, UNIT, arrays, broadcasting, case,
+                        cases_of, floats, hvp_cases_of, one, run, run_hvp)
 
 # -- one array -----------------------------------------------------------------------------
 UNARY = {
@@ -47,7 +47,7 @@ case([np.exp, np.sin, np.sqrt, np.abs], unary_python_float, st.tuples(NONZERO))
 
 
 
-# -- complex values: conj, real, imag, abs, angle ------------------------------------------
+# -- complex values: conj, real, imag, abs, angle, sign ---------------------------------------
 
 def complex_parts(xr, xi):
     z = xr + 1j * xi
@@ -65,6 +65,20 @@ case([np.conj, np.real, np.imag, np.abs, np.angle], complex_parts,
      broadcasting(NONZERO, NONZERO), wrt=(0, 1), autograd=True)
 case([np.exp, np.sin, np.sqrt, np.log, operator.truediv], complex_functions,
      broadcasting(POSITIVE, NONZERO), wrt=(0, 1))
+
+
+def complex_sign(xr, xi):
+    z = xr + 1j * xi
+    return np.real(np.sign(z * z) * (0.3 - 0.8j)) + np.sign(xr) * xr
+
+
+def h_complex_sign(x):
+    z = x[0] + 1j * x[1] * x[2]
+    return np.real(np.sign(z * z) * (0.3 - 0.8j)) * x[2]
+
+
+case(np.sign, complex_sign, broadcasting(NONZERO, NONZERO), wrt=(0, 1))
+case(np.sign, h_complex_sign, st.tuples(arrays((3,), floats(0.3, 0.9))), hvp=True)
 
 
 def imag_of_real(x):
@@ -239,3 +253,8 @@ case(math.copysign, math_copysign, st.tuples(NONZERO, NONZERO), wrt=(0, 1))
 @pytest.mark.parametrize("c", cases_of(__name__), ids=repr)
 def test_rule(c):
     run(c)
+
+
+@pytest.mark.parametrize("c", hvp_cases_of(__name__), ids=repr)
+def test_hvp(c):
+    run_hvp(c)

@@ -56,10 +56,14 @@ rule_table(ADJOINTS, {
 for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
     ADJOINTS[alias], TANGENTS[alias] = ADJOINTS[name], TANGENTS[name]
 
-# Functions of a complex z that are not holomorphic: conj, real, imag, abs, angle.
-# The last four are real-valued: only the real part of their gradient is kept.
+# Functions of a complex z that are not holomorphic: conj, real, imag, abs, angle, sign.
+# Real-valued ones keep only the real part of their gradient.
 # |z| differs by type: sign(x) for real x (piecewise constant), conj(z) / |z| for
 # complex z (whose own derivative a Hessian needs; 0 at z = 0).
+# sign is piecewise constant on real numbers; NumPy 2 takes the sign of a complex z to
+# be z / |z|, which turns with z's phase: ds = i s Im(conj(z) dz) / |z|^2 (NumPy 1 took
+# the sign of its real part, piecewise constant too).
+COMPLEX_SIGN = np.sign(1j) == 1j
 rule_table(ADJOINTS, {
     np.conj: "d[x] = np.conj(d[result])",
     np.real: "d[x] = np.real(d[result])",
@@ -67,7 +71,9 @@ rule_table(ADJOINTS, {
     np.abs: "d[x] = d[result] * np.sign(x) if np.isrealobj(x) else "
             "np.real(d[result]) * np.conj(x) / np.where(result == 0, 1.0, result)",
     np.angle: "d[x] = real_like(-1j * np.real(d[result]) * np.conj(x) / (x * np.conj(x)), x)",
-}, {"np": np, "real_like": real_like})
+    np.sign: "d[x] = 0.0 if np.isrealobj(x) or not COMPLEX_SIGN else -1j * np.conj(x) "
+             "* np.real(1j * d[result] * result) / np.where(x == 0, 1.0, np.real(x * np.conj(x)))",
+}, {"np": np, "real_like": real_like, "COMPLEX_SIGN": COMPLEX_SIGN})
 rule_table(TANGENTS, {
     np.conj: "d[result] = np.conj(d[x])",
     np.real: "d[result] = np.real(d[x])",
@@ -75,7 +81,9 @@ rule_table(TANGENTS, {
     np.abs: "d[result] = d[x] * np.sign(x) if np.isrealobj(x) else "
             "np.real(d[x] * np.conj(x)) / np.where(result == 0, 1.0, result)",
     np.angle: "d[result] = np.imag(d[x] * np.conj(x)) / np.real(x * np.conj(x))",
-}, {"np": np})
+    np.sign: "d[result] = result * 0.0 if np.isrealobj(x) or not COMPLEX_SIGN else 1j * result "
+             "* np.imag(np.conj(x) * d[x]) / np.where(x == 0, 1.0, np.real(x * np.conj(x)))",
+}, {"np": np, "COMPLEX_SIGN": COMPLEX_SIGN})
 
 
 # -- elementwise functions of two arrays, with broadcasting ---------------------------
@@ -1061,7 +1069,7 @@ def arange_grad_tangent(out, g, x, result, end):
 # -- declared zero derivatives -----------------------------------------------------------
 
 nondifferentiable(
-    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
+    np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
     reason="piecewise constant",
 )
 nondifferentiable(
