@@ -131,9 +131,11 @@ class Analysis:
     def call_updates(self, node, op, depth):
         """In forward mode a called function may update its arguments (srcad's own
         generated code pushes onto a stack it is passed): each argument counts as
-        updated by the call."""
+        updated by the call (a module-level value it is passed is not: a function srcad
+        transforms never writes into one)."""
         for arg in list(op.args) + list(op.keywords.values()):
-            if isinstance(arg, gast.Name) and self.param_kinds.get(arg.id, "other") == "other":
+            if isinstance(arg, gast.Name) and arg.id in self.locals \
+                    and self.param_kinds.get(arg.id, "other") == "other":
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
 

@@ -488,6 +488,18 @@ def test_second_derivatives_read_slices_of_globals():
                                0.5 * T)
 
 
+def _scaled_tanh(a, b, scale=SCALE):
+    return (np.tanh(b) + b * scale) * a
+
+
+def passes_a_global_by_keyword(x):
+    return np.sum(_scaled_tanh(x, b=SCALE, scale=-0.4))
+
+
+def test_a_global_passed_to_a_helper_has_no_tangent():
+    check_both(passes_a_global_by_keyword, X)
+
+
 def _closure_with_helper(scale):
     def f(x):
         def scaled(v):
