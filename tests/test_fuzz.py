@@ -23,12 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of inpu
 
 SEEDS = [program_seed(7, i) for i in range(30)]
 OUTCOMES = {}
-# programs of SEEDS that srcad gets wrong today: each a reported bug, expected to
-# fail until it is fixed (then the mark goes)
-KNOWN_FAILURES = {
-    program_seed(7, 27): "jvp's value misses a write into an argument made through a name "
-                         "swapped with another argument's (y, x = x, y; x[4] -= e)",
-}
 
 
 def outcome_of(seed):
@@ -37,9 +31,7 @@ def outcome_of(seed):
     return OUTCOMES[seed]
 
 
-@pytest.mark.parametrize("seed", [
-    pytest.param(seed, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[seed], strict=False))
-    if seed in KNOWN_FAILURES else seed for seed in SEEDS])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_program(seed):
     outcome = outcome_of(seed)
     assert outcome.status not in ("failed", "error"), (

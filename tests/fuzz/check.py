@@ -471,6 +471,7 @@ def _round(program, out, module, reference, jax_ns, args, args64, positions, wrt
             np.random.seed(0)
             result = fn()
         except srcad.SrcadError as exc:
+            settle(check, before, f" by a call that was refused: {exc}".splitlines()[0])
             out.refusals.append((check, f"{type(exc).__name__}: {exc}".splitlines()[0]))
             return False, None
         except (CheckFailure, _Timeout, Invalid):
@@ -478,13 +479,19 @@ def _round(program, out, module, reference, jax_ns, args, args64, positions, wrt
         except Exception as exc:  # noqa: BLE001 - srcad must refuse or be right
             tb = traceback.format_exc(limit=-4)
             raise CheckFailure(check, f"crash {type(exc).__name__}: {exc}\n{tb}") from exc
-        if check_args and not all(same_args([a], [b]) or same_args([a], [c])
-                                  for a, b, c in zip(args, before, after_f)):
-            raise CheckFailure(check, "arguments changed by the call")
-        if check_args and not same_args(args, before):
-            for i, b in enumerate(before):     # as f itself changes them: put back
-                args[i] = copy.deepcopy(b)
+        if check_args:
+            settle(check, before, " by the call")
         return True, result
+
+    def settle(check, before, how):
+        """The arguments as they were before the call, or as f itself leaves them (then
+        put back); a CheckFailure otherwise."""
+        if not all(same_args([a], [b]) or same_args([a], [c])
+                   for a, b, c in zip(args, before, after_f)):
+            raise CheckFailure(check, "arguments changed" + how)
+        if not same_args(args, before):
+            for i, b in enumerate(before):
+                args[i] = copy.deepcopy(b)
 
     def judge(check, got, answers):
         for oracle, expected in answers:
