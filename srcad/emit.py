@@ -404,8 +404,15 @@ def watch(top, dependencies):
             terms.append(f"{read} is value{n}")
     names = {k: v for k, v in names.items() if v is not top}
     source = "def current(fn):\n    return " + (" and ".join(terms) or "True") + "\n"
-    exec(compile(source, "<srcad: what generated code depends on>", "exec"), names)
+    if source not in _CHECKS:
+        if len(_CHECKS) > 256:
+            _CHECKS.clear()
+        _CHECKS[source] = compile(source, "<srcad: what generated code depends on>", "exec")
+    exec(_CHECKS[source], names)
     return names["current"]
+
+
+_CHECKS = {}    # source of a `current` function -> its code, compiled once
 
 
 def _contents(cell):
