@@ -114,11 +114,6 @@ class Resolver:
         self.assignments = assignments  # local -> the values assigned to it (None: not by =)
         self.bound = {}
 
-    def lookup(self, node):
-        """The object a name or dotted path is proven to refer to, or None."""
-        value = self.constant(node)
-        return None if value is UNRESOLVED else value
-
     def constant(self, node):
         """The object node refers to whenever the function runs, or UNRESOLVED: a global
         or closure name, a local bound to one object, attributes of a module or class
