@@ -160,6 +160,7 @@ class Transform:
         try:
             self.signature = inspect.signature(fn)
         except ValueError as e:     # functools.wraps(builtin): the builtin's, unreadable
+            parse_function(fn)      # refuses the wrapper at its def
             raise SrcadError(f"cannot read the parameters of {fn!r} ({e}): make it without "
                              "functools.wraps") from None
         self.params = list(self.signature.parameters)

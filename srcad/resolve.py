@@ -285,8 +285,12 @@ class Resolver:
             self.check_out(node, label, keywords, ufunc_out)
             return Op("zero", node, description=label, primitive=target)
         if is_user_function(target):
-            return Op("call", node, callee=target, args=args, keywords=keywords,
-                      description=label)
+            unreadable = _unreadable_parameters(target)
+            if unreadable is None:
+                return Op("call", node, callee=target, args=args, keywords=keywords,
+                          description=label)
+            return Op("unknown", node, args=args, keywords=keywords, description=label,
+                      reason=unreadable)
         description, reason = _transform(target) or \
             (label, rules.REFUSED.get(target) if _hashable(target) else None)
         return Op("unknown", node, args=args, keywords=keywords, description=description,
@@ -374,6 +378,17 @@ def is_user_function(target):
         return False
     module = (getattr(target, "__module__", None) or "").split(".")[0]
     return module not in LIBRARY_MODULES
+
+
+def _unreadable_parameters(fn):
+    """Why a call of a user function cannot be bound to its parameters, or None: those
+    functools.wraps gives a wrapper of a builtin cannot always be read."""
+    try:
+        inspect.signature(fn)
+    except ValueError as e:
+        return (f"the parameters functools.wraps gives it, those of {fn.__wrapped__!r}, "
+                f"cannot be read ({e}): define it without functools.wraps")
+    return None
 
 
 def _hashable(target):

@@ -48,7 +48,7 @@ def spell_out_forwarding(function):
     if varargs is None:
         _refuse(function, node, "a wrapper taking '**kwargs' without '*args'",
                 "take *args, **kwargs and forward both")
-    params = list(inspect.signature(fn).parameters.values())
+    params = reported_parameters(function)
     _check_parameters(function, node, params, kwargs is not None)
     forwarded = _forwarding_calls(function, varargs.id, kwargs.id if kwargs else None,
                                   wrapped)
@@ -66,7 +66,7 @@ def check_wrapper_parameters(function):
     (`def wrapper(x): return c * fn(x)` around `fn(v)`), the wrapper's are renamed."""
     fn, node = function.fn, function.node
     own = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
-    reported = list(inspect.signature(fn).parameters.values())
+    reported = reported_parameters(function)
     if len(own) != len(reported) or not all(
             p.kind == q.kind and _same_default(p.default, q.default)
             for p, q in zip(own, reported)):
@@ -81,6 +81,17 @@ def check_wrapper_parameters(function):
                     "of the function it wraps", "rename it in the wrapper")
         node.args = replace_names(node.args, renames)
         node.body = [replace_names(stmt, renames) for stmt in node.body]
+
+
+def reported_parameters(function):
+    """The parameters `inspect.signature` reports for a wrapper: those of the function it
+    wraps. Where they cannot be read (a builtin's, on some Python and NumPy versions),
+    the wrapper is refused at its def."""
+    try:
+        return list(inspect.signature(function.fn).parameters.values())
+    except ValueError as e:
+        _refuse(function, function.node, f"a wrapper of {function.fn.__wrapped__!r}, whose "
+                f"parameters cannot be read ({e})", "make it without functools.wraps")
 
 
 def _same_default(a, b):
