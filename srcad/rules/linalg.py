@@ -56,7 +56,7 @@ def inv_tangent(result, a):
     d[result] = -(result @ d[a] @ result)
 
 
-@adjoint(np.linalg.pinv)
+@adjoint(np.linalg.pinv, since={"rtol": "2.0.0"})
 def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
     pt = np.swapaxes(result, -1, -2)
     gt = np.swapaxes(d[result], -1, -2)
@@ -66,7 +66,7 @@ def pinv(result, a, rcond=None, hermitian=False, *, rtol=None):
     d[a] = full if hermitian is False else symmetric_input_grad(full, "L")
 
 
-@tangent(np.linalg.pinv)
+@tangent(np.linalg.pinv, since={"rtol": "2.0.0"})
 def pinv_tangent(result, a, rcond=None, hermitian=False, *, rtol=None):
     pt = np.swapaxes(result, -1, -2)
     d[result] = -(result @ (d[a] if hermitian is False else symmetric_input_tangent(
@@ -121,7 +121,7 @@ def lstsq_tangent(result, a, b, rcond=None):
 
 # -- decompositions ------------------------------------------------------------------------
 
-@adjoint(np.linalg.cholesky)
+@adjoint(np.linalg.cholesky, since={"upper": "2.0.0"})
 def cholesky(result, a, *, upper=False):
     low = np.swapaxes(result, -1, -2) if upper else result
     g = np.swapaxes(d[result], -1, -2) if upper else d[result]
@@ -132,7 +132,7 @@ def cholesky(result, a, *, upper=False):
     d[a] = symmetric_input_grad(p, "U" if upper else "L")
 
 
-@tangent(np.linalg.cholesky)
+@tangent(np.linalg.cholesky, since={"upper": "2.0.0"})
 def cholesky_tangent(result, a, *, upper=False):
     low = np.swapaxes(result, -1, -2) if upper else result
     n = np.shape(a)[-1]

@@ -658,12 +658,12 @@ def tril_tangent(result, m, k=0):
     d[result] = np.tril(d[m], k)
 
 
-@adjoint(np.sort)
+@adjoint(np.sort, since={"stable": "2.0.0"})
 def sort(result, a, axis=-1, kind=None, order=None, *, stable=None):
     d[a] = sort_grad(d[result], a, axis)
 
 
-@tangent(np.sort)
+@tangent(np.sort, since={"stable": "2.0.0"})
 def sort_tangent(result, a, axis=-1, kind=None, order=None, *, stable=None):
     d[result] = np.reshape(d[a], -1)[np.argsort(a, axis=None)] if axis is None \
         else np.take_along_axis(d[a], np.argsort(a, axis=axis), axis)

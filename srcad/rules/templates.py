@@ -28,6 +28,7 @@ import textwrap
 import warnings
 
 import gast
+import numpy as np
 
 from ..errors import SrcadError
 from ..syntax import const, copy, names_in, replace_names
@@ -253,13 +254,14 @@ def _replace_gradients(stmt, gradient_of, result):
     return Replace().visit(stmt)
 
 
-def _register(table, primitives):
+def _register(table, primitives, since):
     def decorator(fn):
         global GENERATION
         template = Template(fn)
         validate(template, reverse=table is ADJOINTS)
+        newer = _newer_parameters(template, since)
         for primitive in primitives:
-            _check_parameters(template, primitive)
+            _check_parameters(template, primitive, newer)
         for primitive in primitives:
             table[primitive] = template
         GENERATION = object()
@@ -323,27 +325,48 @@ def _check_gradient(template, stmt, node, reverse, params):
     _refuse_rule(template, stmt, problem)
 
 
-def _check_parameters(template, primitive):
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _newer_parameters(template, since):
+    """The rule's parameters that this NumPy is too old to have, from `since`:
+    {parameter: the NumPy version that added it}. Whatever NumPy is installed, each
+    names a parameter of the rule, and a positional one comes after those NumPy took
+    before (an older NumPy passes its arguments to them by position)."""
+    kinds = {n: p.kind for n, p in template.signature.parameters.items()}
+    positional = [n for n in template.params if kinds[n] in _POSITIONAL]
+    for param in since or {}:
+        if param not in template.params:
+            _refuse_rule(template, template.node, f"declares '{param}' in since=, but has no "
+                         f"such parameter: since= names the rule's parameters that only a "
+                         "newer NumPy takes")
+        if param in positional and not set(positional[positional.index(param):]) <= set(since):
+            _refuse_rule(template, template.node, f"declares '{param}' in since=, before "
+                         "positional parameters that an older NumPy takes: a parameter added "
+                         "later comes last, or is keyword-only")
+    installed = np.lib.NumpyVersion(np.__version__)
+    return {param for param, version in (since or {}).items() if installed < version}
+
+
+def _check_parameters(template, primitive, newer=()):
     """The rule's parameters fit the primitive's where its signature is known: no more
-    positional parameters than it takes, keyword-only ones among its own."""
+    positional parameters than it takes, keyword-only ones among its own. `newer`: those
+    this NumPy does not have yet, which a call cannot pass here."""
     try:
         signature = inspect.signature(primitive)
     except (TypeError, ValueError):
         return
     kinds = [p.kind for p in signature.parameters.values()]
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    rule = list(template.signature.parameters.values())[1:]
+    rule = [p for p in list(template.signature.parameters.values())[1:] if p.name not in newer]
     label = getattr(primitive, "__qualname__", None) or repr(primitive)
     if inspect.Parameter.VAR_POSITIONAL not in kinds:
-        taken = sum(kind in positional for kind in kinds)
-        extra = [p.name for p in rule if p.kind in positional][taken:]
+        taken = sum(kind in _POSITIONAL for kind in kinds)
+        extra = [p.name for p in rule if p.kind in _POSITIONAL][taken:]
         if extra:
             _refuse_rule(template, template.node, f"has the parameter '{extra[0]}', but "
                          f"{label}{signature} takes {taken} positional argument(s): name the "
                          "result, then the primitive's own parameters")
-    # srcad's own rules may name a keyword that only a newer NumPy takes (cholesky's upper=)
-    own = (template.fn.__module__ or "").startswith("srcad.rules.")
-    if inspect.Parameter.VAR_KEYWORD not in kinds and not own:
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
         for p in rule:
             if p.kind == inspect.Parameter.KEYWORD_ONLY and p.name not in signature.parameters:
                 _refuse_rule(template, template.node, f"has the keyword parameter "
@@ -389,14 +412,20 @@ def _one_line_rule(primitive, line, namespace):
     return Template(scope["rule"], source)
 
 
-def adjoint(*primitives):
-    """Register the decorated template as the reverse rule of each primitive."""
-    return _register(ADJOINTS, primitives)
+def adjoint(*primitives, since=None):
+    """Register the decorated template as the reverse rule of each primitive.
+
+    since: {parameter: NumPy version} for the rule's parameters that NumPy takes from
+    that version on (`since={"stable": "2.0.0"}` for np.sort); an older NumPy's
+    primitive may lack them.
+    """
+    return _register(ADJOINTS, primitives, since)
 
 
-def tangent(*primitives):
-    """Register the decorated template as the forward rule of each primitive."""
-    return _register(TANGENTS, primitives)
+def tangent(*primitives, since=None):
+    """Register the decorated template as the forward rule of each primitive (`since`:
+    as for adjoint)."""
+    return _register(TANGENTS, primitives, since)
 
 
 def nondifferentiable(*primitives, reason="piecewise constant or integer-valued"):
