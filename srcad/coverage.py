@@ -101,7 +101,7 @@ def tested(tests_dir=None):
     for c in cases.CASES:
         for primitive in c.primitives:
             found.setdefault(primitive, []).append(c.test_id)
-    return found
+    return {primitive: sorted(ids) for primitive, ids in found.items()}   # in any import order
 
 
 def table(tests_dir=None):
@@ -148,6 +148,8 @@ def render(rows, markdown=False):
                   "to date. ✓ means a rule exists; the test named checks it against finite "
                   "differences (reverse mode) and by the dot-product identity between "
                   "`jvp` and `vjp` (forward mode).", "",
+                  f"Generated with NumPy {numpy_release()}: the primitives listed, and the "
+                  "test cases, differ with NumPy's version.", "",
                   f"{reverse} reverse rules, {forward} forward rules, {zero} primitives "
                   "with a declared zero derivative.", ""]
     section = None
@@ -177,6 +179,11 @@ def render(rows, markdown=False):
                   f"{len(missing)} rules without a test" + (": " + ", ".join(missing)
                                                             if missing else ".")]
     return "\n".join(lines) + "\n"
+
+
+def numpy_release():
+    """The installed NumPy's major.minor version, which decides the functions it has."""
+    return ".".join(np.__version__.split(".")[:2])
 
 
 def main(argv):
