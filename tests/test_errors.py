@@ -482,11 +482,32 @@ def test_a_valid_rule_is_used_in_both_modes():
     np.testing.assert_allclose(tangent, np.sum(np.cos(x ** 3) * 3 * x ** 2), rtol=1e-12)
 
 
+def test_a_rule_reading_an_undefined_name_is_refused_at_its_line():
+    """A name in a rule's body that is no parameter and not defined in its module
+    (here the primitive's own parameter name, `a`) is refused where the rule is used."""
+    def twice_sin(a):
+        return np.sin(a) * 2.0
+
+    @srcad.adjoint(twice_sin)
+    def twice_sin_adjoint(result, z):
+        d[z] = d[result] * 2.0 * np.cos(a)  # MARK  # noqa: F821
+
+    def f(x):
+        return np.sum(twice_sin(x))
+    try:
+        with pytest.raises(srcad.SrcadError, match="reads 'a'") as info:
+            srcad.grad(f)(np.array([1.0, 2.0]))
+        assert_located(info.value, twice_sin_adjoint, "# MARK")
+    finally:
+        del srcad.rules.ADJOINTS[twice_sin]
+
+
 def test_the_shipped_rules_pass_validation():
     from srcad.rules.templates import validate
     for table, reverse in ((srcad.rules.ADJOINTS, True), (srcad.rules.TANGENTS, False)):
         for template in set(table.values()):
             validate(template, reverse)
+            template.check_names()
 
 
 # --- every refusal at the user's line ------------------------------------------------------------

@@ -22,6 +22,7 @@ reads like code written by hand. `d` below exists only so that rule modules
 read as ordinary Python.
 """
 import ast
+import builtins
 import inspect
 import linecache
 import textwrap
@@ -84,6 +85,13 @@ class Template:
         self.locals = local - set(params)
         self.free = names_in(gast.Module(body=self.body, type_ignores=[])) \
             - set(params) - self.locals - {"d"}
+        self.names_checked = False
+
+    def check_names(self):
+        """Refuse, once, a name the body reads that its module does not define."""
+        if not self.names_checked:
+            _check_free_names(self)
+            self.names_checked = True
 
     def bind(self, args, keywords):
         """Map rule parameters to the call's argument nodes (defaults as constants).
@@ -123,6 +131,7 @@ class Template:
         for a rule-local variable. Returns (statements, contributions) where
         contributions are (parameter, expression) pairs for `d[param] = ...`.
         """
+        self.check_names()
         subs = dict(bindings)
         subs[self.result] = result
         subs.update({local: fresh(local) for local in self.locals})
@@ -150,6 +159,7 @@ class Template:
         (statements, expression or None when every term is zero, whether
         terms were left out).
         """
+        self.check_names()
         subs = dict(bindings)
         subs[self.result] = result
         subs.update({local: fresh(local) for local in self.locals})
@@ -302,6 +312,20 @@ def validate(template, reverse):
     if repeated:
         _refuse_rule(template, template.node, f"assigns d[{sorted(repeated)[0]}] twice: "
                      "assign it once, the sum of its terms")
+
+
+def _check_free_names(template):
+    """Refuse a name the rule reads that is none of its parameters or locals and not
+    defined in its module (checked where the rule is first used, as a module may define
+    names after its rules): inlined, it would mean whatever the call site calls it."""
+    unknown = sorted(n for n in template.free
+                     if n not in template.globals and not hasattr(builtins, n))
+    if unknown:
+        node = next(n for n in gast.walk(template.node)
+                    if isinstance(n, gast.Name) and n.id == unknown[0])
+        _refuse_rule(template, node, f"reads '{unknown[0]}', which is neither a parameter "
+                     "of the rule nor a name defined in its module: name the primitive's "
+                     "arguments as its parameters")
 
 
 def _check_gradient(template, stmt, node, reverse, params):
