@@ -252,7 +252,9 @@ class Oracles:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return tree_map(lambda v: np.asarray(v), compute(twins.JaxTransforms()))
+                # a copy: the twin's `x /= c` writes into a NumPy argument as f does
+                return tree_map(lambda v: np.asarray(v),
+                                compute(twins.JaxTransforms(), copy.deepcopy(self.args)))
         except Exception:       # noqa: BLE001 - the twin does not run under this transform
             return None
 
@@ -294,7 +296,7 @@ class Oracles:
             along = sum(inner(v, g) for v, g in zip(self.direction, grads))
             return np.isclose(along, float(self._directional(h2)), rtol=self.tol.rtol,
                               atol=self.tol.rtol * scale(grads))
-        jax_grad = self._jax(lambda t: t.grad(self.jax_f, wrt=self.wrt)(*self.args))
+        jax_grad = self._jax(lambda t, args: t.grad(self.jax_f, wrt=self.wrt)(*args))
         return self._answers(fd, settled, jax_grad)
 
     def jvp(self, tangents):
@@ -304,7 +306,7 @@ class Oracles:
         def settled():
             wider = numerical_jvp(self.f, self.args, self.positions, tangents, step=h2)
             return self.tol.close(fd, wider)
-        jax_jvp = self._jax(lambda t: t.jvp(self.jax_f, wrt=self.wrt)(*self.args, *tangents)[1])
+        jax_jvp = self._jax(lambda t, args: t.jvp(self.jax_f, wrt=self.wrt)(*args, *tangents)[1])
         return self._answers(fd, settled, jax_jvp)
 
     def vjp(self, cotangent):
@@ -315,7 +317,7 @@ class Oracles:
             along = sum(inner(v, g) for v, g in zip(self.direction, fd))
             return np.isclose(along, inner(cotangent, self._directional(h2)),
                               rtol=self.tol.rtol, atol=self.tol.rtol * scale(fd))
-        jax_vjp = self._jax(lambda t: t.vjp(self.jax_f, wrt=self.positions)(*self.args)[1](
+        jax_vjp = self._jax(lambda t, args: t.vjp(self.jax_f, wrt=self.positions)(*args)[1](
             cotangent))
         return self._answers(fd, settled, jax_vjp)
 
@@ -328,7 +330,7 @@ class Oracles:
             wider = numerical_jvp(gradient, self.args, self.positions, vectors,
                                   step=NESTED_STEPS[1])
             return self.tol.close(fd, wider)
-        jax_hvp = self._jax(lambda t: t.hvp(self.jax_f, wrt=self.wrt)(*self.args, *vectors))
+        jax_hvp = self._jax(lambda t, args: t.hvp(self.jax_f, wrt=self.wrt)(*args, *vectors))
         return self._answers(fd, settled, jax_hvp)
 
 
