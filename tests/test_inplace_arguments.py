@@ -1,0 +1,186 @@
+"""In-place writes into arguments (`x /= c`, `x -= x`, `W += W`, `al[:] = v` through an
+alias), differentiated in every mode and checked against finite differences.
+
+Each program is a shortened random program of the fuzzer (its seed in the test's id).
+The transforms must leave the caller's arrays as they were, and calling a transform
+twice must give the same answer: a write into an argument must not leak into the next
+call, nor into the tangents or cotangents the caller passed.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+import srcad
+from oracle import (assert_args_unchanged, assert_tree_allclose, check_grad, check_vjp,
+                    numerical_jvp, numerical_vjp, wrt_positions)
+
+
+def helper(a, b):
+    return b * 2.0
+
+
+def view_then_divide(x, W):
+    """8000427: a view of x goes to a helper, then x is divided in place and read."""
+    v = helper(W[:, -1], x[:1])
+    u = v * v
+    buf = W.copy()
+    x /= 1.0625
+    buf[-1] -= np.exp(-x ** 2)
+    return np.sum(buf ** 2) + np.sum(u)
+
+
+def view_read_after_divide(x, W):
+    """The same, v read after the write: reverse mode cannot prove that v, a helper's
+    result, does not share memory with x, and refuses."""
+    v = helper(W[:, -1], x[:1])
+    x /= 1.0625
+    return np.sum(np.exp(-x ** 2)) + np.sum(v * v) * np.sum(W)
+
+
+def subtract_itself(x, s):
+    """8000450: s grows in place, x -= x, both read afterwards."""
+    s += np.exp(0.5 * np.sin(x[0]))
+    y = x * s
+    x -= x
+    return np.sum(np.sin(y)) + np.sum(x * s)
+
+
+def double_then_subtract(x, y, W):
+    """9000446: W += W, then W -= cumsum of an alias of x; a vector result."""
+    W += W
+    v = x
+    t = W[:, 0] * np.exp(0.5 * np.sin(y[-1:]))
+    W -= np.cumsum(v)
+    return y[-1:] * v + np.sum(t) + np.sum(W)
+
+
+def divide_by_own_mean(x, y, s):
+    """9000454: y divided in place by an expression of y itself."""
+    y /= (np.sum(np.tanh(x * s)) + np.mean(y)) ** 2 + 1.0
+    return np.sum(y * y) + np.sum(np.sin(x) * s)
+
+
+def updates_in_a_loop(x, y, s):
+    """9000514: y += x, x /= .., y -= v, s *= .. in a loop, each read afterwards."""
+    x = np.minimum(y[-1:], -y)
+    y += x
+    x /= np.square(s + s) ** 2 + 1.0
+    v = np.tanh(1.0 / (1.0 + y[-1:] ** 2)) * s
+    y -= v
+    for _ in range(3):
+        s *= np.tanh(x[-1] * np.tanh(s))
+    return np.sum(np.sin(y)) + np.sum(x * x) + s
+
+
+def write_through_alias(x, W, s):
+    """7000340: al[:] = .. through a second name of an argument, then al read."""
+    al = W
+    al[:] = np.tanh(al) * s
+    return np.sum(np.sin(al) * x)
+
+
+def read_other_name_after_write(x, W, s):
+    """The same, then W read: srcad follows values by name, and refuses."""
+    al = W
+    al[:] = np.tanh(al) * s
+    return np.sum(np.sin(W) * x) + np.sum(al)
+
+
+def scale_first_row(W, s):
+    """W[0] = .. writes into the caller's array; the pullback undoes it."""
+    W[0] = W[0] * s
+    W += W
+    return np.sum(W ** 2)
+
+
+RNG = np.random.default_rng(3)
+X, Y = RNG.uniform(0.2, 0.9, 5), RNG.uniform(0.2, 0.9, 5)
+W = RNG.uniform(-0.9, 0.9, (3, 5))
+
+# (function, arguments, wrt, the modes that may refuse instead of answering)
+CASES = [
+    pytest.param(view_then_divide, (X, W), 1, (), id="8000427-W"),
+    pytest.param(view_then_divide, (X, W), (0, 1), (), id="8000427-xW"),
+    pytest.param(view_read_after_divide, (X, W), (0, 1), ("grad", "jvp", "vjp"),
+                 id="8000427-read"),
+    pytest.param(subtract_itself, (X, 0.7), (0, 1), (), id="8000450"),
+    pytest.param(double_then_subtract, (X, Y, W), (0, 2), (), id="9000446"),
+    pytest.param(double_then_subtract, (X, Y, W), 1, (), id="9000446-y"),
+    pytest.param(divide_by_own_mean, (X, Y, 0.6), (0, 1, 2), (), id="9000454"),
+    pytest.param(updates_in_a_loop, (X, Y, 0.8), (1, 2), (), id="9000514"),
+    pytest.param(write_through_alias, (X, W, 0.9), (1, 2), (), id="7000340"),
+    pytest.param(read_other_name_after_write, (X, W, 0.9), (1, 2), ("grad", "jvp", "vjp"),
+                 id="7000340-read"),
+    pytest.param(scale_first_row, (W, 3.0), (0, 1), (), id="row"),
+]
+
+
+def fresh(args):
+    return copy.deepcopy(args)
+
+
+def answer_or_refusal(call, mode, may_refuse):
+    """The transform's answer, or None where srcad refuses the program and may."""
+    try:
+        return call()
+    except srcad.SrcadError:
+        if mode not in may_refuse:
+            raise
+        return None
+
+
+@pytest.mark.parametrize("f, args, wrt, may_refuse", CASES)
+def test_grad(f, args, wrt, may_refuse):
+    value = f(*fresh(args))
+    if np.ndim(value) != 0:
+        pytest.skip("a vector result: vjp and jvp cover it")
+    for _ in range(2):        # the second call sees the same arguments as the first
+        answer_or_refusal(lambda: check_grad(f, *fresh(args), wrt=wrt), "grad", may_refuse)
+
+
+@pytest.mark.parametrize("f, args, wrt, may_refuse", CASES)
+def test_jvp(f, args, wrt, may_refuse):
+    positions, multi = wrt_positions(f, wrt)
+    rng = np.random.default_rng(5)
+    tangents = [rng.normal(size=np.shape(args[p])) if np.ndim(args[p]) else float(rng.normal())
+                for p in positions]
+    expected = numerical_jvp(f, fresh(args), positions, tangents)
+    for _ in range(2):
+        given, kept = fresh(args), fresh(tangents)
+        got = answer_or_refusal(lambda: srcad.jvp(f, wrt=wrt)(*given, *kept), "jvp",
+                                may_refuse)
+        if got is None:
+            return
+        assert_tree_allclose(got[0], f(*fresh(args)), rtol=1e-12, atol=1e-12, path="value")
+        assert_tree_allclose(got[1], expected)
+        assert_args_unchanged(given, args)
+        assert_args_unchanged(kept, tangents)
+
+
+@pytest.mark.parametrize("f, args, wrt, may_refuse", CASES)
+def test_vjp(f, args, wrt, may_refuse):
+    cotangent = np.random.default_rng(6).normal(size=np.shape(f(*fresh(args))))
+    cotangent = cotangent if np.ndim(cotangent) else float(cotangent)
+    for _ in range(2):
+        given = fresh(args)
+        if answer_or_refusal(lambda: check_vjp(f, given, cotangent, wrt=wrt), "vjp",
+                             may_refuse) is None:
+            return
+        assert_args_unchanged(given, args)
+
+
+def test_vjp_leaves_the_arguments_until_the_pullback():
+    """Between vjp and its pullback the caller's arrays are as they were: a second vjp
+    (or f itself) at the same arguments sees them, not the first run's writes."""
+    given = W.copy()
+    vjp = srcad.vjp(scale_first_row, wrt=(0, 1))
+    first, pullback_first = vjp(given, 3.0)
+    assert_args_unchanged((given,), (W,))
+    second, pullback_second = vjp(given, 3.0)
+    expected = numerical_vjp(scale_first_row, (W, 3.0), 1.0, (0, 1))
+    assert first == second == scale_first_row(W.copy(), 3.0)
+    assert_tree_allclose(pullback_second(1.0), expected)
+    assert_tree_allclose(pullback_first(1.0), expected)
+    assert_tree_allclose(pullback_first(1.0), expected)     # a pullback runs again
+    assert_args_unchanged((given,), (W,))
