@@ -759,3 +759,17 @@ def test_a_function_whose_file_changed_since_is_refused(tmp_path, monkeypatch):
     with pytest.raises(srcad.SrcadError, match="changed") as info:
         srcad.grad(module.f)(1.5)
     assert info.value.lineno == 1 and "def g" in info.value.source_line
+
+
+def er_atleast_1d_of_two(x, y):
+    pair = np.atleast_1d(x, y)  # MARK
+    return np.sum(pair[0] ** 2) + np.sum(pair[1])
+
+
+@pytest.mark.parametrize("transform", [srcad.grad, srcad.jvp])
+def test_atleast_1d_of_several_arrays_is_refused(transform):
+    """np.atleast_1d(x, y) returns a list; its one-array rule does not apply."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(srcad.NoDerivativeError) as info:
+        transform(er_atleast_1d_of_two)(x, x, *([x] if transform is srcad.jvp else []))
+    assert_located(info.value, er_atleast_1d_of_two, "# MARK")

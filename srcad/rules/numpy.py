@@ -391,14 +391,24 @@ def average_tangent(result, a, axis=None, weights=None, returned=only(False), *,
 
 # -- shape and construction --------------------------------------------------------------
 
-@adjoint(np.reshape, np.ravel, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d,
-         np.atleast_3d)
+@adjoint(np.reshape, np.ravel, np.squeeze, np.expand_dims)
 def reshape(result, a, *args, **kwargs):
     d[a] = np.reshape(d[result], np.shape(a))
 
 
-@tangent(np.reshape, np.squeeze, np.expand_dims, np.atleast_1d, np.atleast_2d, np.atleast_3d)
+@tangent(np.reshape, np.squeeze, np.expand_dims)
 def reshape_tangent(result, a, *args, **kwargs):
+    d[result] = np.reshape(d[a], np.shape(result))
+
+
+# np.atleast_1d(a) of one array; several arrays give a list, which has no rule here
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+def atleast(result, a):
+    d[a] = np.reshape(d[result], np.shape(a))
+
+
+@tangent(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+def atleast_tangent(result, a):
     d[result] = np.reshape(d[a], np.shape(result))
 
 
