@@ -23,7 +23,7 @@ from .emit import compile_module, default_values, forget, origin
 from .optimize import lean_primal
 from .errors import SrcadError
 from .generate import runtime_kind
-from . import compose
+from . import compose, runtime
 from .forward import ForwardModule
 from .parse import parse_function
 from .reverse import ReverseModule
@@ -266,7 +266,7 @@ class Transform:
         with call:
             stack = []
             value = compiled.primal(stack, *call.args, **call.kwargs)
-            _check_scalar(value, self)
+            _check_scalar(value, self, compiled, stack)
             return value, self.shaped(compiled.adjoint(stack, 1.0), call.values)
 
     def remember(self, args, compiled):
@@ -469,7 +469,7 @@ class Grad(Transform):
                     else:
                         value = compiled.primal(stack, *args)
                         if type(value) is not float:
-                            _check_scalar(value, self)
+                            _check_scalar(value, self, compiled, stack)
                     g = compiled.adjoint(stack, 1.0)
                 except Exception as error:
                     _locate(error)
@@ -497,7 +497,7 @@ class ValueAndGrad(Transform):
                     stack = []
                     value = compiled.primal(stack, *args)
                     if type(value) is not float:
-                        _check_scalar(value, self)
+                        _check_scalar(value, self, compiled, stack)
                     g = compiled.adjoint(stack, 1.0)
                 except Exception as error:
                     _locate(error)
@@ -673,8 +673,10 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
 # -- results and errors: what the user's code did -----------------------------------------
 
 
-def _check_scalar(value, transform):
-    """Refuse a result grad cannot differentiate: one that is not a number."""
+def _check_scalar(value, transform, compiled=None, stack=None):
+    """Refuse a result grad cannot differentiate: one that is not a number. Where the
+    primal that made it wrote into the caller's arrays (compiled.restores), its adjoint
+    runs on a zero seed first, undoing those writes as a differentiated call does."""
     if isinstance(value, _NUMERIC) or type(value) is _ndarray and value.ndim == 0 \
             and value.dtype.kind in "biufc":
         return
@@ -689,6 +691,8 @@ def _check_scalar(value, transform):
                          "srcad.jacobian for the full Jacobian")
     message = f"{transform.transform_name} needs a number from {fn.__qualname__}, which " \
               f"returned {_a(value)}"
+    if compiled is not None and compiled.restores:
+        compiled.adjoint(stack, runtime.zeros_like(value))
     try:
         function = parse_function(fn)
     except SrcadError:

@@ -210,3 +210,20 @@ def test_default_traceback_shows_generated_lines(tmp_path):
     assert lines[at[-1] + 1].strip() == "product = a @ b"       # the generated line itself
     if sys.version_info >= (3, 11):     # notes are printed from Python 3.11
         assert f"{script}:6: product = a @ b" in done.stderr
+
+
+def ce_writes_then_vector(x, y, W):
+    view = W
+    view[1:] = x[:1] - y
+    return np.log(x ** 2 + 1.0)
+
+
+@pytest.mark.parametrize("transform", [srcad.grad, srcad.value_and_grad])
+def test_refused_vector_output_leaves_the_callers_array_unchanged(transform):
+    """grad refuses a vector result after its primal ran; the writes that primal made
+    into the caller's array are undone as a differentiated call undoes them."""
+    x, y, W = np.array([0.5, 1.0]), np.array([0.2, 0.3]), np.ones((3, 2))
+    for _ in range(2):      # the general path, then the cached one
+        with pytest.raises(srcad.SrcadError, match="scalar output"):
+            transform(ce_writes_then_vector)(x, y, W)
+        np.testing.assert_array_equal(W, np.ones((3, 2)))
