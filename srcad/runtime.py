@@ -363,8 +363,8 @@ def as_gradient(g, x):
     if isinstance(x, dict):
         gs = g if isinstance(g, dict) else {}
         return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}
-    if isinstance(x, (bool, int, float)) and not isinstance(g, complex):
-        return float(np.real(g)) if np.ndim(g) == 0 else float(np.sum(g))
+    if isinstance(x, (bool, int, float)):     # dL = Re(g dx) for a real x
+        return float(np.real(g if np.ndim(g) == 0 else np.sum(g)))
     if isinstance(x, complex):
         return complex(g)
     if isinstance(x, np.generic):

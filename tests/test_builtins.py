@@ -256,3 +256,15 @@ def test_items_that_cannot_be_read_again_are_refused(f, x):
 
 def test_sum_of_an_iterator_in_forward_mode_needs_no_items():
     assert srcad.jvp(sum_iterator)(1.5, 1.0) == (4.5, 3.0)
+
+
+def ew_modulus(xr, xi):
+    return np.abs(xr + 1j * xi)
+
+
+def test_python_float_arguments_of_a_complex_computation_get_real_gradients():
+    """dL = Re(g dx) for a real x: a Python float argument gets a float gradient."""
+    grads = srcad.grad(ew_modulus, wrt=(0, 1))(1.0, 2.0)
+    assert all(type(g) is float for g in grads)
+    np.testing.assert_allclose(grads, np.array([1.0, 2.0]) / np.sqrt(5.0), rtol=1e-12)
+    check_grad(ew_modulus, 1.0, 2.0, wrt=(0, 1))
