@@ -27,7 +27,7 @@ from . import compose, runtime
 from .forward import ForwardModule
 from .parse import parse_function
 from .reverse import ReverseModule
-from .runtime import as_gradient
+from .runtime import as_gradient, gradient_dtype
 from .shapes import shape_pattern
 
 
@@ -444,14 +444,23 @@ def _promoted(value):
     return value
 
 
+def _in_dtype_of(t, x):
+    """A tangent array in the floating dtype of its argument array (float32 in, float32
+    tangent out)."""
+    if type(t) is _ndarray and type(x) is _ndarray and t.dtype != x.dtype \
+            and x.dtype.kind == "f" and t.dtype.kind == "f":
+        return t.astype(x.dtype)
+    return t
+
+
 def shape_like(g, x):
     """as_gradient(g, x), with the common cases first."""
     t = type(g)
     if t is type(x):
         if t is float:
             return g
-        if t is np.ndarray and g.shape == x.shape and g.flags.writeable \
-                and (g.dtype.kind != "c" or x.dtype.kind == "c"):
+        if t is np.ndarray and g.shape == x.shape and g.dtype is x.dtype \
+                and g.flags.writeable:
             return g
     return as_gradient(g, x)
 
@@ -547,6 +556,7 @@ class Jvp(Transform):
                 raise SrcadError(f"jvp of {self.__qualname__}: {refusal}")
         tangents = [_promoted(t) for t in tangents]
         call = self.prepare(primal, kwargs)
+        tangents = [_in_dtype_of(t, call.values[p]) for t, p in zip(tangents, self.wrt_names)]
         compiled = self.forward(call.values)
         with call:
             value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
@@ -596,7 +606,7 @@ def _reverse_jacobian(transform, args, kwargs):
     out_shape = np.shape(value)
     inputs = [call.values[p] for p in transform.wrt_names]
     size = int(np.prod(out_shape))
-    rows = [np.zeros((size,) + np.shape(x)) for x in inputs]
+    rows = [np.zeros((size,) + np.shape(x), gradient_dtype(x)) for x in inputs]
     for i in range(size):
         with call:
             if not compiled.restores:
@@ -635,7 +645,8 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
         def run(*a, **k):
             value, column = plain(*a, **k)
             return (value,), (column,)
-    zeros = [np.zeros(np.shape(x)) if isinstance(x, np.ndarray) else 0.0 for x in inputs]
+    zeros = [np.zeros(np.shape(x), gradient_dtype(x)) if isinstance(x, np.ndarray) else 0.0
+             for x in inputs]
     blocks, several = [], False      # blocks[k][i]: d output i / d input k
     for k, x in enumerate(inputs):
         tangents = list(zeros)
@@ -643,7 +654,7 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
         columns = outputs = None
         for i in range(size):
             if isinstance(x, np.ndarray):
-                tangents[k] = np.zeros(np.shape(x))
+                tangents[k] = np.zeros(np.shape(x), gradient_dtype(x))
                 tangents[k].flat[i] = 1.0
             else:
                 tangents[k] = 1.0
@@ -654,7 +665,7 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
                     _check_scalar(value, transform)
                 several = isinstance(value, (tuple, list))
                 outputs = list(value) if several else [value]
-                columns = [np.zeros(np.shape(v) + (size,)) for v in outputs]
+                columns = [np.zeros(np.shape(v) + (size,), gradient_dtype(x)) for v in outputs]
             for c, part in zip(columns, column if several else (column,)):
                 c[..., i] = part
         if columns is None:     # an empty input: the output's shape from one run
@@ -662,7 +673,7 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
                 value, _ = run(*zeros, *call.args, **call.kwargs)
             several = isinstance(value, (tuple, list))
             outputs = list(value) if several else [value]
-            columns = [np.zeros(np.shape(v) + (0,)) for v in outputs]
+            columns = [np.zeros(np.shape(v) + (0,), gradient_dtype(x)) for v in outputs]
         jacobians = [c.reshape(np.shape(v) + np.shape(x)) for c, v in zip(columns, outputs)]
         blocks.append([as_gradient(j, x) if scalar else j for j in jacobians])
     per_output = [tuple(b[i] for b in blocks) if transform.multi else blocks[0][i]

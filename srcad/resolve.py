@@ -259,10 +259,12 @@ class Resolver:
         attr = op.attr
         if kind not in ("array", "scalar"):
             shown = ast.unparse(gast.gast_to_ast(receiver))
+            instead = f"np.{attr}({shown}, ...)" if hasattr(np, attr) \
+                else f"np.asarray({shown}).{attr}(...)"
             return Op("unknown", op.node, description=op.description, reason=(
                 f"srcad cannot prove that '{shown}' is a NumPy array or number where "
                 f"'.{attr}()' is called on it, so it cannot tell which method runs: call "
-                f"the NumPy function instead (np.{attr}({shown}, ...))"))
+                f"the NumPy function instead ({instead})"))
         key = "ndarray." + attr
         if key in rules.ADJOINTS:
             return self.rule(rules.ADJOINTS[key], [receiver] + args, op.keywords, op.node,

@@ -350,14 +350,23 @@ def sequence_grad(g, x):
     return g
 
 
+def gradient_dtype(x):
+    """The dtype of an argument's gradient: an array's own, where it is floating or
+    complex (float32 in, float32 out), else float64."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":
+        return x.dtype
+    return np.dtype(np.float64)
+
+
 def as_gradient(g, x):
-    """Give gradient g the type and structure of the argument x."""
+    """Give gradient g the type, structure and dtype of the argument x."""
     if isinstance(x, np.ndarray):
         if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
             g = np.real(g)
+        dtype = gradient_dtype(x)
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.flags.writeable:
-            return g
-        return np.broadcast_to(g, x.shape).astype(np.result_type(x.dtype, np.float64))
+            return g if g.dtype == dtype else g.astype(dtype)
+        return np.broadcast_to(g, x.shape).astype(dtype)
     if isinstance(x, (list, tuple)):
         return type(x)(as_gradient(item_grad(g, i), xi) for i, xi in enumerate(x))
     if isinstance(x, dict):

@@ -285,3 +285,58 @@ def test_positional_only_integer_default():
     def f(x, n=np.int64(3), /):
         return x * n * n
     assert srcad.grad(f, wrt=1)(2.0) == pytest.approx(12.0)
+
+
+# -- arrays keep their dtype: float32 in, float32 gradient out -----------------------------
+
+def sines(x):
+    return np.sin(x) * 2.0
+
+
+def weighted(x, w):
+    return np.sum(w * np.sin(x))
+
+
+def by_transform(x):
+    """Each transform's gradients (or tangents, or Jacobian) of x, and float64 oracles."""
+    x64 = x.astype(np.float64)
+    w = np.array([0.5, -1.5, 2.0], dtype=x.dtype)
+    grad = srcad.grad(summed_root_plus_half)
+    value_and_grad = srcad.value_and_grad(summed_root_plus_half)
+    _, pullback = srcad.vjp(sines)(x)
+    twice = srcad.grad(weighted, wrt=(0, 1))
+    return [
+        (grad(x), numerical_grad(summed_root_plus_half, (x64,))),
+        (grad(x), numerical_grad(summed_root_plus_half, (x64,))),     # the hot path
+        (value_and_grad(x)[1], numerical_grad(summed_root_plus_half, (x64,))),
+        (value_and_grad(x)[1], numerical_grad(summed_root_plus_half, (x64,))),
+        (pullback(np.ones(3)), 2.0 * np.cos(x64)),
+        (twice(x, w)[0], w * np.cos(x64)), (twice(x, w)[1], np.sin(x64)),
+        (srcad.jacobian(sines)(x), np.diag(2.0 * np.cos(x64))),
+        (srcad.jacobian(sines, mode="forward")(x), np.diag(2.0 * np.cos(x64))),
+        (srcad.hessian(summed_root_plus_half)(x), np.diag(-0.25 * x64 ** -1.5)),
+        (srcad.jvp(sines)(x, np.ones(3))[1], 2.0 * np.cos(x64)),
+        (srcad.hvp(summed_root_plus_half)(x, np.ones(3)), -0.25 * x64 ** -1.5),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_float_array_dtypes_are_kept(dtype):
+    x = np.array([1.0, 4.0, 9.0], dtype=dtype)
+    tolerance = {np.float16: 1e-2, np.float32: 1e-5, np.float64: 1e-7}[dtype]
+    for i, (got, expected) in enumerate(by_transform(x)):
+        assert type(got) is np.ndarray and got.dtype == dtype, (i, got.dtype)
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def product_of_pair(xs):
+    return np.sum(xs[0] * xs[1])
+
+
+def test_float32_arrays_in_containers_keep_their_dtype():
+    x, y = np.array([1.0, 2.0], dtype=np.float32), np.array([3.0, -1.0])
+    for pair in ([x, y], (x, y), {0: x, 1: y}):
+        g = srcad.grad(product_of_pair)(pair)
+        assert g[0].dtype == np.float32 and g[1].dtype == np.float64
+        np.testing.assert_allclose(g[0], y)
+        np.testing.assert_allclose(g[1], x)
