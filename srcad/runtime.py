@@ -19,8 +19,9 @@ def unbroadcast(g, x):
     if np.shape(g) == shape:
         return g
     if isinstance(x, (list, tuple, dict)):
-        raise TypeError("srcad: arithmetic on a list, tuple or dict (concatenation or "
-                        "repetition) has no derivative rule; use np.concatenate or np.tile")
+        raise SrcadError("cannot differentiate arithmetic on a list, tuple or dict "
+                         "(concatenation or repetition) in reverse mode: use np.concatenate "
+                         "or np.tile, or build the list with append")
     g = np.asarray(g)
     extra = g.ndim - len(shape)
     if extra < 0:       # a gradient with fewer dimensions (a scalar 0.0): spread it

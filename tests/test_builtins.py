@@ -268,3 +268,14 @@ def test_python_float_arguments_of_a_complex_computation_get_real_gradients():
     assert all(type(g) is float for g in grads)
     np.testing.assert_allclose(grads, np.array([1.0, 2.0]) / np.sqrt(5.0), rtol=1e-12)
     check_grad(ew_modulus, 1.0, 2.0, wrt=(0, 1))
+
+
+def bi_concatenated_sorted(x, y):
+    s = sorted([x, 2 * x]) + sorted([y, -y])  # MARK
+    return s[0] * s[3] + s[1]
+
+
+def test_list_concatenation_is_refused_in_reverse_mode_at_its_line():
+    with pytest.raises(srcad.SrcadError, match="concatenation") as info:
+        srcad.grad(bi_concatenated_sorted, wrt=(0, 1))(1.0, 2.0)
+    assert info.value.lineno == line_of(bi_concatenated_sorted, "# MARK")
