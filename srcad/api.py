@@ -521,8 +521,6 @@ class Vjp(Transform):
     def __call__(self, *args, **kwargs):
         call = self.prepare(args, kwargs)
         compiled = self.compiled(call.values)
-        if compiled.restores:   # the primal writes into its arguments, the pullback undoes
-            call.own_arrays()   # it: in copies, so the caller's stay as they were meanwhile
         stack = []
         with call:
             value = compiled.primal(stack, *call.args, **call.kwargs)
@@ -766,21 +764,6 @@ def _locate(error):
         error.__notes__ = notes + [note]
 
 
-def _copied(value):
-    """value with its arrays and lists copied, through lists, tuples and dicts."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if type(value) is list:
-        return [_copied(v) for v in value]
-    if type(value) is dict:
-        return {k: _copied(v) for k, v in value.items()}
-    if type(value) is tuple:
-        return tuple(_copied(v) for v in value)
-    if isinstance(value, tuple) and hasattr(value, "_make"):     # a NamedTuple
-        return value._make(_copied(v) for v in value)
-    return value
-
-
 class Call:
     """A call of a transform, its arguments as the generated code takes them.
 
@@ -809,12 +792,6 @@ class Call:
             self.args = tuple(self.values[p] for p in transform.params[:i + 1])
         else:
             self.kwargs = {**self.kwargs, param: value}
-
-    def own_arrays(self):
-        """Pass copies of the arrays and lists among the arguments (nested in lists, tuples
-        and dicts), for generated code that writes into them and undoes that later."""
-        self.args = _copied(self.args)
-        self.kwargs = _copied(self.kwargs)
 
     def __enter__(self):
         return self

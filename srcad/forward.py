@@ -9,7 +9,6 @@ first, then the original arguments, and returns `(value, tangent)`.
 import gast
 
 from . import rules
-from .aliasing import may_share
 from .errors import NoDerivativeError
 from .generate import GeneratedModule, Generator, runtime_kind
 from .syntax import assign, call, const, copy, name
@@ -45,28 +44,6 @@ class ForwardFunction(Generator):
                                 body=copies + statements + [gast.Return(value=value)],
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])
-
-    def written_params(self):
-        """Parameters the function writes into, directly or through a name that may share
-        their memory (`a = W; a[0] = v`)."""
-        links = {}
-        for s in self.analysis.statements:
-            if not s.write and may_share(s.op):
-                for n, _ in s.op.inputs():
-                    links.setdefault(n, set()).add(s.target)
-                    links.setdefault(s.target, set()).add(n)
-        written = {s.target for s in self.analysis.statements if s.write and not s.synthetic}
-        found = []
-        for p in self.analysis.params:
-            seen, todo = {p}, [p]
-            while todo:
-                for n in links.get(todo.pop(), ()):
-                    if n not in seen:
-                        seen.add(n)
-                        todo.append(n)
-            if seen & written:
-                found.append(p)
-        return found
 
     def passed_to_calls(self):
         """Names passed to the user's functions, which may update them in place (srcad's

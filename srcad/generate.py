@@ -5,6 +5,7 @@ import gast
 import numpy as np
 
 from . import runtime
+from .aliasing import may_share
 from .analysis import Analysis
 from .errors import SrcadError
 from .shapes import ShapeInference
@@ -54,6 +55,28 @@ class Generator:
         self.filename = function.filename.rsplit("/", 1)[-1]
         shapes = getattr(module, "param_shapes", None) if not is_callee else None
         self.shapes = ShapeInference(self.analysis, shapes or {}).shapes
+
+    def written_params(self):
+        """Parameters the function writes into, directly or through a name that may share
+        their memory (`a = W; a[0] = v`)."""
+        links = {}
+        for s in self.analysis.statements:
+            if not s.write and may_share(s.op):
+                for n, _ in s.op.inputs():
+                    links.setdefault(n, set()).add(s.target)
+                    links.setdefault(s.target, set()).add(n)
+        written = {s.target for s in self.analysis.statements if s.write and not s.synthetic}
+        found = []
+        for p in self.analysis.params:
+            seen, todo = {p}, [p]
+            while todo:
+                for n in links.get(todo.pop(), ()):
+                    if n not in seen:
+                        seen.add(n)
+                        todo.append(n)
+            if seen & written:
+                found.append(p)
+        return found
 
     def bind_callee(self, node, op):
         """The signature of the user function a call statement calls, and the call's

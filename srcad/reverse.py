@@ -117,7 +117,8 @@ class ReverseFunction(Generator):
         args = copy(self.tree.args)
         (args.posonlyargs or args.args).insert(0, name(self.stack, store=False).__class__(
             id=self.stack, ctx=gast.Param(), annotation=None, type_comment=None))
-        head = []
+        head = [] if self.is_callee else [      # the caller's arrays stay as they were
+            assign(p, call(self.runtime("copy_value"), name(p))) for p in self.written_params()]
         inits = [assign(v, const(None)) for v in self.unbound_before_push()]
         value = self.result
         if self.restores_in_place() and self.kinds.get(self.returned) != "scalar":

@@ -94,6 +94,12 @@ def scale_first_row(W, s):
     return np.sum(W ** 2)
 
 
+def add_reversed(x, d):
+    """11000145: a write into x, then a vector result, which grad refuses."""
+    x[:] += d[::-1]
+    return np.cumsum(x)
+
+
 RNG = np.random.default_rng(3)
 X, Y = RNG.uniform(0.2, 0.9, 5), RNG.uniform(0.2, 0.9, 5)
 W = RNG.uniform(-0.9, 0.9, (3, 5))
@@ -184,3 +190,12 @@ def test_vjp_leaves_the_arguments_until_the_pullback():
     assert_tree_allclose(pullback_first(1.0), expected)
     assert_tree_allclose(pullback_first(1.0), expected)     # a pullback runs again
     assert_args_unchanged((given,), (W,))
+
+
+def test_refused_grad_leaves_the_arguments():
+    """grad refuses a vector result only after running the function: the writes into
+    the caller's array must not stay behind."""
+    given = X.copy()
+    with pytest.raises(srcad.SrcadError, match="scalar output"):
+        srcad.grad(add_reversed)(given, Y)
+    assert_args_unchanged((given,), (X,))
