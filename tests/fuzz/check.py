@@ -133,10 +133,23 @@ def run_cell(module, text):
 
 
 def seeded(fn, seed=0):
-    """fn with NumPy's global random state reset before each call."""
+    """fn with NumPy's global random state reset before each call, and the module-level
+    arrays and lists it writes into put back after it: every call starts from the
+    program's own state, as the first did."""
     def call(*args):
         np.random.seed(seed)
-        return fn(*args)
+        names = getattr(fn, "__globals__", {})
+        saved = [(v, copy.deepcopy(v)) for v in names.values()
+                 if isinstance(v, (np.ndarray, list))]
+        try:
+            return fn(*args)
+        finally:
+            for value, before in saved:
+                if isinstance(value, np.ndarray):
+                    if value.flags.writeable:
+                        value[...] = before
+                else:
+                    value[:] = before
     return call
 
 
