@@ -9,6 +9,7 @@ first, then the original arguments, and returns `(value, tangent)`.
 import gast
 
 from . import rules
+from .dtypes import floating_check
 from .errors import NoDerivativeError
 from .generate import GeneratedModule, Generator, runtime_kind
 from .syntax import assign, call, const, copy, name
@@ -205,7 +206,8 @@ class ForwardFunction(Generator):
             return [node]
         store = gast.Subscript(value=name(self.grad(base)), slice=copy(target.slice),
                                ctx=gast.Store())
-        return [node, assign(store, self.tangent_or_zero(node.value))]
+        tangent = assign(store, self.tangent_or_zero(node.value))
+        return floating_check(self, node) + [node, tangent]
 
     def append(self, node, op):
         receiver = node.value.func.value.id

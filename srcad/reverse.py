@@ -25,6 +25,7 @@ import gast
 from . import rules, runtime
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
+from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, is_marker, runtime_kind
 from .optimize import optimize
 from .shapes import broadcast, matmul_shape
@@ -393,7 +394,7 @@ class ReverseFunction(Generator):
                               ("item", base))
         restore = tagged(gast.Expr(value=call(self.runtime("restore_item"), name(base),
                                               copy(index), self.pop_expr())), ("item", base))
-        return [save, node], adjoint + [restore]
+        return floating_check(self, node) + [save, node], adjoint + [restore]
 
     def append(self, node, op):
         receiver = node.value.func.value.id

@@ -331,6 +331,16 @@ def loop_length(items):
                      "a list, tuple or array (over a dict's keys: `for k in list(d)`)")
 
 
+def check_floating(x):
+    """Before a differentiated value is written into x: refuse an x that holds integers
+    or bools, where NumPy truncates what is written (dtypes.py)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biu":
+        raise SrcadError(f"cannot differentiate writing a differentiated value into an "
+                         f"array of {x.dtype}: NumPy truncates what is written there, so its "
+                         "derivative is lost; make the array one of floats (dtype=float, or "
+                         ".astype(float))")
+
+
 def stop_gradient(x):
     """Return x unchanged; srcad treats the result as a constant."""
     return x

@@ -1,0 +1,168 @@
+"""Part of stage 4: writes of differentiated values into arrays that hold integers.
+
+NumPy casts what is written into an array to the array's dtype: after
+`buf = np.zeros(3, dtype=int)`, `buf[0] = x` stores x truncated, whose
+derivative is zero, not one. srcad follows the value written, so it would
+take a wrong gradient through such a write. Each write of a differentiated
+value is proven to go into floats (an array whose constructor makes it
+floating or complex, a differentiated argument, which srcad passes as
+floats, a list or dict display), refused at transform time where the
+array's constructor makes it integer or bool, or checked when it runs
+(`runtime.check_floating`) where its dtype is not known until then.
+
+The facts are flow-insensitive, as in analysis.py: a variable holds floats
+(or integers) when every assignment of it makes them.
+"""
+import operator
+
+import gast
+import numpy as np
+
+from .errors import UnsupportedSyntaxError
+from .normalize import local_names
+from .resolve import UNRESOLVED
+from .syntax import call, name
+
+FLOATING, INTEGER = "floating", "integer"
+CONTAINER = "container"  # a list or dict display: what is written into it is kept
+ELEMENTS = "elements"    # the dtype NumPy finds for the elements given
+
+# constructor -> (position of its dtype parameter, its dtype without one: FLOATING,
+# ELEMENTS, or the position of the argument whose dtype it takes)
+CONSTRUCTORS = {
+    np.zeros: (1, FLOATING), np.ones: (1, FLOATING), np.empty: (1, FLOATING),
+    np.identity: (1, FLOATING), np.eye: (3, FLOATING), np.linspace: (5, FLOATING),
+    np.full: (2, 1), np.zeros_like: (1, 0), np.ones_like: (1, 0), np.empty_like: (1, 0),
+    np.full_like: (2, 0), np.copy: (None, 0), np.array: (1, ELEMENTS),
+    np.asarray: (1, ELEMENTS), np.arange: (3, ELEMENTS), "ndarray.astype": (1, None),
+}
+# arithmetic whose result holds floats where an operand does, or always (true division)
+ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos,
+              np.add, np.subtract, np.multiply, np.negative}
+DIVISION = {operator.truediv, np.divide, np.true_divide}
+
+
+def floating_check(generator, node):
+    """The statements that go before the write `base[index] = value` (node) in generated
+    code: none where the value is not differentiated or base is proven to keep it (an
+    array of floats, a display), a run-time check where base's dtype is not known;
+    refused where base holds integers or bools."""
+    value, base = node.value, node.targets[0].value.id
+    if not (isinstance(value, gast.Name) and value.id in generator.active):
+        return []
+    analysis = generator.analysis
+    kind = _dtype_kinds(analysis, generator.is_callee, generator.wrt).get(base)
+    if kind == INTEGER:
+        shown = f"'{value.id}'" if value.id in local_names(analysis.function.node) \
+            else "a differentiated value"
+        raise analysis.function.error(UnsupportedSyntaxError, node,
+            f"cannot differentiate writing {shown} into '{base}', an array of integers "
+            "(or bools): NumPy truncates what is written there, so its derivative is lost; "
+            f"make '{base}' an array of floats (dtype=float)")
+    if kind in (FLOATING, CONTAINER):
+        return []
+    return [gast.Expr(value=call(generator.runtime("check_floating"), name(base)))]
+
+
+def _dtype_kinds(analysis, is_callee, wrt):
+    """{variable: FLOATING, INTEGER or CONTAINER} for the locals proven to hold such
+    arrays, or a list or dict display, wherever they are assigned."""
+    cached = getattr(analysis, "dtype_kinds", None)
+    if cached is not None:
+        return cached
+    sites = {}
+    for s in analysis.statements:
+        if not s.write:
+            sites.setdefault(s.target, []).append(s.op)
+    floats = {p for p in wrt if analysis.param_kinds.get(p) == "array"} if not is_callee \
+        else set()
+    kinds = {}
+    while True:     # from nothing proven up: each fact rests on facts proven before it
+        found = {}
+        for var, ops in sites.items():
+            if var in analysis.params and var not in floats:
+                continue        # an argument's dtype is the caller's
+            made = {_made(op, kinds, analysis.resolver, sites) for op in ops}
+            if var in floats:
+                made.add(FLOATING)
+            if len(made) == 1 and None not in made:
+                found[var] = made.pop()
+        found.update({p: FLOATING for p in floats if p not in sites})
+        if found == kinds:
+            analysis.dtype_kinds = kinds
+            return kinds
+        kinds = found
+
+
+def _made(op, kinds, resolver, sites):
+    """FLOATING or INTEGER for the array an operation makes, or None where not proven."""
+    if op.kind == "copy":
+        return kinds.get(op.node.id)
+    if op.kind == "literal":
+        return CONTAINER
+    if op.kind not in ("rule", "zero") or not isinstance(op.node, (gast.Call, gast.BinOp,
+                                                                    gast.UnaryOp)) \
+            or not _hashable(op.primitive) \
+            or op.primitive not in CONSTRUCTORS.keys() | ARITHMETIC | DIVISION:
+        return None
+    args, keywords = (op.args, op.keywords) if op.kind == "rule" else \
+        (op.node.args, {k.arg: k.value for k in op.node.keywords})
+    if op.primitive in ARITHMETIC | DIVISION:
+        if keywords:        # a dtype= or casting= of its own
+            return None
+        operands = [_of_node(a, kinds) for a in args]
+        return FLOATING if op.primitive in DIVISION or FLOATING in operands else None
+    position, default = CONSTRUCTORS[op.primitive]
+    dtype = keywords.get("dtype")
+    if dtype is None and position is not None and len(args) > position:
+        dtype = args[position]
+    if dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None):
+        return _of_dtype(resolver.constant(dtype))
+    if default == ELEMENTS:
+        return _of_elements(args[:1] if op.primitive is not np.arange else args[:3],
+                            kinds, sites)
+    if isinstance(default, int):
+        return _of_node(args[default], kinds) if len(args) > default else None
+    return default
+
+
+def _of_elements(nodes, kinds, sites):
+    """The kind of np.array(x) for these nodes: x's elements, where x is a display."""
+    elements = []
+    for node in nodes:
+        ops = sites.get(node.id, []) if isinstance(node, gast.Name) else []
+        if len(ops) == 1 and ops[0].kind == "literal":
+            elements += list(ops[0].elements.values())
+        else:
+            elements.append(node)
+    found = {_of_node(e, kinds) for e in elements}
+    if found and found <= {FLOATING, INTEGER}:
+        return FLOATING if FLOATING in found else INTEGER
+    return None
+
+
+def _of_node(node, kinds):
+    if isinstance(node, gast.Constant):
+        value = node.value
+        if isinstance(value, (bool, int)):
+            return INTEGER
+        return FLOATING if isinstance(value, (float, complex)) else None
+    return kinds.get(node.id) if isinstance(node, gast.Name) else None
+
+
+def _of_dtype(dtype):
+    if dtype is UNRESOLVED:
+        return None
+    try:
+        kind = np.dtype(dtype).kind
+    except (TypeError, ValueError):
+        return None
+    return FLOATING if kind in "fc" else INTEGER if kind in "biu" else None
+
+
+def _hashable(x):
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
