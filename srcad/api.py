@@ -21,7 +21,7 @@ import numpy as np
 
 from .emit import compile_module, default_values, forget, origin
 from .optimize import lean_primal
-from .errors import SrcadError
+from .errors import SrcadError, UnsupportedSyntaxError
 from .generate import runtime_kind
 from . import compose, runtime
 from .forward import ForwardModule
@@ -191,6 +191,14 @@ class Transform:
             else:
                 raise SrcadError(f"wrt={item!r} names no parameter of {self.fn.__qualname__}"
                                  f"{self.signature}")
+        for name in names:
+            if self.signature.parameters[name].kind in (inspect.Parameter.VAR_POSITIONAL,
+                                                        inspect.Parameter.VAR_KEYWORD):
+                raise UnsupportedSyntaxError(f"wrt names '{name}' of {self.fn.__qualname__}"
+                                 f"{self.signature}, which gathers several arguments: "
+                                 "differentiate a function whose parameters name them "
+                                 "(functools.wraps on a wrapper gives it those of the "
+                                 "function it wraps)", *_def_location(_function_of(self)))
         return names, multi
 
     def values(self, args, kwargs):
@@ -689,6 +697,8 @@ def _check_scalar(value, transform, compiled=None, stack=None):
     if isinstance(value, _NUMERIC) or type(value) is _ndarray and value.ndim == 0 \
             and value.dtype.kind in "biufc":
         return
+    if compiled is not None and compiled.restores:
+        compiled.adjoint(stack, runtime.zeros_like(value))
     fn = _function_of(transform)
     if isinstance(value, (list, tuple, dict)) or type(value) is _ndarray \
             and value.dtype.kind in "biufc":
@@ -700,8 +710,6 @@ def _check_scalar(value, transform, compiled=None, stack=None):
                          "srcad.jacobian for the full Jacobian")
     message = f"{transform.transform_name} needs a number from {fn.__qualname__}, which " \
               f"returned {_a(value)}"
-    if compiled is not None and compiled.restores:
-        compiled.adjoint(stack, runtime.zeros_like(value))
     try:
         function = parse_function(fn)
     except SrcadError:

@@ -432,3 +432,22 @@ def test_keyword_call_of_a_wrapper_taking_args_alone_is_refused_at_the_call():
         with pytest.raises(srcad.SrcadError, match="positional") as info:
             transform(calls_positional_by_keyword)(*args)
         assert_located(info.value, calls_positional_by_keyword, "# MARK")
+
+
+def _halved(fn):
+    def wrapper(*args, **kwargs):   # no functools.wraps: its parameters are its own
+        return fn(*args, **kwargs) * 0.5
+    return wrapper
+
+
+@_halved
+def dec_halved_product(x, y):
+    return np.sum(x * y)
+
+
+@pytest.mark.parametrize("transform", [srcad.grad, srcad.jvp, srcad.value_and_grad])
+@pytest.mark.parametrize("wrt", [0, 1, (0, 1), "kwargs"])
+def test_wrt_naming_a_star_parameter_is_refused(transform, wrt):
+    with pytest.raises(srcad.SrcadError, match="gathers several arguments") as info:
+        transform(dec_halved_product, wrt=wrt)
+    assert info.value.lineno is not None
