@@ -420,19 +420,29 @@ def parts(g, result):
 def concatenate_grad(g, seq, axis):
     """Gradients of the pieces of a concatenation along axis (None: flattened)."""
     if np.ndim(g) == 0:
-        return [0.0] * len(seq)
+        return _pieces_like([0.0] * len(seq), seq)
     if axis is None:
         g, axis = np.ravel(g), 0
     across = np.size(g) // np.shape(g)[axis]
     bounds = np.cumsum([np.size(x) // across for x in seq])[:-1]
-    return [np.reshape(p, np.shape(x)) for p, x in zip(np.split(g, bounds, axis), seq)]
+    return _pieces_like([np.reshape(p, np.shape(x))
+                         for p, x in zip(np.split(g, bounds, axis), seq)], seq)
+
+
+def _pieces_like(pieces, seq):
+    """The gradients of seq's items as seq's gradient: a list for a list or tuple, an
+    array for an array (whose items are its rows)."""
+    if isinstance(seq, np.ndarray):
+        return np.stack([np.broadcast_to(p, np.shape(seq)[1:]) for p in pieces]) \
+            if len(pieces) else zeros_like(seq)
+    return pieces
 
 
 def unstack(g, axis, seq):
     """Gradients of the arrays np.stack put along axis."""
     if np.ndim(g) == 0:
-        return [0.0] * len(seq)
-    return list(np.moveaxis(g, axis, 0))
+        return _pieces_like([0.0] * len(seq), seq)
+    return _pieces_like(list(np.moveaxis(g, axis, 0)), seq)
 
 
 def diff_grad(g, n, axis):

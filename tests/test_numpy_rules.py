@@ -492,3 +492,19 @@ def test_stop_gradient_blocks_only_its_path():
 def test_stop_gradient_returns_its_argument():
     x = np.array([1.0, 2.0])
     assert srcad.stop_gradient(x) is x
+
+
+def nr_joins_rows_of_an_array(W):
+    weights = np.arange(6.0)
+    return np.sum(np.concatenate(W, axis=0) ** 2 * weights) \
+        + np.sum(np.stack(W, axis=1) * weights.reshape(3, 2)) + np.sum(np.vstack(W) ** 3)
+
+
+def test_concatenate_and_stack_of_an_array_give_an_array_gradient():
+    """np.concatenate(W), np.stack(W) and np.vstack(W) of an array join its rows: the
+    gradient is an array shaped like W, not a list of the rows' gradients."""
+    from oracle import numerical_grad
+    W = np.arange(6.0).reshape(2, 3) / 7 + 0.1
+    check_grad(nr_joins_rows_of_an_array, W)
+    _, tangent = srcad.jvp(nr_joins_rows_of_an_array)(W, np.ones_like(W))
+    assert tangent == pytest.approx(np.sum(numerical_grad(nr_joins_rows_of_an_array, (W,), 0)))
