@@ -57,6 +57,7 @@ def test_a_declared_parameter_is_checked_where_numpy_has_it(numpy_version):
 @pytest.mark.parametrize("rule, since, says", [
     (sort_rule_misspelt, {"stable": "2.0.0"}, "no such parameter"),
     (sort_rule_newer_first, {"stable": "2.0.0"}, "comes last"),
+    (sort_rule, {"stable": "2.0"}, "not a NumPy version"),
 ])
 def test_a_wrong_declaration_is_refused_on_every_numpy(numpy_version, version, rule, since,
                                                        says):

@@ -368,8 +368,15 @@ def _newer_parameters(template, since):
             _refuse_rule(template, template.node, f"declares '{param}' in since=, before "
                          "positional parameters that an older NumPy takes: a parameter added "
                          "later comes last, or is keyword-only")
-    installed = np.lib.NumpyVersion(np.__version__)
-    return {param for param, version in (since or {}).items() if installed < version}
+    installed, newer = np.lib.NumpyVersion(np.__version__), set()
+    for param, version in (since or {}).items():
+        try:
+            if installed < version:
+                newer.add(param)
+        except ValueError:
+            _refuse_rule(template, template.node, f"declares '{param}' since {version!r}, "
+                         "not a NumPy version: write one such as \"2.0.0\"")
+    return newer
 
 
 def _check_parameters(template, primitive, newer=()):
