@@ -445,6 +445,34 @@ def unstack(g, axis, seq):
     return _pieces_like(list(np.moveaxis(g, axis, 0)), seq)
 
 
+def cumprod_divisor(a):
+    """a, as the gradient of np.cumprod(a) divides by it: refused where a has a zero,
+    where that division would give nan for a gradient that has a value."""
+    if np.all(a != 0):
+        return a
+    raise SrcadError("cannot differentiate np.cumprod in reverse mode at an array with a "
+                     "zero (its gradient divides by the entries): use forward mode "
+                     "(srcad.jvp, jacobian(mode='forward')), or a loop of products")
+
+
+def cumprod_tangent_of(t, a, result, axis):
+    """Tangent of result = np.cumprod(a, axis) along t: the running sums of t / a times
+    result where a has no zero; where it has, by the recurrence
+    c'[j] = c'[j-1] * a[j] + c[j-1] * t[j] (a division would give nan)."""
+    if axis is None:
+        return cumprod_tangent_of(np.ravel(np.broadcast_to(t, np.shape(a))), np.ravel(a),
+                               result, 0)
+    if np.all(a != 0):
+        return np.cumsum(t / a, axis) * result
+    t, a, c = (np.moveaxis(v, axis, 0)
+               for v in (np.broadcast_to(t, np.shape(a)), np.asarray(a), result))
+    out = np.zeros(a.shape, dtype=np.result_type(t, a, float))
+    out[0] = t[0]
+    for j in range(1, len(a)):
+        out[j] = out[j - 1] * a[j] + c[j - 1] * t[j]
+    return np.moveaxis(out, 0, axis)
+
+
 def diff_grad(g, n, axis):
     """Gradient of np.diff(x, n, axis): the n-th difference of g, zero-padded, negated n times."""
     width = [(0, 0)] * np.ndim(g)

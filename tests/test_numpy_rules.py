@@ -508,3 +508,23 @@ def test_concatenate_and_stack_of_an_array_give_an_array_gradient():
     check_grad(nr_joins_rows_of_an_array, W)
     _, tangent = srcad.jvp(nr_joins_rows_of_an_array)(W, np.ones_like(W))
     assert tangent == pytest.approx(np.sum(numerical_grad(nr_joins_rows_of_an_array, (W,), 0)))
+
+
+def nr_cumprods(a, w):
+    return np.sum(np.cumprod(a) * w) + np.sum(np.cumprod(a.reshape(2, 3), axis=1) ** 2) \
+        + np.sum(np.cumprod(a.reshape(2, 3), axis=0) * 1.5)  # MARK
+
+
+@pytest.mark.parametrize("a", [[0.5, 0.0, -0.7, 2.0, 0.0, 1.1], [0.0, 1.2, -0.7, 2.0, 0.9, 0.0]])
+def test_cumprod_at_zeros_exact_forward_refused_reverse(a):
+    """np.cumprod's gradient divides by the entries: at a zero, forward mode follows the
+    product's recurrence instead (exact), and reverse mode refuses, never giving nan."""
+    from oracle import line_of, numerical_grad
+    a, w = np.array(a), np.arange(6.0) + 1
+    t = np.array([0.3, -0.2, 0.5, 0.1, 0.7, -0.4])
+    _, tangent = srcad.jvp(nr_cumprods)(a, w, t)
+    assert tangent == pytest.approx(numerical_grad(nr_cumprods, (a, w), 0) @ t, abs=1e-7)
+    with pytest.raises(srcad.SrcadError, match="zero") as info:
+        srcad.grad(nr_cumprods)(a, w)
+    assert info.value.lineno in range(line_of(nr_cumprods, "def nr_cumprods"),
+                                      line_of(nr_cumprods, "# MARK") + 1)

@@ -131,6 +131,14 @@ case([runtime.repeat_to_shape, runtime.extremum_grad, runtime.unbroadcast], h_re
      st.tuples(distinct((3, 4))), hvp=True)
 
 
+def h_cumprod(x):
+    return np.sum(np.cumprod(x, axis=1) ** 2) + np.sum(np.cumprod(x) * np.arange(12.0))
+
+
+case(runtime.cumprod_divisor, h_cumprod,
+     st.tuples(arrays((3, 4), signed(0.5, 1.5))), hvp=True)
+
+
 @pytest.mark.parametrize("c", cases_of(__name__), ids=repr)
 def test_rule(c):
     run(c)

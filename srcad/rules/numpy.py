@@ -9,7 +9,8 @@ rule `d[z] = d[result] * f'(z)`, as for real z.
 import numpy as np
 
 from .. import runtime
-from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad, diagonal_grad, diff_grad, dot_left, dot_right,
+from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad,
+                       cumprod_divisor, cumprod_tangent_of, diagonal_grad, diff_grad, dot_left, dot_right,
                        einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
                        sort_grad, take_along_axis_grad, take_grad, tensordot_left,
@@ -335,13 +336,14 @@ def cumsum_tangent(result, a, axis=None, dtype=None, out=only(None)):
 
 @adjoint(np.cumprod)
 def cumprod(result, a, axis=None, dtype=None, out=only(None)):
-    d[a] = np.reshape(np.cumsum((d[result] * result)[::-1])[::-1], np.shape(a)) / a \
-        if axis is None else np.flip(np.cumsum(np.flip(d[result] * result, axis), axis), axis) / a
+    d[a] = np.reshape(np.cumsum((d[result] * result)[::-1])[::-1], np.shape(a)) \
+        / cumprod_divisor(a) if axis is None else \
+        np.flip(np.cumsum(np.flip(d[result] * result, axis), axis), axis) / cumprod_divisor(a)
 
 
 @tangent(np.cumprod)
 def cumprod_tangent(result, a, axis=None, dtype=None, out=only(None)):
-    d[result] = np.cumsum(d[a] / a, axis) * result
+    d[result] = cumprod_tangent_of(d[a], a, result, axis)
 
 
 @adjoint(np.diff)

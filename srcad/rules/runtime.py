@@ -14,6 +14,11 @@ from ..runtime import (accumulate, add_at, as_gradient, copy_value, dot_left, do
 from .templates import d, nondifferentiable, tangent
 
 
+@tangent(runtime.cumprod_divisor)
+def cumprod_divisor_tangent(out, a):
+    d[out] = d[a]
+
+
 @tangent(unbroadcast)
 def unbroadcast_tangent(out, g, x):
     d[out] = unbroadcast(d[g], x)
