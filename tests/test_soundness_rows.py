@@ -25,6 +25,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   #
 X = np.array([0.3, -0.5, 0.8])
 
 
+def right(compute, expected, rtol=1e-6, atol=1e-6):
+    """compute() gives expected: for the rows srcad differentiates, a refusal fails."""
+    assert_tree_allclose(compute(), expected, rtol=rtol, atol=atol)
+
+
 def right_or_refused(compute, expected, rtol=1e-6, atol=1e-6):
     """compute() gives expected, or raises srcad.SrcadError."""
     try:
@@ -44,8 +49,8 @@ def local_module_alias(x):
 def test_local_module_alias():
     """Found as seed 41000158 of ``--seed 41 --focus alias``: ``N_ = np`` in f."""
     expected = 1.0 - np.tanh(X) ** 2
-    right_or_refused(lambda: srcad.grad(local_module_alias)(X), expected)
-    right_or_refused(lambda: srcad.jvp(local_module_alias)(X, np.ones(3))[1], np.sum(expected))
+    right(lambda: srcad.grad(local_module_alias)(X), expected)
+    right(lambda: srcad.jvp(local_module_alias)(X, np.ones(3))[1], np.sum(expected))
 
 
 # 2. a functools.wraps decorator ------------------------------------------------------
@@ -65,8 +70,8 @@ def decorated(x):
 def test_functools_wraps_decorator():
     """Found as seed 12000206 of ``--seed 12``: f under a decorator factory whose wraps
     wrapper scales it (value_and_grad gave the undecorated value)."""
-    right_or_refused(lambda: srcad.grad(decorated)(X), 4.0 * X)
-    right_or_refused(lambda: srcad.value_and_grad(decorated)(X), (2.0 * np.sum(X * X), 4.0 * X))
+    right(lambda: srcad.grad(decorated)(X), 4.0 * X)
+    right(lambda: srcad.value_and_grad(decorated)(X), (2.0 * np.sum(X * X), 4.0 * X))
 
 
 # 3. sorted over a list of differentiated values ---------------------------------------
@@ -78,9 +83,9 @@ def sorted_list(x):
 
 def test_sorted_routes_each_gradient_to_its_source():
     """Found as seed 44000240 of ``--focus builtins``: ``L5 = sorted(L4)``, L5 returned."""
-    right_or_refused(lambda: srcad.grad(sorted_list)(0.7), -1.0)
-    right_or_refused(lambda: srcad.grad(sorted_list)(-0.7), 5.0)
-    right_or_refused(lambda: srcad.jvp(sorted_list)(0.7, 1.0)[1], -1.0)
+    right(lambda: srcad.grad(sorted_list)(0.7), -1.0)
+    right(lambda: srcad.grad(sorted_list)(-0.7), 5.0)
+    right(lambda: srcad.jvp(sorted_list)(0.7, 1.0)[1], -1.0)
 
 
 # 4. an np.matrix argument ---------------------------------------------------------------
@@ -121,8 +126,8 @@ def test_integer_numpy_scalar_gets_a_float_gradient():
     """Found as seed 45000926 of ``--seed 45 --focus inputs``: s an np.int32 (its gradient
     np.int32(3) for 3.349)."""
     expected = 0.5 / np.sqrt(2.0) + 0.5
-    right_or_refused(lambda: float(srcad.grad(sqrt_and_line)(np.int64(2))), expected)
-    right_or_refused(lambda: float(srcad.grad(sqrt_and_line)(2)), expected)
+    right(lambda: float(srcad.grad(sqrt_and_line)(np.int64(2))), expected)
+    right(lambda: float(srcad.grad(sqrt_and_line)(2)), expected)
 
 
 # 7. a function that returns nothing --------------------------------------------------------
@@ -192,10 +197,10 @@ def test_helper_redefined_between_two_gradients(tmp_path):
     cell = tmp_path / "notebook_cell2.py"
     exec(compile(cell.read_text(), str(cell), "exec"), nb.__dict__)
     expected = 3.0 * X ** 2
-    right_or_refused(lambda: srcad.grad(nb.f)(X), expected)
-    right_or_refused(lambda: grad_before(X), expected)
-    right_or_refused(lambda: vag_before(X), (np.sum(X ** 3), expected))
-    right_or_refused(lambda: srcad.value_and_grad(nb.f)(X), (np.sum(X ** 3), expected))
+    right(lambda: srcad.grad(nb.f)(X), expected)
+    right(lambda: grad_before(X), expected)
+    right(lambda: vag_before(X), (np.sum(X ** 3), expected))
+    right(lambda: srcad.value_and_grad(nb.f)(X), (np.sum(X ** 3), expected))
     sys.modules.pop("notebook_cell1", None)
 
 
@@ -216,5 +221,5 @@ def test_jvp_through_an_indexed_grad_object():
     """Found as seed 31000110 of ``--seed 31 --focus transform``: ``g_1 = srcad.grad(tfs,
     wrt=(0,))`` and ``g_1(s)[0]`` in f (jvp crashed on the 1-tuple tangent)."""
     value_and_tangent = (0.75, 3.0)        # 3 s**2 and 6 s at s = 0.5
-    right_or_refused(lambda: srcad.jvp(first_of_grads)(0.5, 1.0), value_and_tangent)
-    right_or_refused(lambda: srcad.grad(first_of_grads)(0.5), 3.0)
+    right(lambda: srcad.jvp(first_of_grads)(0.5, 1.0), value_and_tangent)
+    right(lambda: srcad.grad(first_of_grads)(0.5), 3.0)
