@@ -532,6 +532,7 @@ class Vjp(Transform):
         stack = []
         with call:
             value = compiled.primal(stack, *call.args, **call.kwargs)
+            _check_output(value, self, compiled, stack)
         runs = [stack]
 
         def pullback(cotangent):
@@ -566,6 +567,7 @@ class Jvp(Transform):
         compiled = self.forward(call.values)
         with call:
             value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
+            _check_output(value, self)
         if self.one_tuple:      # a tuple gives a tuple, as the gradient does
             return (value,), (tangent,)
         return value, tangent
@@ -606,6 +608,7 @@ def _reverse_jacobian(transform, args, kwargs):
     stack = []
     with call:
         value = compiled.primal(stack, *call.args, **call.kwargs)
+        _check_output(value, transform, compiled, stack)
     if isinstance(value, (tuple, list, dict)):
         raise SrcadError("jacobian needs an array or number output; use srcad.vjp for "
                          "tuples, lists and dicts")
@@ -667,8 +670,7 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
             with call:
                 value, column = run(*tangents, *call.args, **call.kwargs)
             if columns is None:
-                if scalar:
-                    _check_scalar(value, transform)
+                (_check_scalar if scalar else _check_output)(value, transform)
                 several = isinstance(value, (tuple, list))
                 outputs = list(value) if several else [value]
                 columns = [np.zeros(np.shape(v) + (size,), gradient_dtype(x)) for v in outputs]
@@ -690,25 +692,49 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
 # -- results and errors: what the user's code did -----------------------------------------
 
 
+def _numeric(value):
+    """Whether a result has a derivative srcad can give: a number, an array of numbers,
+    or a list, tuple or dict of them."""
+    t = type(value)
+    if t is _ndarray:
+        return value.dtype.kind in "biufc"
+    if isinstance(value, _NUMERIC):
+        return True
+    if t is list or t is tuple or t is dict or isinstance(value, tuple) and hasattr(t, "_fields"):
+        return all(_numeric(v) for v in (value.values() if t is dict else value))
+    return False
+
+
+def _check_output(value, transform, compiled=None, stack=None):
+    """Refuse a result of vjp, jvp or jacobian that has no derivative (None, a range, a
+    string): the zeros it would get say the function does not depend on its inputs."""
+    if not _numeric(value):
+        _refuse_result(value, transform, "numbers or arrays", compiled, stack)
+
+
 def _check_scalar(value, transform, compiled=None, stack=None):
-    """Refuse a result grad cannot differentiate: one that is not a number. Where the
-    primal that made it wrote into the caller's arrays (compiled.restores), its adjoint
-    runs on a zero seed first, undoing those writes as a differentiated call does."""
+    """Refuse a result grad cannot differentiate: one that is not a number."""
     if isinstance(value, _NUMERIC) or type(value) is _ndarray and value.ndim == 0 \
             and value.dtype.kind in "biufc":
         return
+    _refuse_result(value, transform, "a number", compiled, stack)
+
+
+def _refuse_result(value, transform, needed, compiled, stack):
+    """Refuse a result, at the user's line that made it. Where the primal that made it
+    wrote into the caller's arrays (compiled.restores), its adjoint runs on a zero seed
+    first, undoing those writes as a differentiated call does."""
     if compiled is not None and compiled.restores:
         compiled.adjoint(stack, runtime.zeros_like(value))
     fn = _function_of(transform)
-    if isinstance(value, (list, tuple, dict)) or type(value) is _ndarray \
-            and value.dtype.kind in "biufc":
+    if needed == "a number" and _numeric(value):
         container = not isinstance(value, _ndarray)
         what = f"a {type(value).__name__}" if container \
             else f"a value of shape {np.shape(value)}"
         raise SrcadError(f"grad needs a function with a scalar output; {fn.__qualname__} "
                          f"returned {what}: use srcad.vjp for a vector-Jacobian product or "
                          "srcad.jacobian for the full Jacobian")
-    message = f"{transform.transform_name} needs a number from {fn.__qualname__}, which " \
+    message = f"{transform.transform_name} needs {needed} from {fn.__qualname__}, which " \
               f"returned {_a(value)}"
     try:
         function = parse_function(fn)

@@ -340,3 +340,78 @@ def test_float32_arrays_in_containers_keep_their_dtype():
         assert g[0].dtype == np.float32 and g[1].dtype == np.float64
         np.testing.assert_allclose(g[0], y)
         np.testing.assert_allclose(g[1], x)
+
+
+# -- a list or tuple read by a NumPy function: read as an array in both modes -----------
+
+def tuple_norm(x):
+    return np.sum(np.sin(x)) + np.linalg.norm(x)
+
+
+def tuple_elementwise(x):
+    return np.sum(np.tanh(x) * np.cos(x)) + np.sum(np.reciprocal(x)) + np.sum(2 * np.square(x))
+
+
+def tuple_powers(x):
+    return np.sum(np.power(x, 3)) + np.sum(np.float_power(x, 2.5)) + np.sum(np.arctan2(x, x))
+
+
+def tuple_sorted_and_clipped(x):
+    return np.sum(np.sort(x) * np.arange(3)) + np.sum(np.maximum(x, 0.35)) + np.sum(np.sinc(x))
+
+
+def tuple_through_triu(x):
+    return np.sum(np.triu(x) * np.arange(9.0).reshape(3, 3)) + np.sum(np.tril(x, -1) ** 2)
+
+
+def list_built_in_a_loop(x, s):
+    values = []
+    for _ in x:
+        values.append(np.sum(np.asarray(x) * s))
+    return np.sum(np.array(values) ** 2)
+
+
+@pytest.mark.parametrize("f", [tuple_norm, tuple_elementwise, tuple_powers,
+                               tuple_sorted_and_clipped, tuple_through_triu])
+@pytest.mark.parametrize("container", [tuple, list, np.array])
+def test_sequence_read_by_numpy_in_both_modes(f, container):
+    x = container([0.2, 0.3, 0.45])
+    expected = numerical_grad(f, (np.array([0.2, 0.3, 0.45]),))
+    assert np.allclose(np.array(srcad.grad(f)(x), float), expected, atol=1e-6)
+    jvp = srcad.jvp(f)
+    tangents = [jvp(x, container(list(v)))[1] for v in np.eye(3)]
+    assert np.allclose(tangents, expected, atol=1e-6)
+
+
+def test_list_built_in_a_loop_keeps_its_gradient_a_list():
+    x, s = np.array([0.3, 0.5]), 1.5
+    gx, gs = srcad.grad(list_built_in_a_loop, wrt=(0, 1))(x, s)
+    expected = numerical_grad(list_built_in_a_loop, (x, s), wrt=(0, 1))
+    assert np.allclose(gx, expected[0]) and np.isclose(gs, expected[1])
+
+
+# -- results with no derivative: refused by every transform -------------------------------
+
+def returns_a_range(x):
+    y = x * 2.0
+    return range(3)
+
+
+def returns_nothing(x):
+    y = x * 2.0
+
+
+@pytest.mark.parametrize("f, shown", [(returns_a_range, "returned a range"),
+                                      (returns_nothing, "returned None")])
+@pytest.mark.parametrize("transform", ["jvp", "vjp", "jacobian", "jacobian_forward"])
+def test_result_without_a_derivative_is_refused(f, shown, transform):
+    x = np.ones(3)
+    with pytest.raises(srcad.SrcadError, match=shown) as error:
+        if transform == "jvp":
+            srcad.jvp(f)(x, x)
+        elif transform == "vjp":
+            srcad.vjp(f)(x)
+        else:
+            srcad.jacobian(f, mode=transform.split("_")[-1]
+                           if "_" in transform else "reverse")(x)
+    assert error.value.filename == __file__
