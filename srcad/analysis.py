@@ -327,6 +327,8 @@ class Analysis:
             return "other"
         arg_kinds = [self.kind_of_node(n, kinds) for n in op.bindings.values()
                      if not (isinstance(n, gast.Constant) and n.value is None)]
+        if _makes_array(op):    # a NumPy function reads a list or tuple as an array
+            arg_kinds = ["array" if k == "other" else k for k in arg_kinds]
         primitive = op.primitive
         if primitive in REDUCTIONS and not op.keywords and len(op.args) == 1:
             return "scalar" if arg_kinds[0] in ("scalar", "array") else "other"

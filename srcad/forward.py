@@ -153,23 +153,28 @@ class ForwardFunction(Generator):
                                       f"no forward rule for {op.description}: register "
                                       "one with @srcad.tangent")
         bindings = template.bind(op.args, op.keywords)
+        arrays, read = self.array_arguments(op, bindings)
+        tangent_arrays, tangents = self.array_arguments(
+            op, {p: name(self.grad(n.id)) for p, n in bindings.items()
+                 if isinstance(n, gast.Name) and n.id in self.active and read[p] is not n},
+            names=set(self.gradients.values()))
 
         def tangent_of(param):
             node = bindings.get(param)
             if isinstance(node, gast.Name) and node.id in self.active:
-                return name(self.grad(node.id))
+                return copy(tangents.get(param, name(self.grad(node.id))))
             return None
 
         result = name(target) if target is not None else const(None)
         statements, expression, dropped = template.expand_tangent(
-            result, bindings, tangent_of, self.namer.fresh, self.template_names(template))
+            result, read, tangent_of, self.namer.fresh, self.template_names(template))
         if expression is None:
             return None
-        self.pending = statements
+        self.pending = arrays + tangent_arrays + statements
         reverse = rules.ADJOINTS.get(op.primitive)
         broadcasting = reverse is not None and "unbroadcast" in reverse.free
         if dropped and broadcasting and target is not None and not all(
-                self.same_shape(p, bindings) for p in bindings if tangent_of(p) is not None):
+                self.same_shape(op, p, bindings) for p in bindings if tangent_of(p) is not None):
             expression = call(self.runtime("fit"), expression, name(target))
         return expression
 

@@ -4,12 +4,12 @@ import inspect
 import gast
 import numpy as np
 
-from . import runtime
+from . import rules, runtime
 from .aliasing import may_share
 from .analysis import Analysis
 from .errors import SrcadError
-from .shapes import ShapeInference
-from .syntax import name
+from .shapes import BINARY, UNARY, ShapeInference
+from .syntax import assign, call, name
 from .wrappers import call_signature
 
 COMMENT = "srcad-comment: "
@@ -216,6 +216,29 @@ class Generator:
             self.gradients[var] = self.namer.fresh("d" + var.rstrip("_"))
         return self.gradients[var]
 
+    def array_arguments(self, op, bindings, names=None):
+        """A NumPy function reads a list or tuple argument as an array, and its rule,
+        written for arrays, must read it so too (`dx * x` of two tuples is no product).
+        Returns (statements, bindings): each argument of a NumPy rule named in `names`
+        (default: the differentiated ones) and not known to be an array or a number
+        is read through `runtime.array_like`."""
+        module = getattr(op.primitive, "__module__", None) or ""
+        if not (isinstance(op.primitive, np.ufunc) or module.split(".")[0] in ("numpy", "scipy")):
+            return [], bindings
+        if self.analysis.params and not self.analysis.param_kinds:
+            return [], bindings     # `.source` before a call: the arguments read as arrays
+        names = self.active if names is None else names
+        sequences = set().union(*(getattr(table.get(op.primitive), "sequences", ())
+                                  for table in (rules.ADJOINTS, rules.TANGENTS)))
+        statements, bound = [], dict(bindings)
+        for param, node in bindings.items():
+            if param not in sequences and isinstance(node, gast.Name) and node.id in names \
+                    and self.kinds.get(node.id) not in ("scalar", "array"):
+                array = self.namer.fresh(node.id.rstrip("_") + "_array")
+                statements.append(assign(array, call(self.runtime("array_like"), name(node.id))))
+                bound[param] = name(array)
+        return statements, bound
+
     def node_kind(self, node):
         if isinstance(node, gast.Constant):
             return "scalar" if isinstance(node.value, (int, float)) else "other"
@@ -234,8 +257,13 @@ class Generator:
                 renames[free] = used
         return renames
 
-    def same_shape(self, param, bindings):
-        """Whether the argument bound to param has the result's shape, by kinds."""
+    def same_shape(self, op, param, bindings):
+        """Whether the argument bound to param has the result's shape, by kinds: the only
+        array argument of an elementwise function (np.triu of a 1-d array is 2-d)."""
+        p = op.primitive
+        if not (p in BINARY or p in UNARY or isinstance(p, np.ufunc) and p.signature is None
+                and p.nout == 1):
+            return False
         kinds = {p: self.node_kind(n) for p, n in bindings.items()
                  if not (isinstance(n, gast.Constant) and n.value is None)}
         others = [k for p, k in kinds.items() if p != param]

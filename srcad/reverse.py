@@ -324,21 +324,22 @@ class ReverseFunction(Generator):
                 return copy(dy)
             return name(self.grad(bindings[param].id)) if param in wanted else None
 
-        statements, contributions = template.expand(name(target), bindings, gradient_of,
+        arrays, read = self.array_arguments(op, bindings)
+        statements, contributions = template.expand(name(target), read, gradient_of,
                                                     self.namer.fresh,
                                                     self.template_names(template))
-        out = statements
+        out = arrays + statements
         for param, expr in contributions:
-            expr = self.without_unbroadcast(expr, param, bindings)
+            expr = self.without_unbroadcast(expr, op, param, bindings)
             expr = self.specialize(expr, target)     # plain NumPy where shapes are known
             out += self.contribute(bindings[param].id, expr)
         return out
 
-    def without_unbroadcast(self, expr, param, bindings):
+    def without_unbroadcast(self, expr, op, param, bindings):
         """Drop `unbroadcast(g, x)` where x's shape is already the result's shape."""
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
                 and self.helpers.get(expr.func.id) is runtime.unbroadcast \
-                and self.same_shape(param, bindings):
+                and self.same_shape(op, param, bindings):
             return expr.args[0]
         return expr
 

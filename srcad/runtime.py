@@ -294,6 +294,18 @@ def item_grad(g, key):
     return g[key]
 
 
+def array_like(x):
+    """x as a NumPy function reads it: a list or tuple as an ndarray of its values; a
+    list of arrays of different shapes (np.concatenate's argument) and anything else as
+    it is."""
+    if type(x) is list or type(x) is tuple:
+        try:
+            return np.asarray(x)
+        except ValueError:
+            return x
+    return x
+
+
 def copy_value(x):
     """A copy of a result that the backward pass would otherwise restore in place."""
     if isinstance(x, np.ndarray):

@@ -7,6 +7,7 @@ raise a SrcadError at the user's line. The oracles are central finite
 differences (oracle.py) and, for gradients, autograd.
 """
 import math
+import re
 
 import numpy
 import numpy as np
@@ -204,7 +205,7 @@ def array_methods(x):
 
 
 def test_array_methods_on_parameters_are_shown_before_any_call():
-    assert "repeat_to_shape(dsum, x" in srcad.grad(array_methods).source
+    assert re.search(r"repeat_to_shape\(d\w+, x,", srcad.grad(array_methods).source)
     check_both(array_methods, X)
 
 

@@ -113,6 +113,15 @@ case([runtime.sequence_grad, rules.converted, rules.element_grad, rules.nested_g
      st.tuples(arrays((3,), floats(0.3, 0.9))), hvp=True)
 
 
+def h_sequence_read_as_array(x):
+    pair = (x[0] * x[1], x[2])
+    return np.linalg.norm(pair) + np.sum(np.sqrt(pair)) * x[0]
+
+
+case([runtime.array_like], h_sequence_read_as_array,
+     st.tuples(arrays((3,), floats(0.3, 0.9))), hvp=True)
+
+
 @pytest.mark.parametrize("c", cases_of(__name__), ids=repr)
 def test_rule(c):
     run(c)

@@ -245,3 +245,15 @@ def test_frozen_distribution_is_refused():
 
     with pytest.raises(srcad.SrcadError):
         srcad.grad(frozen)(np.array([0.5, 1.5]))
+
+
+def beta_at(a):
+    return scipy.special.beta(a, 2.0) + scipy.special.betaln(2.0, a + 3.0)
+
+
+def test_beta_at_a_pole_of_digamma_is_refused_not_nan():
+    # B(a, 2) is finite at a = -2 (0.5), but digamma(-2) and digamma(0) are not
+    with pytest.raises(srcad.SrcadError, match="pole of digamma"):
+        srcad.grad(beta_at)(-2.0)
+    with pytest.raises(srcad.SrcadError, match="pole of digamma"):
+        srcad.jvp(beta_at)(-2.0, 1.0)

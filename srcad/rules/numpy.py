@@ -652,7 +652,7 @@ def diagonal_tangent(result, a, offset=0, axis1=0, axis2=1):
 
 @adjoint(np.triu)
 def triu(result, m, k=0):
-    d[m] = np.triu(d[result], k)
+    d[m] = unbroadcast(np.triu(d[result], k), m)     # a 1-d m is a matrix of equal rows
 
 
 @tangent(np.triu)
@@ -662,7 +662,7 @@ def triu_tangent(result, m, k=0):
 
 @adjoint(np.tril)
 def tril(result, m, k=0):
-    d[m] = np.tril(d[result], k)
+    d[m] = unbroadcast(np.tril(d[result], k), m)
 
 
 @tangent(np.tril)

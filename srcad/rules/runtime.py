@@ -3,7 +3,9 @@
 They make srcad's own output differentiable by srcad: a forward-mode
 transform of a gradient (`jvp(grad(f))`, `hessian`, `hvp`) runs through the
 generated adjoint and meets these helpers. Each is linear in the gradient
-it carries, so each rule applies the helper to the tangent.
+it carries, so each rule applies the helper to the tangent. `array_like`, which
+generated code of either mode calls on a list read by a NumPy function, has a
+reverse rule too.
 """
 
 from .. import runtime
@@ -11,7 +13,17 @@ from ..runtime import (accumulate, add_at, as_gradient, copy_value, dot_left, do
                        extremum_grad, fit, item_grad, matmul_left, matmul_right, pop_grad,
                        repeat_to_shape, restore_item, saved_item, seed_copy, take_at,
                        unbroadcast, where_grad)
-from .templates import d, nondifferentiable, tangent
+from .templates import adjoint, d, nondifferentiable, tangent
+
+
+@adjoint(runtime.array_like)
+def array_like(result, x):
+    d[x] = runtime.sequence_grad(d[result], x)
+
+
+@tangent(runtime.array_like)
+def array_like_tangent(result, x):
+    d[result] = runtime.array_like(d[x])
 
 
 @tangent(runtime.cumprod_divisor)

@@ -9,6 +9,8 @@ are keyed on them, and are differentiable in `x`, `loc` and `scale`.
 """
 import numpy as np
 
+from ..errors import SrcadError
+
 from ..runtime import repeat_to_shape, unbroadcast
 from .templates import ADJOINTS, adjoint, d, only, rule_table, tangent
 
@@ -41,25 +43,36 @@ if special is not None:
 
     # -- elementwise functions of two arrays, with broadcasting ---------------------------
 
+    def digamma_difference(a, total):
+        """digamma(a) - digamma(total), the derivative of log B(a, b) in a (total = a + b),
+        refused where the two are infinite: at a pole of digamma (0, -1, -2, ...) B may be
+        finite (B(-2, 2) = 0.5) while the difference of the two infinities is no number."""
+        difference = special.digamma(a) - special.digamma(total)
+        if np.all(np.isfinite(difference)):
+            return difference
+        raise SrcadError("cannot differentiate scipy.special.beta or betaln where an "
+                         "argument or their sum is 0 or a negative integer (a pole of "
+                         "digamma, through which srcad's rule goes)")
+
     @adjoint(special.beta)
     def beta(result, a, b):
-        d[a] = unbroadcast(d[result] * result * (special.digamma(a) - special.digamma(a + b)), a)
-        d[b] = unbroadcast(d[result] * result * (special.digamma(b) - special.digamma(a + b)), b)
+        d[a] = unbroadcast(d[result] * result * digamma_difference(a, a + b), a)
+        d[b] = unbroadcast(d[result] * result * digamma_difference(b, a + b), b)
 
     @tangent(special.beta)
     def beta_tangent(result, a, b):
-        d[result] = d[a] * result * (special.digamma(a) - special.digamma(a + b)) \
-            + d[b] * result * (special.digamma(b) - special.digamma(a + b))
+        d[result] = d[a] * result * digamma_difference(a, a + b) \
+            + d[b] * result * digamma_difference(b, a + b)
 
     @adjoint(special.betaln)
     def betaln(result, a, b):
-        d[a] = unbroadcast(d[result] * (special.digamma(a) - special.digamma(a + b)), a)
-        d[b] = unbroadcast(d[result] * (special.digamma(b) - special.digamma(a + b)), b)
+        d[a] = unbroadcast(d[result] * digamma_difference(a, a + b), a)
+        d[b] = unbroadcast(d[result] * digamma_difference(b, a + b), b)
 
     @tangent(special.betaln)
     def betaln_tangent(result, a, b):
-        d[result] = d[a] * (special.digamma(a) - special.digamma(a + b)) \
-            + d[b] * (special.digamma(b) - special.digamma(a + b))
+        d[result] = d[a] * digamma_difference(a, a + b) \
+            + d[b] * digamma_difference(b, a + b)
 
     # x log(y) is 0 where x is 0, whatever y: no gradient reaches y there.
     @adjoint(special.xlogy)

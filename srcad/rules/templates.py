@@ -86,6 +86,21 @@ class Template:
         self.free = names_in(gast.Module(body=self.body, type_ignores=[])) \
             - set(params) - self.locals - {"d"}
         self.names_checked = False
+        self.sequences = self._sequence_params()
+
+    def _sequence_params(self):
+        """The parameters the body passes to a runtime helper that gives a sequence's
+        gradient the sequence's structure (np.concatenate's `arrays`, np.array's
+        `object`): they stay lists and tuples, where other parameters are read as
+        arrays (`runtime.array_like`)."""
+        from .. import runtime
+        structural = (runtime.sequence_grad, runtime.concatenate_grad, runtime.unstack)
+        found = set()
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                    and any(self.globals.get(node.func.id) is h for h in structural):
+                found |= {a.id for a in node.args if isinstance(a, gast.Name)} & set(self.params)
+        return found
 
     def check_names(self):
         """Refuse, once, a name the body reads that its module does not define."""
