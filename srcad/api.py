@@ -452,6 +452,32 @@ def _promoted(value):
     return value
 
 
+def _tangent_mismatch(t, x, path):
+    """Why tangent t cannot be the tangent of argument x, as a phrase, or None: it has
+    x's shape (an array's, or none for a number) and x's structure (a list or tuple of
+    x's length, a dict of x's keys)."""
+    if isinstance(x, (list, tuple)):
+        if not isinstance(t, (list, tuple)) or len(t) != len(x):
+            return f"{path} is {_a(t)}, where its argument is a {type(x).__name__} of " \
+                   f"{len(x)} items: give a {type(x).__name__} of tangents"
+        items = zip(range(len(x)), t, x)
+    elif isinstance(x, dict):
+        if not isinstance(t, dict) or set(t) != set(x):
+            return f"{path} is {_a(t)}, where its argument is a dict with keys " \
+                   f"{sorted(x, key=str)}: give a dict of tangents with those keys"
+        items = ((k, t[k], x[k]) for k in x)
+    else:
+        if np.shape(t) != np.shape(x):
+            return f"{path} has shape {np.shape(t)}, where its argument has shape " \
+                   f"{np.shape(x)}: a tangent has the shape of its argument"
+        return None
+    for k, ti, xi in items:
+        mismatch = _tangent_mismatch(ti, xi, f"{path}[{k!r}]")
+        if mismatch is not None:
+            return mismatch
+    return None
+
+
 def _in_dtype_of(t, x):
     """A tangent array in the floating dtype of its argument array (float32 in, float32
     tangent out)."""
@@ -563,6 +589,10 @@ class Jvp(Transform):
                 raise SrcadError(f"jvp of {self.__qualname__}: {refusal}")
         tangents = [_promoted(t) for t in tangents]
         call = self.prepare(primal, kwargs)
+        for p, t in zip(self.wrt_names, tangents):
+            mismatch = _tangent_mismatch(t, call.values[p], f"the tangent of {p}")
+            if mismatch is not None:
+                raise SrcadError(f"{self.transform_name} of {self.__qualname__}: {mismatch}")
         tangents = [_in_dtype_of(t, call.values[p]) for t, p in zip(tangents, self.wrt_names)]
         compiled = self.forward(call.values)
         with call:

@@ -415,3 +415,24 @@ def test_result_without_a_derivative_is_refused(f, shown, transform):
             srcad.jacobian(f, mode=transform.split("_")[-1]
                            if "_" in transform else "reverse")(x)
     assert error.value.filename == __file__
+
+
+# -- a tangent has its argument's shape and structure -------------------------------------
+
+def weighted(a, b):
+    return np.sum(np.tanh(a * b) ** 2)
+
+
+@pytest.mark.parametrize("x, v, shown", [
+    (np.float64(0.3), np.ones(3), "has shape \\(3,\\), where its argument has shape \\(\\)"),
+    (np.ones(3), np.ones(2), "has shape \\(2,\\)"),
+    (np.ones(3), 1.0, "has shape \\(\\)"),
+    ((0.1, 0.2), (1.0,), "tuple of 2 items"),
+    ({"w": 0.1}, {"v": 1.0}, "keys \\['w'\\]"),
+])
+def test_tangent_of_another_shape_is_refused(x, v, shown):
+    with pytest.raises(srcad.SrcadError, match=shown):
+        srcad.jvp(weighted)(x, 0.7, v)
+    if not isinstance(x, (tuple, dict)):
+        with pytest.raises(srcad.SrcadError, match=shown):
+            srcad.hvp(weighted)(x, 0.7, v)
