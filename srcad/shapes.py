@@ -155,7 +155,9 @@ class ShapeInference:
             if op.keywords or not args or (p is np.where and len(args) != 3):
                 return None
             return broadcast(*[self.of(a) for a in args])
-        if getattr(p, "__module__", None) == "math" or p in (builtins.float, builtins.abs):
+        if p is builtins.abs and len(args) == 1 and not op.keywords:
+            return self.of(args[0])     # elementwise on an array
+        if getattr(p, "__module__", None) == "math" or p is builtins.float:
             return ()
         if p is np.transpose and len(args) == 1 and not op.keywords:
             shape = self.of(args[0])

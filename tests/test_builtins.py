@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import srcad
-from oracle import FD_STEP, autograd_grad, check_grad, line_of, with_globals
+from oracle import FD_STEP, autograd_grad, check_grad, line_of, numerical_grad, with_globals
 
 
 def sorted_row(x):          # the row of issue #8's table: 0.0 before, -1.0 is right
@@ -279,3 +279,19 @@ def test_list_concatenation_is_refused_in_reverse_mode_at_its_line():
     with pytest.raises(srcad.SrcadError, match="concatenation") as info:
         srcad.grad(bi_concatenated_sorted, wrt=(0, 1))(1.0, 2.0)
     assert info.value.lineno == line_of(bi_concatenated_sorted, "# MARK")
+
+
+def abs_then_scaled_in_a_loop(x, y, s, k):
+    v = abs(y) * 0.5
+    for _ in range(k):
+        v *= np.tanh(s / ((s / (x[2] ** 2 + 1.0)) ** 2 + 1.0))
+    return np.sum(np.sin(v))
+
+
+def test_abs_of_an_array_keeps_its_shape():
+    # the shape of abs(y) was taken as a number's, and a scalar's gradient lost its sum
+    args = (np.array([0.1, 0.2, 0.3]), np.array([0.5, -0.4, 0.2]), 0.7, 2)
+    got = srcad.grad(abs_then_scaled_in_a_loop, wrt=(0, 1, 2))(*args)
+    expected = numerical_grad(abs_then_scaled_in_a_loop, args, wrt=(0, 1, 2))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-9)
