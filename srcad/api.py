@@ -580,13 +580,13 @@ class Jvp(Transform):
     def __call__(self, *args, **kwargs):
         count = len(self.wrt_names)
         if len(args) < count:
-            raise SrcadError(f"jvp of {self.__qualname__} takes the arguments, then one "
-                             f"tangent per wrt argument ({count})")
+            raise SrcadError(f"{self.transform_name} of {self.__qualname__} takes the "
+                             f"arguments, then one tangent per wrt argument ({count})")
         primal, tangents = args[:-count], args[-count:]
         for p, t in zip(self.wrt_names, tangents):
             refusal = _refusal(t, False, f"the tangent of {p}")
             if refusal is not None:
-                raise SrcadError(f"jvp of {self.__qualname__}: {refusal}")
+                raise SrcadError(f"{self.transform_name} of {self.__qualname__}: {refusal}")
         tangents = [_promoted(t) for t in tangents]
         call = self.prepare(primal, kwargs)
         for p, t in zip(self.wrt_names, tangents):
@@ -611,19 +611,42 @@ class Jvp(Transform):
 
     @property
     def source(self):
+        """The generated source: of the last call, or for unknown argument kinds."""
         if self.last is None:
-            raise SrcadError("call the jvp once: its source is generated for the kinds of "
-                             "the arguments it is called with")
+            self.last = _forward(self.target({}), self.wrt_names, {})
         return self.last.source
+
+
+class Hvp(Jvp):
+    """`h(*args, v)`: the Hessian-vector product, forward mode over the gradient."""
+
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs)[1]
 
 
 class Jacobian(Transform):
     mode = "reverse"
 
     def __call__(self, *args, **kwargs):
-        if self.mode == "forward" or self.inner is not None:
+        if self.forward_mode:
             return _forward_jacobian(self, args, kwargs)
         return _reverse_jacobian(self, args, kwargs)
+
+    @property
+    def forward_mode(self):
+        return self.mode == "forward" or self.inner is not None
+
+    @property
+    def source(self):
+        """The generated source: of the last call, or for unknown argument kinds."""
+        if self.last is None and self.forward_mode:
+            self.last = _forward(self.target({}), self.wrt_names, {})
+        return super().source
+
+
+class Hessian(Jacobian):
+    """The Hessian of a scalar function: the forward-mode Jacobian of its gradient."""
+    mode = "forward"
 
 
 def _reverse_jacobian(transform, args, kwargs):
@@ -676,7 +699,8 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
     inputs = [call.values[p] for p in transform.wrt_names]
     jvp_ = Jvp(transform.inner or transform.fn, tuple(transform.wrt_names), False)
     compiled = jvp_.forward(call.values)
-    transform.last = compiled
+    if compiled is not transform.last:
+        transform.show(compiled)
     run = compiled.primal
     if transform.one_tuple:     # the gradient is a 1-tuple: so is the output here
         plain = run
@@ -914,20 +938,14 @@ def hessian(f=None, wrt=0, verbose=False):
     """The Hessian of a scalar function: forward mode over its reverse-mode gradient."""
     if f is None:
         return lambda g: hessian(g, wrt, verbose)
-    return jacobian(Grad(f, wrt, verbose), wrt, mode="forward")
+    return Hessian(Grad(f, wrt, verbose), wrt, verbose)
 
 
 def hvp(f=None, wrt=0, verbose=False):
     """`h(*args, v)`: the Hessian-vector product, without forming the Hessian."""
     if f is None:
         return lambda g: hvp(g, wrt, verbose)
-    inner = Jvp(Grad(f, wrt, verbose), wrt, verbose)
-
-    def hessian_vector_product(*args, **kwargs):
-        return inner(*args, **kwargs)[1]
-
-    hessian_vector_product.jvp = inner
-    return hessian_vector_product
+    return Hvp(Grad(f, wrt, verbose), wrt, verbose)
 
 
 def show(transformed):

@@ -363,15 +363,12 @@ def _transform(target):
                 "the derivative of a call of a gradient is a second derivative, and srcad "
                 "takes none of third order (a Hessian, or a jvp of the gradient, of a "
                 "function calling a gradient)")
-    inner = getattr(target, "jvp", None)    # hvp's function carries the jvp it runs
-    if not isinstance(target, Transform) and not isinstance(inner, Transform):
+    if not isinstance(target, Transform):
         return None
-    shown = repr(target) if isinstance(target, Transform) else \
-        f"<srcad.hvp of {inner.__qualname__}>"
-    return (shown, "srcad differentiates calls of srcad.grad(f) (made once, at module level), "
-            "but not yet of value_and_grad, vjp, jvp, jacobian, hessian or hvp, nor of a "
-            "gradient of a gradient: differentiate f's own code instead, or wrap the result "
-            "in srcad.stop_gradient")
+    return (repr(target), "srcad differentiates calls of srcad.grad(f) (made once, at "
+            "module level), but not yet of value_and_grad, vjp, jvp, jacobian, hessian or "
+            "hvp, nor of a gradient of a gradient: differentiate f's own code instead, or "
+            "wrap the result in srcad.stop_gradient")
 
 
 def is_user_function(target):

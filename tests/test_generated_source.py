@@ -119,6 +119,31 @@ def test_source_without_a_call_is_available():
     assert "gs_softmax" in src
 
 
+def gs_energy(x):
+    return np.sum(np.exp(x) * x)
+
+
+@pytest.mark.parametrize("make, name, call", [
+    (lambda f: srcad.hvp(f), "hvp", lambda t, x: t(x, np.ones_like(x))),
+    (lambda f: srcad.hessian(f), "hessian", lambda t, x: t(x)),
+    (lambda f: srcad.jacobian(f), "jacobian", lambda t, x: t(x)),
+    (lambda f: srcad.jacobian(f, mode="forward"), "jacobian", lambda t, x: t(x)),
+    (lambda f: srcad.jvp(f), "jvp", lambda t, x: t(x, np.ones_like(x))),
+])
+def test_every_transform_shows_its_source_before_and_after_a_call(make, name, call):
+    transform = make(gs_energy)
+    assert repr(transform) == f"<srcad.{name} of gs_energy>"
+    before = transform.source
+    compile(before, "<generated>", "exec")
+    forward = name != "jacobian" or transform.mode == "forward"
+    assert before.startswith("# forward mode of" if forward else "# reverse mode of")
+    call(transform, np.array([0.3, -1.2, 0.8]))
+    after = transform.source
+    compile(after, "<generated>", "exec")
+    assert "def gs_energy" in after
+    assert after.startswith("# forward mode of" if forward else "# reverse mode of")
+
+
 @pytest.mark.parametrize("f, args, wrt, marker", CASES, ids=IDS)
 def test_source_comments_name_the_users_file_and_line(f, args, wrt, marker):
     _, source = _generated(f, args, wrt)

@@ -86,19 +86,21 @@ def cube(x):
     return np.sum(x ** 3)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: srcad.jacobian(srcad.hessian(cube)),
-    lambda: srcad.grad(srcad.hessian(cube)),
-    lambda: srcad.grad(srcad.jacobian(cube)),
+@pytest.mark.parametrize("make, shown", [
+    (lambda: srcad.jacobian(srcad.hessian(cube)), "hessian of cube"),
+    (lambda: srcad.grad(srcad.hessian(cube)), "hessian of cube"),
+    (lambda: srcad.grad(srcad.jacobian(cube)), "jacobian of cube"),
+    (lambda: srcad.grad(srcad.hvp(cube)), "hvp of cube"),
 ])
-def test_transform_of_a_non_gradient_transform_is_a_srcad_error(make):
-    with pytest.raises(SrcadError, match="jacobian of cube"):
+def test_transform_of_a_non_gradient_transform_is_a_srcad_error(make, shown):
+    with pytest.raises(SrcadError, match=shown):
         make()
 
 
 def test_repr_of_nested_transforms():
     inner = srcad.grad(cube)
     assert repr(srcad.jacobian(inner)) == "<srcad.jacobian of cube>"
-    assert repr(srcad.hessian(cube)) == "<srcad.jacobian of cube>"
+    assert repr(srcad.hessian(cube)) == "<srcad.hessian of cube>"
+    assert repr(srcad.hvp(cube)) == "<srcad.hvp of cube>"
     np.testing.assert_allclose(srcad.jacobian(inner)(np.array([1.0, 2.0])),
                                np.diag([6.0, 12.0]))
