@@ -181,18 +181,15 @@ class ForwardFunction(Generator):
     def user_call(self, node, target, op):
         callee = op.callee
         signature, bound = self.bind_callee(node, op)
-        kinds, tangents = {}, []
+        kinds = {}
         for param, p in signature.parameters.items():
             if param in bound.arguments:
-                arg = bound.arguments[param]
-                kinds[param] = self.node_kind(arg)
-                tangents.append(self.tangent_or_zero(arg))
+                kinds[param] = self.node_kind(bound.arguments[param])
             else:
                 kinds[param] = runtime_kind(p.default)
-                default = const(p.default) if isinstance(p.default, (int, float, complex)) \
-                    else const(0.0)
-                tangents.append(call(self.runtime("zeros_like"), default))
-        generated = self.module.callee(callee, kinds, (self.function, node))
+        wrt = self.callee_wrt(signature, bound)
+        tangents = [name(self.grad(bound.arguments[p].id)) for p in wrt]
+        generated = self.module.callee(callee, kinds, wrt, (self.function, node))
         self.helpers[generated.jvp_name] = generated
         value = gast.Call(func=name(generated.jvp_name), args=tangents + list(node.value.args),
                           keywords=node.value.keywords)

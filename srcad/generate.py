@@ -1,5 +1,4 @@
 """What the reverse and forward transformers share: names, helpers, comments, kinds."""
-import inspect
 
 import gast
 import numpy as np
@@ -87,6 +86,14 @@ class Generator:
         except TypeError as e:
             raise self.function.error(SrcadError, node, f"the call of {op.description} does "
                                       f"not fit its parameters {signature}: {e}") from None
+
+    def callee_wrt(self, signature, bound):
+        """The parameters of a called function that this call passes differentiated values:
+        the callee's code differentiates those alone (its other parameters are constants
+        there, as their arguments are here)."""
+        return [p for p in signature.parameters
+                if isinstance(bound.arguments.get(p), gast.Name)
+                and bound.arguments[p].id in self.active]
 
     # -- shapes known at transform time (shapes.py) -------------------------------------
 
@@ -329,7 +336,7 @@ class GeneratedModule:
 
     def __init__(self):
         self.functions = []
-        self.specializations = {}   # (function, kinds) -> generated callee
+        self.specializations = {}   # (function, kinds, wrt) -> generated callee
         self.reserved = set()       # the names of the generated functions: helpers avoid them
 
     def add(self, fn, wrt, param_kinds, is_callee=False):
@@ -343,17 +350,18 @@ class GeneratedModule:
         """Record a function before it is built, so that recursive calls find it."""
         self.functions.append(generated)
         if is_callee:
-            self.specializations[_key(fn, param_kinds)] = generated
+            self.specializations[_key(fn, param_kinds, generated.wrt)] = generated
         return generated
 
-    def callee(self, fn, kinds, site):
-        """fn's code for these kinds; site: (the caller's Function, the call statement),
-        where an error about fn that has no line of its own points."""
-        found = self.specializations.get(_key(fn, kinds))
+    def callee(self, fn, kinds, wrt, site):
+        """fn's code for these kinds, differentiated with respect to the parameters wrt;
+        site: (the caller's Function, the call statement), where an error about fn that
+        has no line of its own points."""
+        found = self.specializations.get(_key(fn, kinds, wrt))
         if found is not None:
             return found
         try:
-            return self.add(fn, list(inspect.signature(fn).parameters), kinds, is_callee=True)
+            return self.add(fn, wrt, kinds, is_callee=True)
         except SrcadError as e:
             if e.filename is not None:
                 raise
@@ -373,5 +381,5 @@ class GeneratedModule:
         return candidate
 
 
-def _key(fn, kinds):
-    return fn, tuple(sorted(kinds.items()))
+def _key(fn, kinds, wrt):
+    return fn, tuple(sorted(kinds.items())), tuple(wrt)

@@ -352,7 +352,8 @@ class ReverseFunction(Generator):
                 kinds[param] = self.node_kind(bound.arguments[param])
             elif p.default is not inspect.Parameter.empty:
                 kinds[param] = runtime_kind(p.default)
-        generated = self.module.callee(callee, kinds, (self.function, node))
+        wrt = self.callee_wrt(signature, bound)
+        generated = self.module.callee(callee, kinds, wrt, (self.function, node))
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),
@@ -363,14 +364,11 @@ class ReverseFunction(Generator):
         primal.op = op
         names = []
         contributions = []
-        for param in signature.parameters:
-            arg = bound.arguments.get(param)
-            if isinstance(arg, gast.Name) and arg.id in self.active:
-                piece = self.namer.fresh(f"d{arg.id.rstrip('_')}_{callee.__name__}")
-                names.append(name(piece, store=True))
-                contributions += self.contribute(arg.id, name(piece))
-            else:
-                names.append(name("_", store=True))
+        for param in wrt:    # the adjoint returns their gradients, in this order
+            arg = bound.arguments[param].id
+            piece = self.namer.fresh(f"d{arg.rstrip('_')}_{callee.__name__}")
+            names.append(name(piece, store=True))
+            contributions += self.contribute(arg, name(piece))
         targets = gast.Tuple(elts=names, ctx=gast.Store())
         back = assign(targets, call(name(generated.adjoint_name), name(self.stack),
                                     name(self.grad(target))))

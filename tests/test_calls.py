@@ -6,13 +6,17 @@ called in loops and branches, calls nested several deep, recursion with a
 depth argument, helpers returning tuples, helpers that are srcad-decorated.
 """
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import special
 
 import srcad
-from oracle import arrays, check_against_autograd, check_grad, floats, signed
+from oracle import (arrays, check_against_autograd, check_grad, floats, numerical_grad,
+                    signed)
 
 
 # --- module-level helpers ---------------------------------------------------------
@@ -458,3 +462,72 @@ def test_method_function():
     w = np.array([0.5, -1.0])
     g = srcad.grad(_Model.loss, wrt=1)(m, w)
     np.testing.assert_allclose(g, 18.0 * w, rtol=1e-9)
+
+
+# --- inactive arguments of helpers stay inactive ---------------------------------------
+# A helper is specialized per call site to the parameters whose arguments are
+# differentiated there: an integer order or a constant passed to it is a constant
+# inside it too, where a function without a derivative in it may read it.
+
+def _log_multigamma_scaled(a, n, p):
+    # math.lgamma has no derivative rule: fine on the constant p
+    return special.gammaln(a) * n + math.lgamma(p) + special.polygamma(1, a) / p
+
+
+def calls_with_constant_arguments(x):
+    return _log_multigamma_scaled(np.sum(x * x) + 3.0, 2, 2)
+
+
+def _term(c, n, x):
+    return c * np.sum(special.polygamma(n, x)) + math.lgamma(n + 1)
+
+
+_POINTS = np.array([0.7, 1.9, 2.4])
+
+
+def calls_from_two_sites(x):
+    # x differentiated at the first call, c at the second: two specializations
+    return _term(2.5, 1, x) + _term(np.sum(x) + 2.0, 1, _POINTS)
+
+
+def _order_of(n, x):
+    return special.polygamma(n, x)
+
+
+def passes_an_integer_through_two_helpers(x):
+    return np.sum(_term(3.0, 1, x) * _order_of(2, x))
+
+
+@pytest.mark.parametrize("f", [calls_with_constant_arguments, calls_from_two_sites,
+                               passes_an_integer_through_two_helpers],
+                         ids=lambda f: f.__name__)
+def test_inactive_arguments_of_helpers_stay_inactive(f):
+    x = np.array([0.5, 1.2, 0.8])
+    check_grad(f, x)
+    t = np.array([0.3, -1.0, 0.7])
+    value, tangent = srcad.jvp(f)(x, t)
+    assert value == pytest.approx(f(x), rel=1e-12)
+    assert tangent == pytest.approx(np.dot(numerical_grad(f, (x,)), t), rel=1e-6, abs=1e-8)
+
+
+def _lgamma_of(c, x):
+    return math.lgamma(c) * np.sum(x)
+
+
+def differentiates_what_has_no_rule_inside(x):
+    return _lgamma_of(np.sum(x) + 2.0, x)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_an_active_argument_without_a_rule_inside_is_still_refused(mode):
+    x = np.array([0.5, 1.2])
+    with pytest.raises(srcad.NoDerivativeError, match="math.lgamma"):
+        if mode == "grad":
+            srcad.grad(differentiates_what_has_no_rule_inside)(x)
+        else:
+            srcad.jvp(differentiates_what_has_no_rule_inside)(x, x)
+
+
+def test_each_call_site_gets_the_helper_differentiated_in_its_own_arguments():
+    source = srcad.grad(calls_from_two_sites).source
+    assert source.count("def _term_adjoint") == 2     # one for (x,), one for (c, x)
