@@ -120,6 +120,7 @@ class Normalizer:
             type_params=[], body=[s for s in body if not isinstance(s, gast.FunctionDef)]))
         body, lifted = lift_nested_defs(self.function, body, self.locals)
         self.function.namespace.update(lifted)
+        body = [Eager(self).visit(stmt) for stmt in body]
         self.check(gast.Module(body=body, type_ignores=[]))
         if not body:
             body = [gast.Return(value=None)]
@@ -635,6 +636,51 @@ class Normalizer:
                 if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                     n.lineno = lineno
         return stmts
+
+
+class Eager(gast.NodeTransformer):
+    """Lists where a function consumes an iterator whole: a generator expression passed
+    as a call's only argument (`sum(v * v for v in xs)`) becomes a list comprehension,
+    and `map(f, xs, ys)` becomes `[f(v, w) for v, w in zip(xs, ys)]` (a lambda's body
+    inlined). The items, and what the call makes of them, are the same."""
+
+    def __init__(self, normalizer):
+        self.normalizer = normalizer
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if len(node.args) == 1 and not node.keywords \
+                and isinstance(node.args[0], gast.GeneratorExp):
+            generator = node.args[0]
+            node.args[0] = gast.copy_location(
+                gast.ListComp(elt=generator.elt, generators=generator.generators), generator)
+            return node
+        func = node.func
+        normalizer = self.normalizer
+        if isinstance(func, gast.Name) and func.id not in normalizer.locals \
+                and normalizer.function.namespace.get(func.id) is builtins.map \
+                and len(node.args) >= 2 and not node.keywords \
+                and not any(isinstance(a, gast.Starred) for a in node.args):
+            return gast.copy_location(self.comprehension(node.args[0], node.args[1:]), node)
+        return node
+
+    def comprehension(self, fn, iterables):
+        namer = self.normalizer.namer
+        items = [namer.fresh("item") for _ in iterables]
+        args = fn.args if isinstance(fn, gast.Lambda) else None
+        if args is not None and not (args.vararg or args.kwarg or args.kwonlyargs
+                                     or args.defaults or args.posonlyargs) \
+                and len(args.args) == len(items):
+            elt = replace_names(copy(fn.body), {a.id: v for a, v in zip(args.args, items)})
+        else:
+            elt = call(fn, *[name(v) for v in items])
+        if len(items) == 1:
+            target, source = name(items[0], store=True), iterables[0]
+        else:
+            target = gast.Tuple(elts=[name(v, store=True) for v in items], ctx=gast.Store())
+            source = call(self.normalizer.builtin("zip"), *iterables)
+        return gast.ListComp(elt=elt, generators=[gast.comprehension(
+            target=target, iter=source, ifs=[], is_async=0)])
 
 
 def _bind(target, value):

@@ -13,7 +13,7 @@ import types
 import gast
 import numpy as np
 
-from . import rules
+from . import rules, runtime
 from .errors import NoDerivativeError
 from .rules.numpy import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE_ATTRIBUTES,
                           NONDIFFERENTIABLE_METHODS)
@@ -94,6 +94,8 @@ def _names(node):
     return sorted({n.id for n in gast.walk(node) if isinstance(n, gast.Name)})
 
 
+DICT_VIEWS = {"keys": runtime.dict_keys, "values": runtime.dict_values,
+              "items": runtime.dict_items}
 UNRESOLVED = object()   # what a name is bound to, where srcad has not proven it
 
 
@@ -248,6 +250,8 @@ class Resolver:
             return Op("append", value, args=args, description="list.append")
         if attr == "pop" and not args and not keywords:
             return Op("pop", value, args=[receiver], description="list.pop")
+        if attr in DICT_VIEWS and not args and not keywords:    # refused if not a dict
+            return self.primitive(DICT_VIEWS[attr], [receiver], {}, value)
         return Op("method", value, args=[receiver] + args, keywords=keywords, attr=attr,
                   description=f"'.{attr}()'")
 

@@ -294,6 +294,31 @@ def item_grad(g, key):
     return g[key]
 
 
+def dict_keys(mapping):
+    """mapping.keys() of a dict, as a list: the method srcad reads on a value it has not
+    proven a dict, refused where the value is something else."""
+    return list(checked_dict(mapping, "keys"))
+
+
+def dict_values(mapping):
+    """mapping.values() of a dict, as a list (see dict_keys)."""
+    return list(checked_dict(mapping, "values").values())
+
+
+def dict_items(mapping):
+    """mapping.items() of a dict, as a list of (key, value) pairs (see dict_keys)."""
+    return list(checked_dict(mapping, "items").items())
+
+
+def checked_dict(mapping, method):
+    """mapping, where it is a dict; refused (naming the method called on it) otherwise."""
+    if isinstance(mapping, dict):
+        return mapping
+    raise SrcadError(f"cannot differentiate .{method}() of a {type(mapping).__name__}: srcad "
+                     f"differentiates .{method}() of a dict; for another object, call a "
+                     "function of your own that returns a list")
+
+
 def array_like(x):
     """x as a NumPy function reads it: a list or tuple as an ndarray of its values; a
     list of arrays of different shapes (np.concatenate's argument) and anything else as
@@ -339,8 +364,11 @@ def loop_length(items):
     is items[k]; a loop over anything else (a dict's keys, a set) is refused."""
     if isinstance(items, (list, tuple, range, np.ndarray)):
         return len(items)
+    if isinstance(items, dict):
+        raise SrcadError("cannot differentiate a loop over a dict itself: loop over "
+                         "d.keys(), d.values() or d.items()")
     raise SrcadError(f"cannot differentiate a loop over a {type(items).__name__}: loop over "
-                     "a list, tuple or array (over a dict's keys: `for k in list(d)`)")
+                     "a list, tuple or array")
 
 
 def check_floating(x):

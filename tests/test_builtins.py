@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import srcad
+from srcad.rules import builtins as rules
 from oracle import FD_STEP, autograd_grad, check_grad, line_of, numerical_grad, with_globals
 
 
@@ -163,7 +164,8 @@ def test_zip_reversed_tuple_in_both_modes():
 # -- refused, at the user's line ----------------------------------------------------------
 
 def uses_map(x):
-    values = list(map(np.sin, x))     # map
+    apply = map
+    values = list(apply(np.sin, x))     # map
     return values[0]
 
 
@@ -295,3 +297,84 @@ def test_abs_of_an_array_keeps_its_shape():
     expected = numerical_grad(abs_then_scaled_in_a_loop, args, wrt=(0, 1, 2))
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-9)
+
+
+# -- dict views, generator expressions and map: as lists --------------------------------
+
+def dict_views(p):
+    total = 0.0
+    for name, value in p.items():
+        total = total + np.sum(value ** 2) * len(name)
+    for value in p.values():
+        total = total + np.sum(np.sin(value))
+    for key in p.keys():
+        total = total + np.sum(p[key]) * 0.5
+    return total
+
+
+def consumed_generators(x, p):
+    return sum(v * v for v in x) + max(np.tanh(v) for v in x) \
+        + sum(np.sum(q ** 3) for q in p.values()) + min(v for v in x if v > -5.0)
+
+
+def mapped(x, y):
+    return sum(map(np.sin, x)) + sum(map(lambda a, b: a * b, x, y)) \
+        + np.sum(np.array(list(map(np.exp, y))))
+
+
+PARAMS = {"w": np.array([0.3, -0.2, 0.5]), "bias": 0.7}
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_dict_views_in_both_modes(mode):
+    expected = numerical_grad(dict_views, (PARAMS,))
+    if mode == "grad":
+        got = srcad.grad(dict_views)(PARAMS)
+    else:
+        jvp = srcad.jvp(dict_views)
+        got = {"w": np.array([jvp(PARAMS, {"w": e, "bias": 0.0})[1] for e in np.eye(3)]),
+               "bias": jvp(PARAMS, {"w": np.zeros(3), "bias": 1.0})[1]}
+    np.testing.assert_allclose(got["w"], expected["w"], rtol=1e-6)
+    assert got["bias"] == pytest.approx(expected["bias"], rel=1e-6)
+
+
+def test_generator_expressions_passed_to_a_call():
+    x = np.array([0.3, -0.2, 0.5])
+    got = srcad.grad(consumed_generators, wrt=(0, 1))(x, PARAMS)
+    expected = numerical_grad(consumed_generators, (x, PARAMS), wrt=(0, 1))
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1]["w"], expected[1]["w"], rtol=1e-6)
+    tangent = srcad.jvp(consumed_generators, wrt=0)(x, PARAMS, np.ones(3))[1]
+    assert tangent == pytest.approx(np.sum(expected[0]), rel=1e-6)
+
+
+def test_map_with_a_function_and_a_lambda():
+    x, y = np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.4, -0.6])
+    got = srcad.grad(mapped, wrt=(0, 1))(x, y)
+    expected = numerical_grad(mapped, (x, y), wrt=(0, 1))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+    code = [line for line in srcad.grad(mapped, wrt=(0, 1)).source.splitlines()
+            if not line.lstrip().startswith("#")]
+    assert not any("lambda" in line for line in code)
+
+
+def test_loop_over_a_dict_itself_says_to_loop_over_a_view():
+    def keys_of(p):
+        total = 0.0
+        for k in p:
+            total = total + np.sum(p[k])
+        return total
+    with pytest.raises(srcad.SrcadError, match=r"d.keys\(\), d.values\(\) or d.items\(\)"):
+        srcad.grad(keys_of)(PARAMS)
+
+
+def test_view_of_an_object_that_is_not_a_dict_is_refused():
+    class Table:
+        def items(self):
+            return [("w", 1.0)]
+
+    with pytest.raises(srcad.SrcadError, match=r"\.items\(\) of a Table"):
+        rules.dict_items_grad([(0.0, 1.0)], Table())
+    with pytest.raises(srcad.SrcadError, match=r"\.values\(\) of a Table"):
+        rules.dict_values_tangent({"w": 1.0}, Table())

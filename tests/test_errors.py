@@ -564,7 +564,8 @@ def er_dict_comprehension(x):
 
 
 def er_generator_expression(x):
-    return sum(v * v for v in x)  # MARK
+    squares = (v * v for v in x)  # MARK
+    return sum(squares)
 
 
 def er_loop_else(x):

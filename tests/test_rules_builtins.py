@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from rule_cases import (ANY, NONZERO, POSITIVE, arrays, case, cases_of, distinct, floats,
                         hvp_cases_of, run, run_hvp)
+from srcad import runtime
 from srcad.rules import builtins as rules
 from srcad.rules.operators import union_grad
 
@@ -190,6 +191,18 @@ def o_dict_union(x, y):
 case(operator.or_, o_dict_union, st.tuples(arrays((2,)), arrays((2,))), wrt=(0, 1))
 
 
+def b_dict_views(x, y):
+    p = {"a": x, "b": y * 2.0}
+    total = 0.0
+    for key, value in p.items():
+        total = total + np.sum(value ** 2) * len(key)
+    return total + sum(np.sum(np.sin(v)) for v in p.values()) + len(list(p.keys()))
+
+
+case([runtime.dict_items, runtime.dict_values, runtime.dict_keys], b_dict_views,
+     st.tuples(arrays((3,)), arrays((2,))), wrt=(0, 1))
+
+
 # -- Hessian-vector products through the helpers ----------------------------------------
 
 def h_sorted_max(x):
@@ -214,6 +227,15 @@ case([rules.sorted_grad, rules.chosen_grad, rules.items_grad], h_sorted_max, DIS
 case([rules.sum_grad, rules.reversed_grad, rules.enumerate_grad, rules.zip_grad],
      h_sequences, st.tuples(arrays((3,))), hvp=True)
 case(union_grad, h_union, st.tuples(arrays((3,))), hvp=True)
+
+
+def h_dict_views(x):
+    p = {"a": x[0] * x[1], "b": x[2]}
+    return sum(v ** 3 for v in p.values()) + sum(k_v[1] * x[0] for k_v in p.items())
+
+
+case([rules.dict_values_grad, rules.dict_items_grad], h_dict_views, st.tuples(arrays((3,))),
+     hvp=True)
 
 
 @pytest.mark.parametrize("c", cases_of(__name__), ids=repr)

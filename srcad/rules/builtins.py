@@ -225,7 +225,56 @@ def zip_tangent(tangents, xs):
     return list(zip(*[_tangents(t, x) for t, x in zip(tangents, xs)]))
 
 
+def dict_values_grad(g, mapping):
+    """Gradient of a dict from the gradient g of the list of its values."""
+    runtime.checked_dict(mapping, "values")
+    if runtime._is_zero(g):
+        return 0.0
+    return {k: _at(g, i) for i, k in enumerate(mapping)}
+
+
+def dict_items_grad(g, mapping):
+    """Gradient of a dict from the gradient g of the list of its (key, value) pairs."""
+    runtime.checked_dict(mapping, "items")
+    if runtime._is_zero(g):
+        return 0.0
+    return {k: _at(_at(g, i), 1) for i, k in enumerate(mapping)}
+
+
+def dict_values_tangent(t, mapping):
+    """Tangent of the list of a dict's values, from the tangent t of the dict."""
+    runtime.checked_dict(mapping, "values")
+    return [runtime.item_grad(t, k) for k in mapping]
+
+
+def dict_items_tangent(t, mapping):
+    """Tangent of the list of a dict's (key, value) pairs (the keys have none)."""
+    runtime.checked_dict(mapping, "items")
+    return [(0.0, runtime.item_grad(t, k)) for k in mapping]
+
+
 # -- the rules --------------------------------------------------------------------------
+
+# d.keys(), d.values(), d.items() on a value srcad reads as a dict (runtime.dict_keys).
+@adjoint(runtime.dict_values)
+def dict_values_(result, mapping):
+    d[mapping] = dict_values_grad(d[result], mapping)
+
+
+@tangent(runtime.dict_values)
+def dict_values_tangent_(result, mapping):
+    d[result] = dict_values_tangent(d[mapping], mapping)
+
+
+@adjoint(runtime.dict_items)
+def dict_items_(result, mapping):
+    d[mapping] = dict_items_grad(d[result], mapping)
+
+
+@tangent(runtime.dict_items)
+def dict_items_tangent_(result, mapping):
+    d[result] = dict_items_tangent(d[mapping], mapping)
+
 
 # abs is np.abs on every argument abs accepts (Python and NumPy numbers, arrays).
 ADJOINTS[builtins.abs], TANGENTS[builtins.abs] = ADJOINTS[np.abs], TANGENTS[np.abs]
@@ -401,6 +450,16 @@ def zip_grad_tangent(out, g, x, k):
     d[out] = zip_grad(d[g], x, k)
 
 
+@tangent(dict_values_grad)
+def dict_values_grad_tangent(out, g, mapping):
+    d[out] = dict_values_grad(d[g], mapping)
+
+
+@tangent(dict_items_grad)
+def dict_items_grad_tangent(out, g, mapping):
+    d[out] = dict_items_grad(d[g], mapping)
+
+
 # complex(real, imag): dL = Re(g dz) = Re(g) d(real) - Im(g) d(imag)
 @adjoint(builtins.complex)
 def complex_(result, real=0.0, imag=0.0):
@@ -417,6 +476,7 @@ nondifferentiable(sort_order, choice, reason="an index")
 
 nondifferentiable(builtins.len, builtins.range, builtins.slice, runtime.loop_length,
                   reason="integer-valued")
+nondifferentiable(runtime.dict_keys, reason="a dict's keys")
 nondifferentiable(builtins.int, builtins.round,
                   reason="piecewise constant: an integer, or a number rounded to ndigits")
 nondifferentiable(builtins.bool, builtins.any, builtins.all, builtins.isinstance,
