@@ -22,6 +22,7 @@ import inspect
 import gast
 import numpy as np
 
+from . import objects
 from .aliasing import check_sharing
 from .errors import NoDerivativeError, SrcadError, UnsupportedSyntaxError
 from .normalize import local_names
@@ -53,7 +54,9 @@ class Analysis:
         self.params = [a.id for a in tree.args.posonlyargs + tree.args.args
                        + tree.args.kwonlyargs]
         self.locals = local_names(tree)
-        self.resolver = Resolver(function, self.locals, _assignments(tree, self.params))
+        values = {p: k for p, k in param_kinds.items() if objects.is_callable_value(k)}
+        self.resolver = Resolver(function, self.locals, _assignments(tree, self.params),
+                                 values, self.name_object)
         self.statements = []
         self.loop_targets = {}        # loop variable -> number of loops binding it
         self.methods = []             # (node, statement or None) of each method call
@@ -79,6 +82,21 @@ class Analysis:
                           and isinstance(s.op.args[0], gast.Name)}
         self.check_unknown_ops()
         self.check_in_place_writes(is_callee)
+
+    def name_object(self, obj):
+        """A name the generated code reads obj by: an object a call passes that the source
+        does not name (the object a method is bound to, a functools.partial's arguments)."""
+        lifted = self.tree.lifted
+        for used, value in lifted.items():
+            if value is obj:
+                return gast.Name(id=used, ctx=gast.Load(), annotation=None, type_comment=None)
+        base = getattr(obj, "__name__", None) or type(obj).__name__.lower()
+        used = self.tree.namer.fresh(base if base.isidentifier() else "bound")
+        lifted[used] = obj
+        dict.__setitem__(self.function.namespace, used, obj)
+        if isinstance(objects.value_kind(obj), objects.Instance):
+            self.function.namespace.watched += objects.instance_dependencies(obj)
+        return gast.Name(id=used, ctx=gast.Load(), annotation=None, type_comment=None)
 
     # -- statements -------------------------------------------------------------
 
@@ -135,7 +153,7 @@ class Analysis:
         transforms never writes into one)."""
         for arg in list(op.args) + list(op.keywords.values()):
             if isinstance(arg, gast.Name) and arg.id in self.locals \
-                    and self.param_kinds.get(arg.id, "other") == "other":
+                    and self.param_kinds.get(arg.id, "other") not in ("scalar", "array"):
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
 
@@ -327,6 +345,7 @@ class Analysis:
             return "other"
         arg_kinds = [self.kind_of_node(n, kinds) for n in op.bindings.values()
                      if not (isinstance(n, gast.Constant) and n.value is None)]
+        arg_kinds = [k if k in ("scalar", "array") else "other" for k in arg_kinds]
         if _makes_array(op):    # a NumPy function reads a list or tuple as an array
             arg_kinds = ["array" if k == "other" else k for k in arg_kinds]
         primitive = op.primitive

@@ -23,7 +23,7 @@ from .emit import compile_module, default_values, forget, origin
 from .optimize import lean_primal
 from .errors import SrcadError, UnsupportedSyntaxError
 from .generate import runtime_kind
-from . import compose, runtime
+from . import compose, objects, runtime
 from .forward import ForwardModule
 from .parse import parse_function
 from .reverse import ReverseModule
@@ -151,6 +151,8 @@ class Transform:
                 raise SrcadError(f"srcad differentiates functions and gradients (srcad.grad); "
                                  f"got {fn!r}")
             self.inner = fn
+        elif objects.unbind(fn) is not None and objects.is_callable_value(fn):
+            fn = objects.as_function(fn)    # a bound method or partial: forwarding to it
         elif not inspect.isfunction(fn):    # what is called, never what it wraps
             raise SrcadError(f"srcad transforms a Python function (a def with source); "
                              f"got {fn!r}: write a def that computes it (one calling the "

@@ -388,7 +388,7 @@ def watch(top, dependencies):
         names[f"holder{n}"] = holder
         if holder is top:
             read = f"fn.{key}"
-        elif isinstance(holder, dict):
+        elif isinstance(holder, (dict, types.MappingProxyType)):    # a class's: vars(cls)
             read = f"holder{n}.get({key!r}, MISSING)"
         elif key is None:
             read = f"contents(holder{n})"

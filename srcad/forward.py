@@ -11,7 +11,7 @@ import gast
 from . import rules
 from .dtypes import floating_check
 from .errors import NoDerivativeError
-from .generate import GeneratedModule, Generator, runtime_kind
+from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .syntax import assign, call, const, copy, name
 
 
@@ -191,8 +191,8 @@ class ForwardFunction(Generator):
         tangents = [name(self.grad(bound.arguments[p].id)) for p in wrt]
         generated = self.module.callee(callee, kinds, wrt, (self.function, node))
         self.helpers[generated.jvp_name] = generated
-        value = gast.Call(func=name(generated.jvp_name), args=tangents + list(node.value.args),
-                          keywords=node.value.keywords)
+        value = gast.Call(func=name(generated.jvp_name), args=tangents + list(op.args),
+                          keywords=call_keywords(op))
         if target is None:
             if isinstance(node, gast.Assign):   # the value is not needed, the call's effect is
                 return assign(gast.Tuple(elts=[copy(node.targets[0]), name("_", store=True)],

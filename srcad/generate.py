@@ -7,6 +7,8 @@ from . import rules, runtime
 from .aliasing import may_share
 from .analysis import Analysis
 from .errors import SrcadError
+from .objects import Instance, instance_dependencies, is_constant_kind, value_kind
+from .resolve import UNRESOLVED
 from .shapes import BINARY, UNARY, ShapeInference
 from .syntax import assign, call, name
 from .wrappers import call_signature
@@ -24,13 +26,18 @@ def is_marker(node):
         and isinstance(node.value.value, str) and node.value.value.startswith(COMMENT)
 
 
+def call_keywords(op):
+    """The keyword arguments of a call's Op as the generated call passes them."""
+    return [gast.keyword(arg=k, value=v) for k, v in op.keywords.items()]
+
+
 def runtime_kind(value):
     """The kind of a run-time value, as analysis.py uses kinds."""
     if isinstance(value, (bool, int, float, np.number)):
         return "scalar"
     if isinstance(value, np.ndarray):
         return "scalar" if value.ndim == 0 else "array"
-    return "other"
+    return value_kind(value)
 
 
 class Generator:
@@ -249,9 +256,14 @@ class Generator:
     def node_kind(self, node):
         if isinstance(node, gast.Constant):
             return "scalar" if isinstance(node.value, (int, float)) else "other"
-        if isinstance(node, gast.Name):
-            return self.kinds.get(node.id, "other")
-        return "other"
+        kind = self.kinds.get(node.id, "other") if isinstance(node, gast.Name) else "other"
+        if kind == "other" and isinstance(node, (gast.Name, gast.Attribute)):
+            value = self.analysis.resolver.constant(node)   # a function, an object
+            kind = "other" if value is UNRESOLVED else value_kind(value)
+            if isinstance(kind, Instance):
+                self.function.namespace.watched += instance_dependencies(value)
+            return kind if is_constant_kind(kind) else "other"
+        return kind
 
     def template_names(self, template):
         """Renames that bind a rule's global names to the objects the rule means."""

@@ -25,7 +25,9 @@ LIFTED = weakref.WeakKeyDictionary()   # lifted function -> (FunctionDef tree, f
 
 def lift_nested_defs(function, body, outer_locals):
     """body without its top-level defs, calls passing the free variables; returns
-    (body, {helper name: lifted function})."""
+    (body, {helper name: lifted function}). A lambda assigned to a name, or passed to a
+    user's function, is lifted as the def it stands for (outer_locals loses its name)."""
+    body = _lambdas_as_defs(function, body, outer_locals)
     lifted = {}     # helper name -> (function, names of its extra parameters)
     kept = []
     # the helpers see each other, and what the enclosing function's closure holds, in cells
@@ -125,12 +127,63 @@ class _PassFreeVariables(gast.NodeTransformer):
 
     def visit_Name(self, node):
         if node.id in self.lifted and isinstance(node.ctx, gast.Load) \
-                and not getattr(node, "srcad_lifted_call", False) and self.only is None:
-            _refuse(self.function, node, f"the nested function '{node.id}' used as a value")
+                and not getattr(node, "srcad_lifted_call", False) and self.only is None \
+                and self.lifted[node.id][1]:
+            free = ", ".join(f"'{v}'" for v in self.lifted[node.id][1])
+            raise self.function.error(UnsupportedSyntaxError, node,
+                f"cannot differentiate the nested function '{node.id}' used as a value: it "
+                f"reads {free} of {self.function.name}, which a call through the value "
+                f"would not pass; make them parameters of '{node.id}' and pass them where "
+                "it is called, or define it at module level")
         return node
 
     def visit_FunctionDef(self, node):
         return node     # checked where it is lifted
+
+
+def _lambdas_as_defs(function, body, outer_locals):
+    """body with `name = lambda ...: v` and a lambda passed to a user's function as defs
+    (`def name(...): return v`) before their statement, so that they are lifted as defs
+    are; other lambdas stay, refused where the function is normalized."""
+    from .resolve import is_user_function
+    stored = {}
+    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stored[n.id] = stored.get(n.id, 0) + 1
+    taken = names_in(gast.Module(body=body, type_ignores=[])) | set(function.namespace)
+    defs = {stmt.name for stmt in body if isinstance(stmt, gast.FunctionDef)}
+    out = []
+    for stmt in body:
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Lambda) \
+                and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) \
+                and stored[stmt.targets[0].id] == 1:
+            outer_locals.discard(stmt.targets[0].id)
+            out.append(_as_def(stmt.targets[0].id, stmt.value))
+            continue
+        for call in [n for n in gast.walk(stmt) if isinstance(n, gast.Call)]:
+            func = call.func
+            if not isinstance(func, gast.Name) or func.id in outer_locals - defs \
+                    or not (func.id in defs or is_user_function(function.namespace.get(func.id))):
+                continue
+            for i, arg in enumerate(call.args):
+                if isinstance(arg, gast.Lambda):
+                    fresh, n = f"{func.id}_lambda", 1
+                    while fresh in taken:
+                        n += 1
+                        fresh = f"{func.id}_lambda{n}"
+                    taken.add(fresh)
+                    out.append(_as_def(fresh, arg))
+                    call.args[i] = gast.copy_location(name(fresh), arg)
+        out.append(stmt)
+    return out
+
+
+def _as_def(name_, lambda_):
+    """The def a lambda stands for, at the lambda's line."""
+    node = gast.FunctionDef(name=name_, args=lambda_.args, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[],
+                            body=[gast.copy_location(gast.Return(value=lambda_.body), lambda_)])
+    return gast.copy_location(node, lambda_)
 
 
 def _refuse(function, node, construct):

@@ -139,6 +139,7 @@ class Namespace(dict):
                 self.pop(name, None)    # hides a global or builtin of that name, as in Python
         self.fn = fn
         self.read = {}      # name -> what it was bound to when first looked up
+        self.watched = []   # further (holder, key, object) bindings, such as a method's
 
     def get(self, key, default=None):
         value = dict.get(self, key, MISSING)
@@ -162,7 +163,7 @@ class Namespace(dict):
             else:   # a builtin stays one while no global of that name appears
                 found.append((self.fn.__globals__, key,
                               self.fn.__globals__.get(key, MISSING)))
-        return found
+        return found + self.watched
 
 
 def _namespace(fn):

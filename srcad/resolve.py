@@ -6,6 +6,7 @@ and classifies the operation, so that analysis and the transformers can ask
 one question per statement: which rule applies, and to which arguments.
 """
 import ast
+import functools
 import inspect
 import operator
 import types
@@ -13,7 +14,7 @@ import types
 import gast
 import numpy as np
 
-from . import rules, runtime
+from . import objects, rules, runtime
 from .errors import NoDerivativeError
 from .rules.numpy import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE_ATTRIBUTES,
                           NONDIFFERENTIABLE_METHODS)
@@ -110,11 +111,13 @@ class Resolver:
     calling a method on it waits for its kind (Resolver.method_of).
     """
 
-    def __init__(self, function, local_names, assignments):
+    def __init__(self, function, local_names, assignments, values=None, name_object=None):
         self.function = function
         self.locals = local_names
         self.assignments = assignments  # local -> the values assigned to it (None: not by =)
         self.bound = {}
+        self.values = values or {}      # parameter -> the function its kind says it holds
+        self.name_object = name_object  # object -> a gast.Name generated code reads it by
 
     def constant(self, node):
         """The object node refers to whenever the function runs, or UNRESOLVED: a global
@@ -127,7 +130,11 @@ class Resolver:
                 return self.bound_object(node.id)
             return self.function.namespace.get(node.id, UNRESOLVED)
         if isinstance(node, gast.Attribute):
-            return _attribute(self.constant(node.value), node.attr)
+            base = self.constant(node.value)
+            value = _attribute(base, node.attr)
+            if value is not UNRESOLVED:
+                self.watch_attribute(base, node.attr)
+            return value
         if isinstance(node, gast.Call) and not node.keywords and len(node.args) in (2, 3) \
                 and self.constant(node.func) is getattr:
             base, attr, *default = [self.constant(a) for a in node.args]
@@ -143,9 +150,22 @@ class Resolver:
             self.bound[local] = UNRESOLVED      # until proven (and on a cycle)
             values = [UNRESOLVED if v is None else self.constant(v)
                       for v in self.assignments.get(local) or [None]]
+            if local in self.values and len(values) == 1 and values[0] is UNRESOLVED:
+                values = [self.values[local]]   # a parameter never assigned: its function
             if all(v is values[0] for v in values):
                 self.bound[local] = values[0]
         return self.bound[local]
+
+    def watch_attribute(self, base, attr):
+        """Note what `base.attr` (resolved now) depends on: for a user's class or object,
+        the bindings along the class's MRO, and the object's own attributes."""
+        cls = base if isinstance(base, type) else type(base)
+        if isinstance(base, types.ModuleType) or not objects.is_callable_value(cls):
+            return
+        watched = self.function.namespace.watched
+        watched += objects.method_dependencies(cls, attr)
+        if not isinstance(base, type):
+            watched += objects.instance_dependencies(base)
 
     def is_global(self, node):
         """Whether node is a global value: a name of the namespace, a local bound to an
@@ -202,6 +222,9 @@ class Resolver:
         if isinstance(func, gast.Attribute) and not self.is_global(func):
             return self.method(value, func.value, func.attr, args, keywords)
         target = self.constant(func)
+        if target is UNRESOLVED and self.local_partial(func) is not None:
+            fn, leading, bound = self.local_partial(func)
+            return self.primitive(fn, leading + args, {**bound, **keywords}, value)
         if target is UNRESOLVED:
             return self.unresolved(value, func)
         if target is getattr and len(args) == 2 and not keywords \
@@ -212,6 +235,34 @@ class Resolver:
             return self.method_of(Op("method", value, args=[func.value] + args,
                                      keywords=keywords, attr=method), "array")
         return self.primitive(target, args, keywords, value)
+
+    def local_partial(self, func):
+        """(function, leading argument nodes, keyword argument nodes) where func is a local
+        assigned once, `h = functools.partial(f, a, k=b)`, with f a function srcad can call
+        and each argument a constant, a global or a parameter the function never assigns:
+        then `h(x)` is `f(a, x, k=b)` (the arguments are the same values at both). Else None."""
+        if not isinstance(func, gast.Name) or func.id not in self.locals:
+            return None
+        made = self.assignments.get(func.id) or [None]
+        made = made[0] if len(made) == 1 else None
+        if not isinstance(made, gast.Call) or not made.args \
+                or self.constant(made.func) is not functools.partial \
+                or any(isinstance(a, gast.Starred) for a in made.args) \
+                or any(k.arg is None for k in made.keywords):
+            return None
+        fn = self.constant(made.args[0])
+        params = _params(self.function.node)
+
+        def invariant(node):
+            return isinstance(node, gast.Constant) or self.is_global(node) \
+                or isinstance(node, gast.Name) and node.id in params \
+                and self.assignments.get(node.id) == [None]
+
+        values = made.args[1:] + [k.value for k in made.keywords]
+        if fn is UNRESOLVED or not objects.is_callable_value(fn) \
+                or not all(invariant(v) for v in values):
+            return None
+        return fn, list(made.args[1:]), {k.arg: k.value for k in made.keywords}
 
     def unresolved(self, value, func):
         text = ast.unparse(gast.gast_to_ast(func))
@@ -261,6 +312,8 @@ class Resolver:
         else unknown."""
         receiver, *args = op.args
         attr = op.attr
+        if isinstance(kind, objects.Instance):
+            return self.instance_method(op, kind)
         if kind not in ("array", "scalar"):
             shown = ast.unparse(gast.gast_to_ast(receiver))
             instead = f"np.{attr}({shown}, ...)" if hasattr(np, attr) \
@@ -280,6 +333,31 @@ class Resolver:
             return Op("zero", op.node, description=f"'.{attr}()'")
         return Op("unknown", op.node, description=f"method '.{attr}()'")
 
+    def instance_method(self, op, kind):
+        """The call of a method on an object of a user's class: of the function the class
+        defines, specialized like any call of it; refused where the object's own
+        attribute hides it, or where the class's attribute is no function."""
+        receiver, *args = op.args
+        shown = f"{ast.unparse(gast.gast_to_ast(receiver))}.{op.attr}"
+        if op.attr in kind.shadowed:
+            return Op("unknown", op.node, description=f"'{shown}'", reason=(
+                f"the object's own attribute '{op.attr}' hides the method of its class "
+                f"{kind.cls.__qualname__}, and srcad cannot prove what it holds: call "
+                f"{kind.cls.__qualname__}.{op.attr} (or a function) by its own name"))
+        fn, how = objects.method(kind.cls, op.attr)
+        if fn is None:
+            return Op("unknown", op.node, description=f"'{shown}'", reason=(
+                f"srcad cannot prove what '{shown}' calls: {how}; call a function by its "
+                "own name"))
+        self.function.namespace.watched += objects.method_dependencies(kind.cls, op.attr)
+        if how == "static":
+            leading = []
+        elif how == "class":
+            leading = [self.name_object(kind.cls)]
+        else:
+            leading = [receiver]
+        return self.primitive(fn, leading + args, op.keywords, op.node)
+
     def primitive(self, target, args, keywords, node):
         label = _label(target)
         template = (rules.ADJOINTS.get(target) or rules.TANGENTS.get(target)) \
@@ -290,6 +368,14 @@ class Resolver:
             ufunc_out = isinstance(target, np.ufunc) and len(args) > target.nin
             self.check_out(node, label, keywords, ufunc_out)
             return Op("zero", node, description=label, primitive=target)
+        if self.name_object is not None and objects.is_callable_value(target) \
+                and objects.unbind(target) is not None:
+            # a method bound to an object, a functools.partial: a call of its function
+            fn, leading, bound_keywords = objects.unbind(target)
+            leading = [self.name_object(v) for v in leading]
+            bound_keywords = {k: self.name_object(v) for k, v in bound_keywords.items()}
+            return self.primitive(fn, leading + list(args), {**bound_keywords, **keywords},
+                                  node)
         if is_user_function(target):
             unreadable = _unreadable_parameters(target)
             if unreadable is None:

@@ -26,7 +26,7 @@ from . import rules, runtime
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
-from .generate import GeneratedModule, Generator, is_marker, runtime_kind
+from .generate import GeneratedModule, Generator, call_keywords, is_marker, runtime_kind
 from .optimize import optimize
 from .shapes import broadcast, matmul_shape
 from .syntax import assign, call, const, copy, name, names_in
@@ -357,8 +357,7 @@ class ReverseFunction(Generator):
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),
-                          args=[name(self.stack)] + list(node.value.args),
-                          keywords=node.value.keywords)
+                          args=[name(self.stack)] + list(op.args), keywords=call_keywords(op))
         primal = assign(target, value)
         primal.lineno = node.lineno
         primal.op = op

@@ -5,7 +5,7 @@ it to differentiate the undecorated function in the wrapper's place. A wrapper
 with parameters of its own is differentiated like any function; one taking
 `*args, **kwargs` that only forwards them to the function it wraps takes that
 function's parameters. What srcad cannot read that way (a wrapper using
-`args` otherwise, a cache, a callable object, a functools.partial) is refused,
+`args` otherwise, a cache, a callable object) is refused,
 at the user's line where there is one. Gradients are checked against central
 differences (oracle.py).
 """
@@ -338,17 +338,6 @@ def uses_doubled_object(x):
     return doubled_object(x) + x  # MARK
 
 
-def _scaled(x, a):
-    return a * x * x
-
-
-scaled_partial = functools.partial(_scaled, a=2.0)
-
-
-def uses_partial(x):
-    return scaled_partial(x) + x  # MARK
-
-
 def test_cached_helper_on_a_differentiated_value_is_refused_at_the_call():
     with pytest.raises(srcad.NoDerivativeError) as info:
         srcad.grad(uses_cached_on_active)(1.5)
@@ -359,15 +348,14 @@ def test_cached_helper_on_constants_runs():
     assert check_grad(uses_cached_on_constant, 1.5) == pytest.approx(6.0)
 
 
-@pytest.mark.parametrize("f", [uses_doubled_object, uses_partial], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", [uses_doubled_object], ids=lambda f: f.__name__)
 def test_callable_objects_called_inside_are_refused_at_the_call(f):
     with pytest.raises(srcad.NoDerivativeError) as info:
         srcad.grad(f)(1.5)
     assert_located(info.value, f, "# MARK")
 
 
-@pytest.mark.parametrize("obj", [cached, doubled_object, scaled_partial],
-                         ids=["lru_cache", "callable object", "partial"])
+@pytest.mark.parametrize("obj", [cached, doubled_object], ids=["lru_cache", "callable object"])
 def test_transform_of_a_non_function_is_refused_not_unwrapped(obj):
     for transform in (srcad.grad, srcad.jvp, srcad.value_and_grad):
         with pytest.raises(srcad.SrcadError, match="write a def"):

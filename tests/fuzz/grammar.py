@@ -42,6 +42,11 @@ of code people write that srcad may or may not support:
   walrus, global, assert, match, del, starred unpacking, for-else, async
   def, generator expressions, conversions);
 * ``no_return``: f returns nothing.
+* ``objects``: a module-level class and its instance (methods reading
+  ``self``'s data, ``@staticmethod``, ``@classmethod``, ``Class.method(obj,
+  v)``), NamedTuples and dataclasses built in f and read by field, loops over
+  ``dict.items()``/``.values()``, and functions as values (``apply_twice(fn,
+  v)`` with a NumPy function, a helper, a lambda or a ``functools.partial``).
 
 Each construct a program uses is recorded in ``Program.constructs`` for the
 per-construct statistics.
@@ -58,7 +63,8 @@ DIFF_PARAMS = ("x", "y", "W", "s")
 # probability that a program draws each feature
 FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
             "transform": 0.15, "state": 0.2, "notebook": 0.1, "rules": 0.45,
-            "custom_rule": 0.1, "inputs": 0.3, "exotic": 0.12, "no_return": 0.03}
+            "custom_rule": 0.1, "inputs": 0.3, "exotic": 0.12, "no_return": 0.03,
+            "objects": 0.2}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
@@ -224,7 +230,8 @@ class ProgramGenerator:
                    "builtin": 1.2 if "builtins" in self.features and kind in ("S", "N") else 0,
                    "transform": 1.5 if any(k == kind for _, k, _ in self.transforms) else 0,
                    "custom": 1.2 if self.customs else 0,
-                   "exotic": 0.6 if "exotic" in self.features and kind == "S" else 0}
+                   "exotic": 0.6 if "exotic" in self.features and kind == "S" else 0,
+                   "object": 1.2 if "objects" in self.features and kind in ("S", "N") else 0}
         choice = self.rng.choices(list(weights), weights=list(weights.values()))[0]
         if choice == "unary":
             return self.unary(self.expr(kind, scope, depth - 1))
@@ -262,6 +269,8 @@ class ProgramGenerator:
             return f"{self.rng.choice(self.customs)}({self.expr(kind, scope, depth - 1)})"
         if choice == "exotic":
             return self.exotic_expr(scope, depth)
+        if choice == "object":
+            return self.object_expr(kind, scope, depth)
         return self.special(kind, scope, depth)
 
     def unary(self, e):
@@ -623,6 +632,43 @@ class ProgramGenerator:
             return self.unary(self.poly_expr(depth - 1, extra))
         op = self.rng.choice(["+", "-", "*"])
         return f"({self.poly_expr(depth - 1, extra)}) {op} ({self.poly_expr(depth - 1, extra)})"
+
+    # --- objects, pytrees and functions as values -------------------------------------
+    def make_objects(self):
+        scale = self.const()
+        self.module += [
+            "class Model:", "    def __init__(self, scale):", "        self.scale = scale",
+            f"        self.A = np.linspace(-1.0, 1.0, {self.n})", "",
+            "    def predict(self, v):", "        return np.tanh(v * self.scale) + self.A * 0.1",
+            "", "    def energy(self, v):", "        return np.sum(self.predict(v) ** 2)", "",
+            "    @staticmethod", "    def square(v):", "        return v * v", "",
+            "    @classmethod", "    def double(cls, v):", "        return 2.0 * v", "",
+            f"MODEL = Model({scale})", "",
+            "class Pair(typing.NamedTuple):", "    w: np.ndarray", "    b: float", "",
+            "@dataclasses.dataclass", "class Params:", "    w: np.ndarray", "    b: float", "",
+            "def apply_twice(fn, v):", "    return fn(fn(v))", ""]
+
+    def object_expr(self, kind, scope, depth):
+        d1 = depth - 1
+        n, sc = self.expr("N", scope, d1), self.expr("S", scope, d1)
+        if kind == "N":
+            fn = self.rng.choice(["np.tanh", "lambda t: t * 0.5 + 1.0",
+                                  "functools.partial(np.multiply, 0.5)", "Model.square"])
+            name, form = self.rng.choice([
+                ("method", f"MODEL.predict({n})"), ("staticmethod", f"Model.square({n})"),
+                ("classmethod", f"MODEL.double({n})"),
+                ("function value", f"apply_twice({fn}, {n})"),
+                ("namedtuple", f"Pair({n}, {sc}).w * Pair(w={n}, b={sc}).b"),
+                ("dataclass", f"Params(w={n}, b={sc}).w + Params({n}, {sc}).b")])
+        else:
+            name, form = self.rng.choice([
+                ("method", f"MODEL.energy({n})"), ("class method call", f"Model.energy(MODEL, {n})"),
+                ("attribute", f"MODEL.scale * ({sc})"),
+                ("dict items", f"sum(v * 2.0 for _, v in {{'a': {sc}, 'b': {sc}}}.items())"),
+                ("dict values", f"sum(np.sum(v) for v in {{'a': {n}, 'b': {sc}}}.values())"),
+                ("dataclass", f"np.sum(Params(w={n}, b={sc}).w) * Params({n}, {sc}).b")])
+        self.tag(f"object:{name}")
+        return form
 
     # --- nested helpers ----------------------------------------------------------------
     def make_nested(self, lines, scope):
@@ -1107,6 +1153,8 @@ class ProgramGenerator:
             self.make_custom_rule()
         if "transform" in self.features:
             self.make_transforms()
+        if "objects" in self.features:
+            self.make_objects()
         self.make_helpers()
         body = self.body()
         header = []
@@ -1127,8 +1175,8 @@ class ProgramGenerator:
         src.append("def f(x, y, W, s, d, k, flag):")
         src += body
         text = "\n".join(src) + "\n"
-        imports = [f"import {m}" for m in ("functools", "math", "operator", "scipy.special",
-                                            "scipy.stats", "srcad")
+        imports = [f"import {m}" for m in ("dataclasses", "functools", "math", "operator",
+                                            "scipy.special", "scipy.stats", "srcad", "typing")
                    if re.search(rf"\b{re.escape(m)}\.", text + "".join(self.cells))
                    and f"import {m}" not in text]
         return Program(seed=self.seed, source="\n".join(imports + [text]) if imports else text,
