@@ -8,62 +8,68 @@ and refuses exactly those reads. Reads made before the write are fine: the
 backward pass restores every written element in reverse order, so each
 name sees the memory it saw in the forward run.
 
-The walk is flow-sensitive: assigning a new value to `a` ends its sharing,
+The walk follows memory, not names: each name may be (or view) some pieces
+of memory, each named after the statement that made it; a container's
+memory holds the memory put into it. A write through a name changes its
+memory, and every other name that reaches that memory is stale until it is
+bound again. The walk is flow-sensitive: assigning a new value to a name
+ends its sharing (`x = s[i]` after `x` was an argument is a new value),
 branches join their facts, and a loop body is walked until its facts stop
 growing, so that a value shared in one iteration and read in the next is
-caught too.
+caught too. Memory made again by a statement in a loop is new memory: what
+the statement made before is renamed as older memory.
 """
 import builtins
+import inspect
 import math
 import operator
 
 import gast
 import numpy as np
 
-from .errors import UnsupportedSyntaxError
+from .errors import SrcadError, UnsupportedSyntaxError
 from .normalize import local_names
+from .rules.numpy import returns_fresh
+from .runtime import stop_gradient
 from .syntax import names_in
 
-# Primitives whose result is new memory, never a view of an argument.
-FRESH = {np.dot, np.matmul, np.outer, np.inner, np.tensordot, np.kron, np.copy, np.array,
-         np.concatenate, np.stack, np.hstack, np.vstack, np.where, np.clip, np.sum, np.mean,
-         np.prod, np.max, np.min, np.amax, np.amin, np.cumsum, np.cumprod,
-         "ndarray.copy", "ndarray.astype"}
 FRESH_MODULES = {math.__name__, operator.__name__, "_operator", builtins.__name__}
 
 
 def may_share(op):
     """Whether an operation's result may share memory with one of its inputs."""
-    if op.kind in ("copy", "subscript", "call", "literal", "unknown"):
+    if op.kind in ("copy", "subscript", "field", "call", "literal", "unknown"):
         return True
     if op.kind != "rule":
         return False
     primitive = op.primitive
-    return not (isinstance(primitive, np.ufunc) or primitive in FRESH
+    return not (returns_fresh(primitive, op.keywords)
                 or getattr(primitive, "__module__", None) in FRESH_MODULES)
 
 
 class Facts:
-    """Which names may share memory, and which have been changed through another name.
+    """Which memory each name may be, what memory holds, and which names a write changed.
 
-    Two names are linked when they may be views of the same memory (or the
-    same object); a name is inside a container when the container holds it
-    (`xs = [a]`, `xs.append(a)`). A write changes what is linked to the
-    written name and the containers holding it, not the container's elements.
+    Memory is named `<argument p>` for a parameter's (the caller's), `<outer n>`
+    for a module-level or closure value's, and after the statement that made
+    it otherwise. A container's memory holds the memory of what is put into it
+    (`xs = [a]`, `xs.append(a)`). A write changes the written name's memory:
+    every name reaching it, itself or through containers, changes; a container's
+    elements do not.
     """
 
-    def __init__(self, links=None, inside=None, stale=None):
-        self.links = links or {}    # name -> names it may share memory with directly
-        self.inside = inside or {}  # name -> containers that hold it
+    def __init__(self, memory=None, holds=None, stale=None):
+        self.memory = memory or {}  # name -> the memory it may be, or be a view of
+        self.holds = holds or {}    # memory -> the memory held in it
         self.stale = stale or {}    # name -> (write statement, name written through)
 
     def copy(self):
-        return Facts({k: set(v) for k, v in self.links.items()},
-                     {k: set(v) for k, v in self.inside.items()}, dict(self.stale))
+        return Facts({k: set(v) for k, v in self.memory.items()},
+                     {k: set(v) for k, v in self.holds.items()}, dict(self.stale))
 
     def join(self, other):
         joined = self.copy()
-        for mine, theirs in ((joined.links, other.links), (joined.inside, other.inside)):
+        for mine, theirs in ((joined.memory, other.memory), (joined.holds, other.holds)):
             for k, v in theirs.items():
                 mine.setdefault(k, set()).update(v)
         for k, v in other.stale.items():
@@ -71,52 +77,52 @@ class Facts:
         return joined
 
     def same(self, other):
-        return self.links == other.links and self.inside == other.inside \
+        return self.memory == other.memory and self.holds == other.holds \
             and self.stale.keys() == other.stale.keys()
 
-    def rebind(self, var):
-        """var gets a new value; what it connected stays connected without it."""
-        neighbours = self.links.pop(var, set())
-        for n in neighbours:
-            self.links[n].discard(var)
-            self.links[n] |= neighbours - {n}
-        holders = self.inside.pop(var, set())
-        for n in neighbours:
-            self.inside.setdefault(n, set()).update(holders)
-        for held in self.inside.values():
-            if var in held:
-                held.discard(var)
-                held |= neighbours
+    def bind(self, var, memory):
+        """var gets a new value, which may be (or view) this memory."""
+        self.memory[var] = set(memory)
         self.stale.pop(var, None)
 
-    def link(self, a, b):
-        if a != b:
-            self.links.setdefault(a, set()).add(b)
-            self.links.setdefault(b, set()).add(a)
+    def renew(self, made):
+        """A statement makes its memory again: what it made before is older memory."""
+        older = made + "'"
+        for sets in (self.memory.values(), self.holds.values()):
+            for s in sets:
+                if made in s:
+                    s.discard(made)
+                    s.add(older)
+        if made in self.holds:
+            self.holds.setdefault(older, set()).update(self.holds.pop(made))
 
-    def put(self, element, container):
-        if element != container:
-            self.inside.setdefault(element, set()).add(container)
+    def reach(self, var):
+        """The memory var's value may be or view, and all memory held in that."""
+        found = set(self.memory.get(var, ()))
+        todo = list(found)
+        while todo:
+            for m in self.holds.get(todo.pop(), ()):
+                if m not in found:
+                    found.add(m)
+                    todo.append(m)
+        return found
+
+    def reach_all(self, names):
+        return set().union(*[self.reach(n) for n in names])
 
     def changed_by_write(self, var):
         """Names whose value a write through var changes, var excluded."""
-        seen, todo = {var}, [var]
-        while todo:
-            v = todo.pop()
-            for n in self.links.get(v, set()) | self.inside.get(v, set()):
-                if n not in seen:
-                    seen.add(n)
-                    todo.append(n)
-        return seen - {var}
+        written = self.memory.get(var, set())
+        return {n for n in self.memory if n != var and self.reach(n) & written}
 
 
 def _outer(name):
-    """A name (never a variable's) for the memory of a module-level or closure value."""
+    """The name of the memory of a module-level or closure value."""
     return f"<outer {name}>"
 
 
 def _caller(param):
-    """A name (never a variable's) for the caller's memory behind a callee's parameter."""
+    """The name of the caller's memory behind a parameter."""
     return f"<argument {param}>"
 
 
@@ -128,15 +134,18 @@ class SharingCheck:
         self.user_names = local_names(self.function.node)
         self.containers = _containers(analysis)
         self.is_callee = is_callee
+        self.returned = set()       # the memory the function's results may reach
 
     def start(self):
-        """The facts on entry: in a called function each parameter shares memory with
-        the caller's argument, which the caller goes on reading by its own name."""
+        """The facts on entry: each parameter is its caller's memory, which in a called
+        function the caller goes on reading by its own name."""
         facts = Facts()
-        if self.is_callee:
-            for p in self.analysis.params:
-                if self.analysis.param_kinds.get(p) != "scalar":
-                    facts.link(p, _caller(p))
+        for p in self.analysis.params:
+            kind = self.analysis.param_kinds.get(p)
+            if kind != "scalar":
+                facts.bind(p, {_caller(p)})
+            if kind not in ("scalar", "array"):     # a list's items: its own memory
+                facts.holds[_caller(p)] = {_caller(p)}
         return facts
 
     def block(self, body, facts):
@@ -154,11 +163,13 @@ class SharingCheck:
                     # `v += e` on an array writes into v's memory (normalized to a
                     # rebinding): names sharing it change, and v no longer does
                     self.written(target.id, stmt, facts, augmented=True)
-                self.bind(target.id, stmt.op, facts)
+                self.bind(target.id, stmt, facts)
             else:
-                self.written(target.value.id, stmt, facts)
-                if isinstance(stmt.value, gast.Name) and stmt.value.id in self.locals:
-                    facts.put(stmt.value.id, target.value.id)
+                base = target.value.id
+                self.written(base, stmt, facts)
+                if isinstance(stmt.value, gast.Name) and stmt.value.id in self.locals \
+                        and self.analysis.kinds.get(base) != "array":   # arrays copy it in
+                    self.put(facts.memory.get(stmt.value.id, ()), base, facts)
         elif isinstance(stmt, gast.Expr):
             self.check_reads(stmt, names_in(stmt.value), facts)
             op = getattr(stmt, "op", None)
@@ -166,7 +177,7 @@ class SharingCheck:
                 receiver = stmt.value.func.value.id
                 self.written(receiver, stmt, facts)
                 for n in names_in(stmt.value.args[0]) & self.locals if stmt.value.args else ():
-                    facts.put(n, receiver)
+                    self.put(facts.memory.get(n, ()), receiver, facts)
         elif isinstance(stmt, gast.If):
             self.check_reads(stmt, names_in(stmt.test), facts)
             return self.block(stmt.body, facts.copy()).join(self.block(stmt.orelse, facts))
@@ -180,49 +191,129 @@ class SharingCheck:
                 facts = after
         elif isinstance(stmt, gast.Return):
             self.check_reads(stmt, names_in(stmt), facts)
+            self.returned |= facts.reach_all(names_in(stmt))
         return facts
 
-    def bind(self, var, op, facts):
-        facts.rebind(var)
-        if op.kind == "literal":
-            for n in names_in(op.node) & self.locals:
-                facts.put(n, var)
-        elif op.kind == "subscript" and isinstance(op.node.value, gast.Name):  # not "abc"[1:]
-            base = op.node.value.id
-            if base in self.containers:
-                facts.put(var, base)     # an element, held by the container
-                for n in [n for n, held in facts.inside.items() if base in held]:
-                    facts.link(var, n)   # and maybe one of the values put into it
-            elif base in self.locals:
-                facts.link(var, base)
-        elif may_share(op):
-            for n in names_in(op.node) & self.locals:
-                facts.link(var, n)
-        if may_share(op) or op.kind == "zero" and isinstance(op.node, (
-                gast.Name, gast.Attribute, gast.Subscript)):
-            for n in names_in(op.node) - self.locals:   # a module-level or closure value
-                if hasattr(type(self.function.namespace.get(n)), "__setitem__"):
-                    facts.link(var, _outer(n))
+    def put(self, memory, container, facts):
+        """The container's memory now holds this memory too."""
+        for m in facts.memory.get(container, ()):
+            facts.holds.setdefault(m, set()).update(memory)
+
+    def bind(self, var, stmt, facts):
+        op = stmt.op
+        made = f"<made by {id(stmt)}>"
+        facts.renew(made)
+        node = op.node
+        fresh = self.fresh(op)
+        shared = set()
+        if op.kind == "copy" and node.id in self.locals:
+            memory = set(facts.memory.get(node.id, ()))
+        elif op.kind == "literal":
+            memory = {made}
+            held = set()
+            for n in names_in(node) & self.locals:
+                held |= facts.memory.get(n, set())
+            facts.holds[made] = held | self.outer_memory(node)
+        elif op.kind == "subscript" and isinstance(node.value, gast.Name) \
+                and node.value.id in self.containers:
+            # an element: memory put into the container, or one of its own
+            base = node.value.id
+            memory = {made} | set().union(*[facts.holds.get(m, set())
+                                             for m in facts.memory.get(base, ())])
+            self.put({made}, base, facts)
+        elif op.kind == "call":
+            memory = {made} | self.call_memory(op, facts)
+        elif fresh:
+            memory = {made}
+            if op.kind == "rule" and not returns_fresh(op.primitive, op.keywords):
+                facts.holds[made] = self.items(node, facts)     # not an array's
+        else:
+            memory = {made} | facts.reach_all(names_in(node) & self.locals)
+        if op.kind != "literal" and (not fresh or op.kind == "zero" and isinstance(
+                node, (gast.Name, gast.Attribute, gast.Subscript))):
+            shared = self.outer_memory(node)
+        facts.bind(var, memory | shared)
+
+    def fresh(self, op):
+        """Whether an operation's result is new memory: a value without a derivative (but
+        what stop_gradient returns: its argument), a NumPy function's result in new
+        memory, or a result of math, operator and builtins (but what max and min return:
+        one of their arguments), which holds at most the items of its operands."""
+        if op.kind == "zero":
+            return op.primitive is not stop_gradient
+        if op.kind != "rule":
+            return False
+        primitive = op.primitive
+        return returns_fresh(primitive, op.keywords) or \
+            getattr(primitive, "__module__", None) in FRESH_MODULES \
+            and primitive not in (builtins.max, builtins.min)
+
+    def items(self, node, facts):
+        """The memory held in the values node names: `list(xs)` and `xs + ys` hold it too.
+        The items of an argument or a module-level value that is not an array are the
+        argument's or value's own memory, as far as srcad knows."""
+        held = set()
+        for n in names_in(node) & self.locals:
+            for m in facts.memory.get(n, ()):
+                held |= facts.holds.get(m, set())
+        return held | {m for m in self.outer_memory(node)
+                       if not isinstance(self.function.namespace.get(m[7:-1]), np.ndarray)}
+
+    def outer_memory(self, node):
+        """The memory of the module-level or closure values node names that can change."""
+        return {_outer(n) for n in names_in(node) - self.locals
+                if hasattr(type(self.function.namespace.get(n)), "__setitem__")}
+
+    def call_memory(self, op, facts):
+        """The memory a call of the user's function may return: its arguments' for the
+        parameters whose memory the function's result reaches (all where that is not
+        proven), and the module-level values it returns."""
+        names = [n for a in list(op.args) + list(op.keywords.values())
+                 for n in names_in(a) & self.locals]
+        everything = facts.reach_all(names)
+        if not everything:
+            return set()
+        try:
+            bound = inspect.signature(op.callee).bind(*op.args, **op.keywords).arguments
+        except (TypeError, ValueError):
+            return everything
+        kinds = {p: _node_kind(a, self.analysis) for p, a in bound.items()}
+        returned = returned_memory(op.callee, kinds, self.analysis.forward)
+        if returned is None:
+            return everything
+        memory = {m for m in returned if m.startswith("<outer ")}
+        for p in inspect.signature(op.callee).parameters:
+            if _caller(p) not in returned:
+                continue
+            if p not in bound:      # a default value: the function's own, kept between calls
+                memory.add(_outer(p))
+                continue
+            arg = bound[p]
+            args = arg if isinstance(arg, (tuple, list)) else \
+                arg.values() if isinstance(arg, dict) else [arg]
+            memory |= facts.reach_all(set().union(*[names_in(a) for a in args]) & self.locals)
+        return memory
 
     def written(self, var, stmt, facts, augmented=False):
-        changed = facts.changed_by_write(var)
+        written = facts.memory.get(var, set())
         for p in self.analysis.params if self.is_callee else ():
             # A called function changing its caller's array: a direct `p[i] = v` is
             # handled by the transformers (refused in reverse mode where p is
             # differentiated); through another name, or by `p += v` (which srcad
             # rebinds), the caller would not see the change.
-            if _caller(p) in changed and (augmented or var != p and p in self.analysis.varied):
+            if _caller(p) in written and (augmented or var != p and p in self.analysis.varied):
                 raise self.function.error(UnsupportedSyntaxError, stmt,
                     f"cannot differentiate this in-place update of the argument '{p}' "
                     f"{'' if var == p else f'through {var!r} '}inside a called function: "
                     "return the new value instead (write `v = v + e`, not `v += e`)")
-        for n in changed:
-            if n.startswith("<outer "):
+        for m in sorted(written):
+            if m.startswith("<outer "):
                 raise self.function.error(UnsupportedSyntaxError, stmt,
                     f"cannot differentiate this in-place write into '{var}': it changes "
-                    f"the module-level or closure value '{n[7:-1]}', whose memory it "
+                    f"the module-level or closure value '{m[7:-1]}', whose memory it "
                     "shares, and srcad would undo that when taking the derivative; take a "
-                    f"copy (np.copy({n[7:-1]})) and write into it")
+                    f"copy (np.copy({m[7:-1]})) and write into it")
+        for n in facts.changed_by_write(var):
             facts.stale.setdefault(n, (stmt, var))
 
     def check_reads(self, stmt, names, facts):
@@ -247,7 +338,60 @@ def _containers(analysis):
     return {v for v, k in kinds.items() if k == {"literal"} and v not in analysis.params}
 
 
+def _node_kind(node, analysis):
+    """The kind of a call's argument, as the called function's parameter gets it."""
+    if isinstance(node, gast.Constant):
+        return "scalar" if type(node.value) in (int, float, bool) else "other"
+    if isinstance(node, gast.Name) and node.id in analysis.locals:
+        return analysis.kinds.get(node.id, "other")
+    return "other"
+
+
+_SUMMARIZED = set()     # functions being summarized: a recursive call proves nothing
+_summaries = None       # {(function, kinds, mode): its returned memory}, during one check
+
+
+def returned_memory(fn, param_kinds, forward):
+    """The memory a user's function's result may reach, as `<argument p>` for its
+    parameters' and `<outer n>` for module-level values'; None where not proven."""
+    from .analysis import Analysis
+    from .normalize import normalize
+    from .parse import parse_function
+    key = (fn, tuple(sorted(param_kinds.items(), key=str)), forward)
+    try:
+        return _summaries[key]
+    except (KeyError, TypeError):   # not found, or kinds that do not hash
+        pass
+    if fn in _SUMMARIZED:
+        return None
+    _SUMMARIZED.add(fn)
+    try:
+        function = parse_function(fn)
+        analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
+        check = SharingCheck(analysis, is_callee=True)
+        check.block(analysis.tree.body, check.start())
+        returned = {m for m in check.returned if m.startswith(("<argument ", "<outer "))}
+    except SrcadError:      # refused where the call is transformed, if it is
+        returned = None
+    finally:
+        _SUMMARIZED.discard(fn)
+    try:
+        _summaries[key] = returned
+    except TypeError:
+        pass
+    return returned
+
+
 def check_sharing(analysis, is_callee=False):
-    """Refuse reads of memory changed in place through another name."""
-    check = SharingCheck(analysis, is_callee)
-    check.block(analysis.tree.body, check.start())
+    """Refuse reads of memory changed in place through another name. Functions called
+    are summarized once per check (nothing they depend on changes during it)."""
+    global _summaries
+    outermost = _summaries is None
+    if outermost:
+        _summaries = {}
+    try:
+        check = SharingCheck(analysis, is_callee)
+        check.block(analysis.tree.body, check.start())
+    finally:
+        if outermost:
+            _summaries = None

@@ -28,6 +28,7 @@ from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker, runtime_kind
 from .optimize import optimize
+from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
 from .syntax import assign, call, const, copy, name, names_in
 
@@ -660,11 +661,6 @@ class AdjointShapes:
         return self.shape_of(node, dict.fromkeys(made, ())) == ()
 
 
-FRESH = {"full", "outer", "zeros", "zeros_like", "ones", "ones_like", "dot", "matmul",
-         "where", "tensordot", "einsum", "sum", "cumsum", "multiply", "add", "subtract",
-         "divide", "negative", "exp", "log", "copy", "array"}
-
-
 def _sharing(body, helpers):
     """{name: names (or call pieces) whose memory the name's value may share}, from
     every assignment of the adjoint."""
@@ -686,8 +682,9 @@ def _may_share(expr, helpers):
     if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Constant)):
         return set()
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) \
-            and expr.func.attr in FRESH and isinstance(expr.func.value, gast.Name) \
-            and helpers.get(expr.func.value.id) is numpy:
+            and isinstance(expr.func.value, gast.Name) \
+            and helpers.get(expr.func.value.id) is numpy \
+            and returns_fresh(getattr(numpy, expr.func.attr, None), [k.arg for k in expr.keywords]):
         return set()
     skip = set()
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):

@@ -1103,3 +1103,28 @@ nondifferentiable(
 )
 nondifferentiable(np.random.randn, np.random.rand,
                   reason="random numbers from a shape: their values do not depend on it")
+
+
+# -- results in new memory -------------------------------------------------------------
+# Functions (and ndarray methods, by their rules' names) whose result is always new
+# memory, never one of their arguments or a view of one; every ufunc's is too. A
+# function missing here may return a view: srcad checks in-place writes into its result
+# against its arguments (aliasing.py) and copies where an adjoint may share it.
+FRESH = {
+    np.array, np.copy, np.full, np.full_like, np.zeros, np.zeros_like, np.ones,
+    np.ones_like, np.empty, np.empty_like, np.eye, np.identity, np.tri, np.arange,
+    np.linspace, np.logspace, np.geomspace,
+    np.dot, np.vdot, np.inner, np.outer, np.matmul, np.tensordot, np.kron, np.cross,
+    np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack, np.append,
+    np.tile, np.repeat, np.pad, np.roll, np.sort, np.take, np.tril, np.triu, np.where,
+    np.clip, np.convolve, np.interp, np.polyval,
+    np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.ptp, np.std, np.var,
+    np.average, np.median, np.trace, np.cumsum, np.cumprod,
+    "ndarray.copy", "ndarray.astype",
+}
+
+
+def returns_fresh(primitive, keywords=()):
+    """Whether a call of primitive with these keyword names always returns new memory:
+    a ufunc's, or FRESH's without `copy=` (`np.array(x, copy=False)` may return x)."""
+    return isinstance(primitive, np.ufunc) or primitive in FRESH and "copy" not in keywords
