@@ -531,3 +531,25 @@ def test_an_active_argument_without_a_rule_inside_is_still_refused(mode):
 def test_each_call_site_gets_the_helper_differentiated_in_its_own_arguments():
     source = srcad.grad(calls_from_two_sites).source
     assert source.count("def _term_adjoint") == 2     # one for (x,), one for (c, x)
+
+
+def _fills(h, v):
+    h[0] = v
+    return h
+
+
+def fills_a_constant_buffer(x):
+    h = np.zeros(3)
+    h = _fills(h, x[0] * 2.0)
+    return np.sum(h * x)
+
+
+def test_a_helper_writing_into_an_inactive_argument():
+    # the buffer's argument is a constant, but the helper writes a differentiated value
+    # into it: reverse mode still refuses, forward mode follows it
+    x = np.array([0.5, 1.2, -0.3])
+    with pytest.raises(srcad.UnsupportedSyntaxError, match="in-place update of the argument"):
+        srcad.grad(fills_a_constant_buffer)(x)
+    t = np.array([1.0, -0.5, 2.0])
+    _, tangent = srcad.jvp(fills_a_constant_buffer)(x, t)
+    assert tangent == pytest.approx(numerical_grad(fills_a_constant_buffer, (x,)) @ t)
