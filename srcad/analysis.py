@@ -76,7 +76,8 @@ class Analysis:
                 self.first_assignment.setdefault(s.target, s.node)
         self.in_place = {s.target for s in self.statements if s.write and not s.synthetic} | \
             {s.op.node.value.id for s in self.statements
-             if s.op.kind == "subscript" and isinstance(s.op.node.value, gast.Name)}
+             if s.op.kind == "subscript" and isinstance(s.op.node.value, gast.Name)} | \
+            {s.op.args[0].id for s in self.statements if s.op.kind == "field"}
         self.in_place |= {s.op.args[0].id for s in self.statements
                           if s.op.kind == "rule" and s.op.primitive in MUTATING
                           and isinstance(s.op.args[0], gast.Name)}

@@ -7,9 +7,10 @@ holds functions weakly and at most `config.cache_size` entries; an entry is
 used only while what its code was made from is unchanged (emit.watch).
 
 Arguments are classified on entry: numbers, NumPy scalars, ndarrays and
-lists, tuples and dicts of them are differentiated (NumPy integers and bools
-as the floats they stand for); ndarray subclasses and other array types are
-refused.
+containers of them (lists, tuples, dicts, NamedTuples, dataclasses and
+registered classes: containers.py) are differentiated (NumPy integers and
+bools as the floats they stand for); ndarray subclasses and other array types
+are refused.
 """
 import inspect
 import linecache
@@ -23,7 +24,8 @@ from .emit import compile_module, default_values, forget, origin
 from .optimize import lean_primal
 from .errors import SrcadError, UnsupportedSyntaxError
 from .generate import runtime_kind
-from . import compose, objects, runtime
+from .rules.numpy import ATTRIBUTES, NONDIFFERENTIABLE_ATTRIBUTES
+from . import compose, containers, objects, runtime
 from .forward import ForwardModule
 from .parse import parse_function
 from .reverse import ReverseModule
@@ -352,13 +354,16 @@ _NUMPY_SCALARS = {t for t in set(np.sctypeDict.values())
                   if issubclass(t, (np.number, np.bool_))}
 _SCALARS = {float, int, bool, complex, str, type(None)} | _NUMPY_SCALARS
 _NUMERIC = (int, float, complex, np.number, np.bool_)
-_CONTAINERS = (list, tuple, dict)
+_WRT_TYPES = "numbers, arrays of numbers, and containers of them (lists, tuples, dicts, " \
+             "NamedTuples, dataclasses)"
+_DEEPEST = 32       # containers nested deeper take the general path (a cycle would not end)
 
 
-def call_key(args):
+def call_key(args, depth=0):
     """What decides the generated code and the handling of positional arguments of
     common types: the type of each number, an ndarray's shape (and its dtype, where not
-    float64), the same of the items of a list, tuple or dict. None for other types."""
+    float64), the same of the items of a list, tuple or dict, and the type, keys and
+    the same of the parts of another container. None for other types."""
     key = []
     for a in args:
         t = type(a)
@@ -367,13 +372,20 @@ def call_key(args):
             key.append(a.shape if dtype is _float64 else (a.shape, dtype))
         elif t in _SCALARS:
             key.append(t)
+        elif depth == _DEEPEST:
+            return None
         elif t is list or t is tuple or t is dict:
-            items = call_key(a.values() if t is dict else a)
+            items = call_key(a.values() if t is dict else a, depth + 1)
             if items is None:
                 return None
             key.append((tuple(a), items) if t is dict else (t, items))
         else:
-            return None
+            container = containers.of(a)
+            parts = container.parts(a) if container is not None else None
+            items = call_key([v for _, v in parts], depth + 1) if parts is not None else None
+            if items is None:
+                return None
+            key.append((t, tuple(k for k, _ in parts), items))
     return tuple(key)
 
 
@@ -384,8 +396,9 @@ def _refusal(value, wrt, path):
     them: their operators mean other things (`*` is a matrix product on
     np.matrix; a masked array's mean skips masked entries) or they dispatch
     NumPy's functions to their own. A wrt argument must be numeric: a number, a
-    NumPy number or bool, an array of numbers or bools, or a list, tuple or
-    dict of them.
+    NumPy number or bool, an array of numbers or bools, or a container of them
+    (containers.py); the parts of a container of the user's own class are looked
+    into only where it is differentiated.
     """
     t = type(value)
     if t is _ndarray:
@@ -395,8 +408,7 @@ def _refusal(value, wrt, path):
         return None
     if t in _SCALARS:
         if wrt and not isinstance(value, _NUMERIC):
-            return (f"'{path}' is {_a(value)}: srcad differentiates with respect to numbers, "
-                    "arrays of numbers, and lists, tuples and dicts of them")
+            return f"'{path}' is {_a(value)}: srcad differentiates with respect to {_WRT_TYPES}"
         return None
     name = f"{t.__module__}.{t.__qualname__}"
     if isinstance(value, np.matrix):
@@ -412,17 +424,25 @@ def _refusal(value, wrt, path):
                                    "__array_interface__")):
         return (f"'{path}' is a {name}, an array type srcad does not differentiate: pass a "
                 f"NumPy array, np.asarray({path})")
-    if isinstance(value, _CONTAINERS):
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for k, item in items:
-            refusal = _refusal(item, wrt, f"{path}[{k!r}]")
+    container = containers.of(value)
+    if container is not None and (wrt or not container.user_type):
+        hidden = [a for a in _ARRAY_ATTRIBUTES if container.field(value, a) is not None]
+        if wrt and hidden:
+            return (f"'{path}' is {_a(value)} with a field '{hidden[0]}', which srcad reads "
+                    f"as NumPy's attribute '.{hidden[0]}' of an array: rename the field")
+        for k, item in container.parts(value):
+            refusal = _refusal(item, wrt, path + container.label(value, k))
             if refusal is not None:
                 return refusal
         return None
     if wrt:
-        return (f"'{path}' is {_a(value)}: srcad differentiates with respect to numbers, "
-                "arrays of numbers, and lists, tuples and dicts of them")
+        return (f"'{path}' is {_a(value)}: srcad differentiates with respect to {_WRT_TYPES}; "
+                f"for a class of your own, register it with "
+                f"srcad.register_container({type(value).__qualname__}, flatten, unflatten)")
     return None
+
+
+_ARRAY_ATTRIBUTES = sorted(set(ATTRIBUTES) | NONDIFFERENTIABLE_ATTRIBUTES)
 
 
 def _a(value):
@@ -436,57 +456,83 @@ def _a(value):
 
 def _promoted(value):
     """value with NumPy integers and bools as the floats they stand for: a scalar an
-    np.float64, an array a float64 array, a list, tuple or dict with such items a new one;
-    value itself where nothing changes. (Python's integers are exact: an int stays.)"""
+    np.float64, an array a float64 array, a container with such parts a new one; value
+    itself where nothing changes. (Python's integers are exact: an int stays.)"""
     t = type(value)
     if t is _ndarray:
         return value.astype(np.float64) if value.dtype.kind in "biu" else value
     if isinstance(value, (np.integer, np.bool_)):
         return np.float64(value)
-    if isinstance(value, dict):
-        items = {k: _promoted(v) for k, v in value.items()}
-        return value if all(items[k] is v for k, v in value.items()) else type(value)(items)
-    if isinstance(value, (list, tuple)):
-        items = [_promoted(v) for v in value]
-        if all(a is b for a, b in zip(items, value)):
-            return value
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    return value
+    container = containers.of(value)
+    if container is None:
+        return value
+    parts = [v for _, v in container.parts(value)]
+    items = [_promoted(v) for v in parts]
+    if all(a is b for a, b in zip(items, parts)):
+        return value
+    return container.rebuild(value, items)
 
 
 def _tangent_mismatch(t, x, path):
     """Why tangent t cannot be the tangent of argument x, as a phrase, or None: it has
     x's shape (an array's, or none for a number) and x's structure (a list or tuple of
-    x's length, a dict of x's keys)."""
-    if isinstance(x, (list, tuple)):
-        if not isinstance(t, (list, tuple)) or len(t) != len(x):
-            return f"{path} is {_a(t)}, where its argument is a {type(x).__name__} of " \
-                   f"{len(x)} items: give a {type(x).__name__} of tangents"
-        items = zip(range(len(x)), t, x)
-    elif isinstance(x, dict):
-        if not isinstance(t, dict) or set(t) != set(x):
-            return f"{path} is {_a(t)}, where its argument is a dict with keys " \
-                   f"{sorted(x, key=str)}: give a dict of tangents with those keys"
-        items = ((k, t[k], x[k]) for k in x)
-    else:
+    x's length, a dict of x's keys, a NamedTuple, dataclass or registered class of x's
+    own type with the same parts)."""
+    container = containers.of(x)
+    if container is None:
         if np.shape(t) != np.shape(x):
             return f"{path} has shape {np.shape(t)}, where its argument has shape " \
                    f"{np.shape(x)}: a tangent has the shape of its argument"
         return None
-    for k, ti, xi in items:
-        mismatch = _tangent_mismatch(ti, xi, f"{path}[{k!r}]")
+    parts = container.parts(x)
+    theirs = _like_parts(t, x, container)
+    if theirs is None or theirs.keys() != dict(parts).keys():
+        if container.own_type:
+            what, give = f"a {type(x).__qualname__}", f"a {type(x).__qualname__} of tangents"
+        elif container.by_position:
+            what = f"a {type(x).__name__} of {len(parts)} items"
+            give = f"a {type(x).__name__} of tangents"
+        else:
+            what = f"a dict with keys {sorted(x, key=str)}"
+            give = "a dict of tangents with those keys"
+        return f"{path} is {_a(t)}, where its argument is {what}: give {give}"
+    for k, xi in parts:
+        mismatch = _tangent_mismatch(theirs[k], xi, path + container.label(x, k))
         if mismatch is not None:
             return mismatch
     return None
 
 
-def _in_dtype_of(t, x):
-    """A tangent array in the floating dtype of its argument array (float32 in, float32
-    tangent out)."""
-    if type(t) is _ndarray and type(x) is _ndarray and t.dtype != x.dtype \
-            and x.dtype.kind == "f" and t.dtype.kind == "f":
-        return t.astype(x.dtype)
-    return t
+def _like_parts(t, x, container):
+    """{key: part} of t, where t is a container like x (of x's own type, where that
+    matters: containers.Container.own_type), else None."""
+    kind = containers.of(t)
+    if kind is None or (type(t) is not type(x) if container.own_type else
+                        kind.own_type or kind.by_position != container.by_position):
+        return None
+    return dict(kind.parts(t))
+
+
+def _as_tangent(t, x, cast=True):
+    """A tangent (or cotangent) as the generated code takes it: where cast, an array in
+    the floating dtype of its argument array (float32 in, float32 tangent out); the
+    tangent of a container with its parts so, that of a dataclass or registered class
+    as its gradient is there (a dict of the fields, a list of the children)."""
+    if type(t) is _ndarray:
+        if cast and type(x) is _ndarray and t.dtype != x.dtype and x.dtype.kind == "f" \
+                and t.dtype.kind == "f":
+            return t.astype(x.dtype)
+        return t
+    container = containers.of(x)
+    if container is None:
+        return t
+    theirs = _like_parts(t, x, container)
+    if theirs is None:      # unlike x (an unchecked cotangent): as it is
+        return t
+    parts = {k: _as_tangent(theirs[k], xi, cast) for k, xi in container.parts(x)}
+    if not container.user_type and all(parts[k] is theirs[k] for k in parts):
+        return t
+    return list(parts.values()) if container.by_position else parts
 
 
 def shape_like(g, x):
@@ -573,7 +619,8 @@ class Vjp(Transform):
                         compiled.primal(recorded, *call.args, **call.kwargs)
                 else:
                     recorded = list(stack)
-                return self.shaped(compiled.adjoint(recorded, cotangent), call.values)
+                seed = _as_tangent(cotangent, value, cast=False)   # a dataclass's: a dict
+                return self.shaped(compiled.adjoint(recorded, seed), call.values)
 
         return value, pullback
 
@@ -595,7 +642,7 @@ class Jvp(Transform):
             mismatch = _tangent_mismatch(t, call.values[p], f"the tangent of {p}")
             if mismatch is not None:
                 raise SrcadError(f"{self.transform_name} of {self.__qualname__}: {mismatch}")
-        tangents = [_in_dtype_of(t, call.values[p]) for t, p in zip(tangents, self.wrt_names)]
+        tangents = [_as_tangent(t, call.values[p]) for t, p in zip(tangents, self.wrt_names)]
         compiled = self.forward(call.values)
         with call:
             value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
@@ -750,15 +797,14 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
 
 def _numeric(value):
     """Whether a result has a derivative srcad can give: a number, an array of numbers,
-    or a list, tuple or dict of them."""
+    or a container of them (containers.py)."""
     t = type(value)
     if t is _ndarray:
         return value.dtype.kind in "biufc"
     if isinstance(value, _NUMERIC):
         return True
-    if t is list or t is tuple or t is dict or isinstance(value, tuple) and hasattr(t, "_fields"):
-        return all(_numeric(v) for v in (value.values() if t is dict else value))
-    return False
+    container = containers.of(value)
+    return container is not None and all(_numeric(v) for _, v in container.parts(value))
 
 
 def _check_output(value, transform, compiled=None, stack=None):

@@ -133,6 +133,12 @@ class ForwardFunction(Generator):
                 return None
             return gast.Subscript(value=name(self.grad(base.id)), slice=copy(op.node.slice),
                                   ctx=gast.Load())
+        if op.kind == "field":      # y = x.attr: the part of x's tangent attr names
+            base = op.args[0].id
+            if base not in self.active:
+                return None
+            key = call(self.runtime("field_key"), name(base), const(op.attr))
+            return call(self.runtime("item_grad"), name(self.grad(base)), key)
         if op.kind == "literal":
             elements = [self.tangent_or_zero(n) for n in op.elements.values()]
             if isinstance(op.node, gast.Dict):

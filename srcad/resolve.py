@@ -48,6 +48,8 @@ class Op:
       call       a call to the user's own Python function `callee`
       copy       `x = y`
       subscript  `x = y[index]`
+      field      `x = y.attr` of a local y (`args` is [y]): the part attr names, where y
+                 is differentiated (containers.field_key), else just read
       literal    `x = (a, b)` / `[a, b]` / `{k: v}`: `elements` (key -> node)
       append     `xs.append(v)`
       pop        `xs.pop()`
@@ -82,6 +84,8 @@ class Op:
             return [(self.node.id, None)]
         if self.kind == "subscript" and isinstance(self.node.value, gast.Name):
             return [(self.node.value.id, None)]
+        if self.kind == "field":
+            return [(self.args[0].id, None)]
         if self.kind == "literal":
             return [(n.id, None) for n in self.elements.values() if isinstance(n, gast.Name)]
         if self.kind in ("append", "pop"):
@@ -211,6 +215,9 @@ class Resolver:
             return self.primitive(ATTRIBUTES[attr], [receiver], {}, value)
         if attr in NONDIFFERENTIABLE_ATTRIBUTES:
             return Op("zero", value, description=f"'.{attr}'")
+        if isinstance(receiver, gast.Name) and receiver.id in self.locals:
+            # read when the function runs, never folded: an object's data may change
+            return Op("field", value, args=[receiver], attr=attr, description=f"'.{attr}'")
         return Op("unknown", value, description=f"attribute '.{attr}'")
 
     def call(self, value):

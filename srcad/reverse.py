@@ -285,6 +285,13 @@ class ReverseFunction(Generator):
             total = name(self.grad(base))
             value = call(self.runtime("add_at"), total, name(base), index_expr(op.node.slice), dy)
             return [assign(self.grad(base), value)]
+        if op.kind == "field":      # y = x.attr: into the part of x's gradient attr names
+            base = op.args[0].id
+            if base not in self.active:
+                return []
+            key = call(self.runtime("field_key"), name(base), const(op.attr))
+            value = call(self.runtime("add_at"), name(self.grad(base)), name(base), key, dy)
+            return [assign(self.grad(base), value)]
         if op.kind == "literal":
             out = []
             for key, node in op.elements.items():
@@ -536,7 +543,7 @@ class ReverseFunction(Generator):
             op = getattr(node, "op", None)
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) \
                     and node.targets[0].id in shared & values and op is not None \
-                    and op.kind in ("copy", "subscript", "rule") and may_share(op):
+                    and op.kind in ("copy", "subscript", "field", "rule") and may_share(op):
                 node.value = call(self.runtime("copy_value"), node.value)
 
     def primal_order(self):

@@ -7,6 +7,8 @@ where such a decision is needed.
 """
 import numpy as np
 
+from . import containers
+from .containers import field_key
 from .errors import SrcadError
 
 
@@ -132,13 +134,16 @@ def dot_right(g, a, b):
 
 
 def zeros_like(x):
-    """The zero gradient for a value: same shape and structure, float entries."""
+    """The zero gradient for a value: same shape and structure (of a container, a list or
+    dict of its parts' zeros: containers.py), float entries."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
-    if isinstance(x, (list, tuple)):
-        return [zeros_like(v) for v in x]
-    if isinstance(x, dict):
-        return {k: zeros_like(v) for k, v in x.items()}
+    container = containers.of(x)
+    if container is not None:
+        parts = container.parts(x)
+        if container.by_position:
+            return [zeros_like(v) for _, v in parts]
+        return {k: zeros_like(v) for k, v in parts}
     if isinstance(x, (complex, np.complexfloating)):
         return 0j
     return 0.0
@@ -335,10 +340,9 @@ def copy_value(x):
     """A copy of a result that the backward pass would otherwise restore in place."""
     if isinstance(x, np.ndarray):
         return x.copy()
-    if isinstance(x, (list, tuple)):
-        return type(x)(copy_value(v) for v in x)
-    if isinstance(x, dict):
-        return {k: copy_value(v) for k, v in x.items()}
+    container = containers.of(x)
+    if container is not None:
+        return container.rebuild(x, [copy_value(v) for _, v in container.parts(x)])
     return x
 
 
@@ -418,11 +422,10 @@ def as_gradient(g, x):
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.flags.writeable:
             return g if g.dtype == dtype else g.astype(dtype)
         return np.broadcast_to(g, x.shape).astype(dtype)
-    if isinstance(x, (list, tuple)):
-        return type(x)(as_gradient(item_grad(g, i), xi) for i, xi in enumerate(x))
-    if isinstance(x, dict):
-        gs = g if isinstance(g, dict) else {}
-        return {k: as_gradient(gs.get(k, 0.0), v) for k, v in x.items()}
+    container = containers.of(x)
+    if container is not None:     # a NamedTuple of gradients, a dataclass made by replace
+        return container.rebuild(x, [as_gradient(item_grad(g, k), v)
+                                     for k, v in container.parts(x)])
     if isinstance(x, (bool, int, float)):     # dL = Re(g dx) for a real x
         return float(np.real(g if np.ndim(g) == 0 else np.sum(g)))
     if isinstance(x, complex):

@@ -137,7 +137,7 @@ def as_gradient_tangent(out, g, x):
 
 
 nondifferentiable(runtime.zeros_like, runtime.reduced_size, runtime.nonzero_gradient,
-                  reason="a shape, a zero or an index")
+                  runtime.field_key, reason="a shape, a zero or an index")
 nondifferentiable(runtime.check_floating, reason="a check: it returns nothing")
 
 # Helpers that update their first argument in place (analysis.py follows them).
