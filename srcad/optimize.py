@@ -458,50 +458,70 @@ def _blocks(body):
                 yield from _blocks(inner)
 
 
-def _uses_in_block(block, start, var):
-    """Indexes of the statements of block after start that read var."""
-    return [k for k in range(start + 1, len(block)) if _load_count([block[k]], var)]
+def _load_counts(nodes):
+    """How many times each name is read in nodes."""
+    counts = {}
+    for n in _walk_all(nodes):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
 
 def propagate_copies(body, gradients, in_place):
     """`dx = dy` followed by reads of dx: the reads read dy and the copy goes, where dx is
     assigned only there, every read of dx follows it in the same block and dy is not
-    reassigned before the last of them."""
+    reassigned before the last of them. Each pass reads every statement once (the reads
+    and writes of each name, indexed per block); passes repeat while one changes."""
     gradients = set(gradients)
-    changed = True
-    while changed:
-        changed = False
-        stores = _stores(body)
-        for block in _blocks(body):
-            for i, stmt in enumerate(block):
-                dx = _assigned_name(stmt)
-                if dx is None or dx not in gradients or dx in in_place \
-                        or not isinstance(stmt.value, gast.Name) or stores.get(dx) != 1:
-                    continue
-                dy = stmt.value.id
-                if dy in in_place or dy == dx:
-                    continue
-                uses = _uses_in_block(block, i, dx)
-                total = _load_count(body, dx)
-                if not uses or sum(_load_count([block[k]], dx) for k in uses) != total:
-                    continue
-                last = uses[-1]
-                between = block[i + 1:last]
-                if dy in _stored_in(between):
-                    continue
-                if not isinstance(block[last], gast.Assign) and dy in _stored_in([block[last]]):
-                    continue
-                if isinstance(block[last], gast.Return):
-                    continue    # returned gradients keep their names
-                for k in range(i + 1, last + 1):
-                    block[k] = _substitute(block[k], dx, gast.Name(
-                        id=dy, ctx=gast.Load(), annotation=None, type_comment=None))
-                del block[i]
-                changed = True
-                break
-            if changed:
-                break
+    while _propagate_pass(body, gradients, in_place):
+        pass
     return body
+
+
+def _propagate_pass(body, gradients, in_place):
+    stores, loads = _stores(body), _load_counts(body)
+    changed = False
+    for block in _blocks(body):
+        reads = [_load_counts([stmt]) for stmt in block]
+        readers, writers = {}, {}       # name -> indexes of the statements reading, writing it
+        for k, stmt in enumerate(block):
+            for var in reads[k]:
+                readers.setdefault(var, []).append(k)
+            for var in _stored_in([stmt]):
+                writers.setdefault(var, []).append(k)
+        removed = set()
+        for i, stmt in enumerate(block):
+            dx = _assigned_name(stmt)
+            if dx is None or dx not in gradients or dx in in_place \
+                    or not isinstance(stmt.value, gast.Name) or stores.get(dx) != 1:
+                continue
+            dy = stmt.value.id
+            if dy in in_place or dy == dx:
+                continue
+            uses = [k for k in readers.get(dx, ()) if k > i]
+            if not uses or sum(reads[k][dx] for k in uses) != loads.get(dx, 0):
+                continue
+            last = uses[-1]
+            if any(i < k < last for k in writers.get(dy, ())):
+                continue
+            if not isinstance(block[last], gast.Assign) and last in writers.get(dy, ()):
+                continue
+            if isinstance(block[last], gast.Return):
+                continue    # returned gradients keep their names
+            dy_name = gast.Name(id=dy, ctx=gast.Load(), annotation=None, type_comment=None)
+            for k in uses:
+                block[k] = _substitute(block[k], dx, dy_name)
+                reads[k][dy] = reads[k].get(dy, 0) + reads[k].pop(dx)
+            readers[dy] = sorted(set(readers.get(dy, ())) | set(uses))
+            loads[dy] = loads.get(dy, 0) + loads.pop(dx)
+            reads[i][dy] -= 1
+            loads[dy] -= 1
+            stores[dx] = 0
+            removed.add(i)
+        if removed:
+            block[:] = [stmt for k, stmt in enumerate(block) if k not in removed]
+            changed = True
+    return changed
 
 
 def _np_full(value):
@@ -674,32 +694,8 @@ def fold_scalars(body, gradients, in_place, scalar):
     becomes `dp = -s * (sub / sub2 - y / p)`; `-(-a)` cancels; a factor passes through `@`.
     scalar(node): whether an expression is sure to be a scalar."""
     gradients = set(gradients)
-    changed = True
-    while changed:
-        changed = False
-        stores = _stores(body)
-        for block in _blocks(body):
-            for i, stmt in enumerate(block):
-                dv = _assigned_name(stmt)
-                if dv is None or dv not in gradients or dv in in_place or scalar(stmt.value):
-                    continue
-                if any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)) \
-                        and not _np_calls_only(stmt.value):
-                    continue
-                form = _form(stmt.value, scalar)
-                if form.trivial():
-                    continue
-                reader = _single_reader(body, block, i, dv, stores)
-                if reader is None:
-                    continue
-                moved = _materialize(form)
-                block[reader].value = _substitute(block[reader].value, dv, moved)
-                block[reader].value = _materialize(_form(block[reader].value, scalar))
-                del block[i]
-                changed = True
-                break
-            if changed:
-                break
+    while _fold_pass(body, gradients, in_place, scalar):
+        pass
     # what is left: each gradient's scalar factors applied once
     for block in _blocks(body):
         for stmt in block:
@@ -710,13 +706,49 @@ def fold_scalars(body, gradients, in_place, scalar):
     return body
 
 
+def _fold_pass(body, gradients, in_place, scalar):
+    """One pass of fold_scalars over every block; whether it changed anything. The counts
+    of stores and reads are kept up to date as statements fold into their readers."""
+    stores, loads = _stores(body), _load_counts(body)
+    changed = False
+    for block in _blocks(body):
+        i = 0
+        while i < len(block):
+            stmt = block[i]
+            dv = _assigned_name(stmt)
+            reader = None
+            if dv is not None and dv in gradients and dv not in in_place \
+                    and not scalar(stmt.value) and _np_calls_only(stmt.value):
+                form = _form(stmt.value, scalar)
+                if not form.trivial():
+                    reader = _single_reader(block, i, dv, stores, loads)
+            if reader is None:
+                i += 1
+                continue
+            _count(loads, _load_counts([stmt, block[reader]]), -1)
+            _count(stores, _stores([stmt]), -1)
+            moved = _materialize(form)
+            block[reader].value = _substitute(block[reader].value, dv, moved)
+            block[reader].value = _materialize(_form(block[reader].value, scalar))
+            _count(loads, _load_counts([block[reader]]), 1)
+            del block[i]
+            changed = True
+    return changed
+
+
+def _count(counts, more, sign):
+    for var, n in more.items():
+        counts[var] = counts.get(var, 0) + sign * n
+
+
 def _np_calls_only(expr):
     return all(not isinstance(n, gast.Call) for n in gast.walk(expr))
 
 
-def _single_reader(body, block, i, dv, stores):
+def _single_reader(block, i, dv, stores, loads):
     """The index of the one statement of block that reads the value assigned to dv at i
-    (a gradient assignment that reads it once), else None."""
+    (a gradient assignment that reads it once), else None. stores, loads: how many times
+    each name is assigned and read in the whole function."""
     written = _stored_in([block[i].value]) | _reads(block[i].value)
     for k in range(i + 1, len(block)):
         stmt = block[k]
@@ -727,7 +759,7 @@ def _single_reader(body, block, i, dv, stores):
                 return None
             if target == dv:
                 return k                    # the next value of dv: this one is dead after
-            if stores.get(dv) == 1 and _load_count(body, dv) == 1:
+            if stores.get(dv) == 1 and loads.get(dv) == 1:
                 return k
             return None
         if dv in _stored_in([stmt]):
