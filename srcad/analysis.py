@@ -151,10 +151,15 @@ class Analysis:
         """In forward mode a called function may update its arguments (srcad's own
         generated code pushes onto a stack it is passed): each argument counts as
         updated by the call (a module-level value it is passed is not: a function srcad
-        transforms never writes into one)."""
+        transforms never writes into one, nor into a function; nor does srcad's generated
+        code into an object, its reverse-mode callees refusing to write differentiated
+        values into their arguments)."""
         for arg in list(op.args) + list(op.keywords.values()):
+            kind = self.param_kinds.get(getattr(arg, "id", None), "other")
+            constant = objects.is_constant_kind(kind) and (
+                self.function.generated or not isinstance(kind, objects.Instance))
             if isinstance(arg, gast.Name) and arg.id in self.locals \
-                    and self.param_kinds.get(arg.id, "other") not in ("scalar", "array"):
+                    and kind not in ("scalar", "array") and not constant:
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
 

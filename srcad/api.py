@@ -27,6 +27,7 @@ from .generate import runtime_kind
 from .rules.numpy import ATTRIBUTES, NONDIFFERENTIABLE_ATTRIBUTES
 from . import compose, containers, objects, runtime
 from .forward import ForwardModule
+from .nested import as_def
 from .parse import parse_function
 from .reverse import ReverseModule
 from .runtime import as_gradient, gradient_dtype
@@ -155,6 +156,11 @@ class Transform:
             self.inner = fn
         elif objects.unbind(fn) is not None and objects.is_callable_value(fn):
             fn = objects.as_function(fn)    # a bound method or partial: forwarding to it
+        elif inspect.isfunction(fn) and fn.__name__ == "<lambda>":
+            made, why = as_def(fn)
+            if made is None:
+                raise SrcadError(why)
+            fn = made
         elif not inspect.isfunction(fn):    # what is called, never what it wraps
             raise SrcadError(f"srcad transforms a Python function (a def with source); "
                              f"got {fn!r}: write a def that computes it (one calling the "

@@ -12,6 +12,8 @@ numbers); `parse_function` finds their trees in `LIFTED` since their source
 text differs from the file's.
 """
 import ast
+import inspect
+import linecache
 import types
 import weakref
 
@@ -184,6 +186,43 @@ def _as_def(name_, lambda_):
                             type_comment=None, type_params=[],
                             body=[gast.copy_location(gast.Return(value=lambda_.body), lambda_)])
     return gast.copy_location(node, lambda_)
+
+
+_TWINS = weakref.WeakKeyDictionary()     # lambda -> the def it stands for
+
+
+def as_def(fn):
+    """(the def a lambda object stands for, None), or (None, why not): a function with the
+    lambda's globals, closure cells and defaults, its tree the lambda's (lifted like a
+    nested def), so that srcad can name and transform it."""
+    if fn in _TWINS:
+        return _TWINS[fn], None
+    code = fn.__code__
+    filename = inspect.getsourcefile(code) or code.co_filename
+    try:
+        tree = gast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
+        tree = None
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    found = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda)
+             and n.lineno == code.co_firstlineno
+             and [a.id for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == names
+             and not n.args.vararg and not n.args.kwarg] if tree is not None else []
+    if len(found) != 1:
+        why = "its source cannot be read" if not found else \
+            "its line holds more than one lambda of its parameters"
+        return None, f"srcad cannot read the lambda {fn!r} ({why}): write it as a def"
+    node = _as_def(f"lambda_{code.co_firstlineno}", copy(found[0]))
+    node.args.defaults = [gast.Constant(None, None) for _ in node.args.defaults]
+    node.args.kw_defaults = [None if d is None else gast.Constant(None, None)
+                             for d in node.args.kw_defaults]
+    owner = types.SimpleNamespace(fn=fn, filename=filename, name=node.name)
+    twin = _compile(owner, node, dict(zip(code.co_freevars, fn.__closure__ or ())))
+    twin.__defaults__, twin.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
+    twin.__qualname__ = fn.__qualname__
+    LIFTED[twin] = (node, filename)
+    _TWINS[fn] = twin
+    return twin, None
 
 
 def _refuse(function, node, construct):

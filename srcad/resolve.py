@@ -16,6 +16,7 @@ import numpy as np
 
 from . import objects, rules, runtime
 from .errors import NoDerivativeError
+from .nested import as_def
 from .rules.numpy import (ATTRIBUTES, METHODS, NONDIFFERENTIABLE_ATTRIBUTES,
                           NONDIFFERENTIABLE_METHODS)
 
@@ -383,6 +384,11 @@ class Resolver:
             bound_keywords = {k: self.name_object(v) for k, v in bound_keywords.items()}
             return self.primitive(fn, leading + list(args), {**bound_keywords, **keywords},
                                   node)
+        if is_user_function(target) and target.__name__ == "<lambda>":
+            target, unreadable = as_def(target)     # the def the lambda stands for
+            if target is None:
+                return Op("unknown", node, args=args, keywords=keywords,
+                          description="a lambda", reason=unreadable)
         if is_user_function(target):
             unreadable = _unreadable_parameters(target)
             if unreadable is None:

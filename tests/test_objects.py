@@ -406,3 +406,30 @@ def passes_a_vectorized(x):
 def test_a_function_value_srcad_cannot_prove_is_refused():
     with pytest.raises(srcad.NoDerivativeError, match="'fn' is a parameter"):
         srcad.grad(passes_a_vectorized)(X)
+
+
+def solve(f, x):
+    return np.sum(apply_twice(f, x) ** 2)
+
+
+def test_lambdas_passed_from_outside():
+    scale = 1.5
+    g = srcad.grad(solve, wrt=1)
+    for f in (lambda v: v * scale,
+              lambda v: np.sin(v) + scale):
+        np.testing.assert_allclose(g(f, X), numerical_grad(solve, (f, X), 1), rtol=1e-6)
+        _, tangent = srcad.jvp(solve, wrt=1)(f, X, T)
+        assert tangent == pytest.approx(numerical_jvp(solve, (f, X), (1,), (T,)))
+    cubic = lambda v: np.sum(v ** 3) * scale  # noqa: E731
+    check_grad(cubic, X)
+    check_forward(cubic, X, T)
+    check_second_order(cubic, X, T)
+
+
+def test_a_lambda_srcad_cannot_read_is_refused():
+    twins = (lambda v: v * 2.0, lambda v: v * 3.0)  # two on one line: which is which?
+    with pytest.raises(srcad.NoDerivativeError, match="more than one lambda") as caught:
+        srcad.grad(solve, wrt=1)(twins[0], X)
+    assert caught.value.lineno == line_of(apply_twice, "return fn(fn(x))")
+    with pytest.raises(srcad.SrcadError, match="more than one lambda"):
+        srcad.grad(twins[1])
