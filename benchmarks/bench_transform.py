@@ -1,7 +1,7 @@
 """Transform time against a function's length, and its fitted exponent.
 
     python benchmarks/bench_transform.py            # about a minute
-    python benchmarks/bench_transform.py --quick    # up to 250 statements
+    python benchmarks/bench_transform.py --quick    # up to 300 statements
 
 The function is straight-line NumPy code, `x = np.sin(x) * 1.01 + x` repeated
 (each line three primitive operations: sin, *, +), ending in `np.sum(x)`. For
