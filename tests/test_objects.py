@@ -7,10 +7,12 @@ constants. Methods called inside differentiated code (`self.predict(x)`,
 the function the object's class defines, specialized on that class; a function
 passed as a value (a module-level def, a nested def, a lambda, a partial, a
 NumPy function) specializes the helper it is passed to. What srcad cannot
-prove (an object's own attribute hiding a method, a closure passed as a value)
-is refused at the user's line. Gradients are checked against central
-differences (oracle.py), and a model class against autograd.
+prove (an object's own attribute hiding a method, a closure passed as a value,
+a lambda it cannot find in its line) is refused at the user's line. Gradients
+are checked against central differences (oracle.py), and a model class against
+autograd.
 """
+import dataclasses
 import functools
 import itertools
 import linecache
@@ -190,6 +192,59 @@ def _module(source, numpy):
     namespace = {"np": numpy, "__name__": "notebook"}
     exec(compile(source, filename, "exec"), namespace)
     return namespace
+
+
+class Dense:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def predict(self, x):
+        return np.tanh(self.W @ x + self.b)
+
+    def loss(self, x):
+        return np.sum(self.predict(x) ** 2) + 0.1 * np.sum(x * x)
+
+
+W = np.array([[1.0, 0.5, -0.2], [0.2, -0.3, 0.4]])
+
+
+def test_methods_reading_the_objects_data():
+    layer = Dense(W, np.array([0.1, -0.2]))
+    check_grad(layer.loss, X)
+    check_forward(layer.loss, X, T)
+    check_second_order(layer.loss, X, T)
+
+
+@dataclasses.dataclass
+class Params:
+    W: np.ndarray
+    b: np.ndarray
+
+    def predict(self, x):
+        return np.tanh(self.W @ x + self.b)
+
+
+class Trainer:
+    def __init__(self, reg):
+        self.reg = reg
+
+    def loss(self, params, x):
+        r = params.predict(x) - 0.5
+        return np.sum(r * r) + self.reg * np.sum(params.W ** 2)
+
+
+def test_a_model_with_its_parameters_in_a_dataclass():
+    trainer, params = Trainer(0.1), Params(W, np.array([0.1, -0.2]))
+    value, got = srcad.value_and_grad(trainer.loss)(params, X)
+    assert value == pytest.approx(trainer.loss(params, X))
+    assert isinstance(got, Params)
+    for field in ("W", "b"):
+        def along(v, field=field):
+            return trainer.loss(dataclasses.replace(params, **{field: v}), X)
+        np.testing.assert_allclose(getattr(got, field),
+                                   numerical_grad(along, (getattr(params, field),)),
+                                   rtol=1e-6, atol=1e-9)
+    check_grad(trainer.loss, params, X, wrt=1)
 
 
 # --- a class defined again, a method changed: no stale code -----------------------------
