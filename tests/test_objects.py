@@ -488,3 +488,38 @@ def test_a_lambda_srcad_cannot_read_is_refused():
     assert caught.value.lineno == line_of(apply_twice, "return fn(fn(x))")
     with pytest.raises(srcad.SrcadError, match="more than one lambda"):
         srcad.grad(twins[1])
+
+
+def doubled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return 2.0 * fn(*args, **kwargs)
+    return wrapper
+
+
+def shifted_by_one(fn):
+    def wrapper(v):
+        return fn(v) + 1.0
+    return wrapper
+
+
+@shifted_by_one
+def tripled(v):
+    return v * 3.0
+
+
+class Decorated:
+    @doubled
+    def loss(self, v):
+        return np.sum(np.sin(v) * v)
+
+    def total(self, v):
+        return self.loss(v) + np.sum(apply_twice(tripled, v))
+
+
+def test_decorated_functions_and_methods():
+    model = Decorated()
+    for f in (model.loss, model.total):
+        check_grad(f, X)
+        check_forward(f, X, T)
+        check_second_order(f, X, T)
