@@ -653,6 +653,9 @@ class Jvp(Transform):
         with call:
             value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
             _check_output(value, self)
+        container = containers.of(value)
+        if container is not None and container.user_type and type(tangent) is not type(value):
+            tangent = as_gradient(tangent, value)   # a dataclass of tangents, not a dict
         if self.one_tuple:      # a tuple gives a tuple, as the gradient does
             return (value,), (tangent,)
         return value, tangent

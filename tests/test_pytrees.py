@@ -243,24 +243,42 @@ def test_vjp_gives_a_structured_gradient():
     np.testing.assert_allclose(vector(got), expected, rtol=1e-6)
 
 
+def passed_through(p, x):
+    q = p
+    return q
+
+
+def test_a_structured_output_has_structured_tangents_and_cotangents():
+    p = Params(np.array([[0.5, -1.0, 2.0]]), np.array([0.3]), 1.5)
+    x = np.array([1.0, 2.0, 3.0])
+    tangent = Params(np.array([[1.0, 2.0, 3.0]]), np.array([-1.0]), 0.5)
+    _, out = srcad.jvp(passed_through)(p, x, tangent)
+    assert type(out) is Params
+    np.testing.assert_allclose(vector(out), vector(tangent))
+    _, pullback = srcad.vjp(passed_through)(p, x)
+    got = pullback(tangent)
+    assert_like(got, p)
+    np.testing.assert_allclose(vector(got), vector(tangent))
+
+
 def test_jacobian_and_hessian_with_a_structure_held_constant():
     p, x = Layer(np.array([0.3, -0.2, 0.9]), 0.15), np.array([1.0, 0.5, -0.4])
     expected = np.array([numerical_grad(lambda x: predict(p, x)[i], (x,)) for i in range(3)])
     for mode in ("reverse", "forward"):
-        got = srcad.jacobian(lambda_free_predict, wrt=0, mode=mode)(x, p)
+        got = srcad.jacobian(predict_of_x, wrt=0, mode=mode)(x, p)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
-    hessian = srcad.hessian(lambda_free_loss)(x, p)
+    hessian = srcad.hessian(loss_of_x)(x, p)
     rows = np.eye(3)
-    fd = np.array([[_derivative(lambda t: numerical_grad(lambda_free_loss, (x + t * e, p))[j],
+    fd = np.array([[_derivative(lambda t: numerical_grad(loss_of_x, (x + t * e, p))[j],
                                 0.0, 1e-3) for j in range(3)] for e in rows])
     np.testing.assert_allclose(hessian, fd, rtol=1e-6, atol=1e-8)
 
 
-def lambda_free_predict(x, p):
+def predict_of_x(x, p):
     return np.tanh(p.w * x + p.b)
 
 
-def lambda_free_loss(x, p):
+def loss_of_x(x, p):
     return np.sum(np.tanh(p.w * x + p.b) ** 2)
 
 
