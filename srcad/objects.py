@@ -107,13 +107,15 @@ def method_dependencies(cls, attr):
 
 
 def instance_dependencies(obj):
-    """Bindings of obj's own __dict__ that would hide a method of its class."""
+    """Bindings of obj's class, and of its own __dict__ where one would hide a method of
+    its class."""
     own = getattr(obj, "__dict__", None)
     if not isinstance(own, dict):
-        return []
+        return [(obj, "__class__", type(obj))]
     names = {k for klass in type(obj).__mro__ for k, v in vars(klass).items()
              if isinstance(v, (types.FunctionType, staticmethod, classmethod))}
-    return [(own, k, own.get(k, MISSING)) for k in sorted(names)]
+    return [(obj, "__class__", type(obj))] + [(own, k, own.get(k, MISSING))
+                                              for k in sorted(names)]
 
 
 def method(cls, attr):

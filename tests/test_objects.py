@@ -307,6 +307,25 @@ def test_an_attribute_of_the_object_hiding_a_method_is_refused_at_the_call():
             "        return np.sum(self.predict(x) ** 2)") + 1
 
 
+def test_a_global_object_given_another_class_is_picked_up():
+    cell = _module(CELL + """
+NET = Net()
+
+
+def uses_net(x):
+    return NET.loss(x)
+
+
+class Other(Net):
+    def predict(self, x):
+        return x * 4.0
+""", np)
+    g = srcad.grad(cell["uses_net"])
+    np.testing.assert_allclose(g(X), 8.0 * X)
+    cell["NET"].__class__ = cell["Other"]
+    np.testing.assert_allclose(g(X), 32.0 * X)
+
+
 class Proxy:
     def __getattribute__(self, name):
         return object.__getattribute__(self, name)
