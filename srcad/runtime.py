@@ -751,10 +751,15 @@ def _resize(g, shape):
 
 
 def fft_axes(s, axes):
-    """The axes an n-d transform with lengths s runs over: with axes=None, the last len(s)."""
-    if axes is not None or s is None:
-        return axes
-    return tuple(range(-len(s), 0))
+    """The axes an n-d transform with lengths s runs over, as ints (with axes=None, the
+    last len(s); None where both are None). Its result has no derivative: axes that are
+    not integers are refused, not passed on."""
+    if axes is not None:
+        axes = np.atleast_1d(axes)
+        if axes.dtype.kind not in "iu":
+            raise SrcadError(f"FFT axes must be integers, not {axes.dtype} values")
+        return tuple(int(a) for a in axes)
+    return None if s is None else tuple(range(-len(s), 0))
 
 
 def fft_unpad(g, x, s, axes):

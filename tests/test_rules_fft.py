@@ -303,3 +303,11 @@ def test_out_is_refused():
 
     with pytest.raises(srcad.SrcadError):
         srcad.grad(f)(np.ones(3))
+
+
+def test_fft_axes_passes_on_only_integers():
+    # declared without a derivative, it must not hand a differentiated array through
+    assert srcad.runtime.fft_axes(None, [0, -1]) == (0, -1)
+    assert srcad.runtime.fft_axes((4, 4), None) == (-2, -1)
+    with pytest.raises(srcad.SrcadError, match="FFT axes must be integers"):
+        srcad.runtime.fft_axes(np.ones(2), np.ones(2))
