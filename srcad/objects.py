@@ -191,9 +191,10 @@ def as_function(target):
                      for p, _ in params if p.kind is p.KEYWORD_ONLY],
         kwarg=(kinds[inspect.Parameter.VAR_KEYWORD] or [None])[0],
         defaults=[gast.Constant(None, None) for _ in defaults])
-    target_name = "srcad_bound_" + fn.__name__
+    name_ = fn.__name__ if fn.__name__.isidentifier() else "lambda_"
+    target_name = name_ if name_ not in signature.parameters else "bound_" + name_
     node = gast.FunctionDef(
-        name=fn.__name__, args=arguments, decorator_list=[], returns=None,
+        name=name_, args=arguments, decorator_list=[], returns=None,
         type_comment=None, type_params=[],
         body=[gast.Return(value=gast.Call(func=_load(target_name), args=call_args,
                                           keywords=call_keywords))])
@@ -206,7 +207,7 @@ def as_function(target):
     ast.fix_missing_locations(module)
     namespace = dict(fn.__globals__)
     exec(compile(module, code.co_filename, "exec"), namespace)
-    made = namespace[fn.__name__]
+    made = namespace[name_]
     made.__globals__[target_name] = target      # the wrapper's own globals: a copy
     made.__defaults__ = tuple(defaults) or None
     made.__kwdefaults__ = kwdefaults or None

@@ -459,6 +459,16 @@ def test_a_partial_is_a_function():
     assert repr(srcad.grad(f)) == "<srcad.grad of power_sum>"
 
 
+def loss(loss, x):
+    return np.sum(x * x) * loss
+
+
+def test_partials_of_a_lambda_and_of_a_function_naming_a_parameter_alike():
+    check_grad(functools.partial(lambda a, x: a * np.sum(np.sin(x)), 2.0), X)
+    check_grad(functools.partial(loss, 3.0), X)
+    check_forward(functools.partial(loss, 3.0), X, T)
+
+
 def closes_over_x(x):
     def inner(v):
         return v * x
