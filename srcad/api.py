@@ -707,6 +707,19 @@ class Hessian(Jacobian):
     mode = "forward"
 
 
+def _check_flat_inputs(transform, call):
+    """Refuse a container as a wrt argument of a Jacobian or Hessian, whose blocks are
+    laid out along an array's axes."""
+    for p in transform.wrt_names:
+        x = call.values[p]
+        if type(x) is not _ndarray and not isinstance(x, _NUMERIC):
+            raise SrcadError(f"{transform.transform_name} of {transform.__qualname__}: "
+                             f"'{p}' is {_a(x)}: a Jacobian or Hessian is taken with respect "
+                             "to arrays and numbers; pass the arrays as separate arguments "
+                             "(wrt=(...)), or use vjp, jvp or hvp, which take structures",
+                             *_def_location(_function_of(transform)))
+
+
 def _reverse_jacobian(transform, args, kwargs):
     """Jacobian rows from reverse mode: one primal run, one adjoint run per output element.
 
@@ -715,6 +728,7 @@ def _reverse_jacobian(transform, args, kwargs):
     recorded) runs its primal again before each further row.
     """
     call = transform.prepare(args, kwargs)
+    _check_flat_inputs(transform, call)
     compiled = transform.compiled(call.values)
     stack = []
     with call:
@@ -754,6 +768,7 @@ def _forward_jacobian(transform, args, kwargs, scalar=False):
     gives a tuple of Jacobians, one per output: `result[i][j]` is d out_i / d x_j.
     """
     call = transform.prepare(args, kwargs)
+    _check_flat_inputs(transform, call)
     inputs = [call.values[p] for p in transform.wrt_names]
     jvp_ = Jvp(transform.inner or transform.fn, tuple(transform.wrt_names), False)
     compiled = jvp_.forward(call.values)

@@ -474,3 +474,17 @@ def test_register_container_checks_what_it_is_given():
         srcad.grad(reads_a)(Bad(1.0))
     with pytest.raises(srcad.SrcadError, match="takes a class"):
         srcad.register_container(Bad(1.0), dict, dict)
+
+
+@pytest.mark.parametrize("transform", [srcad.jacobian, srcad.hessian,
+                                       lambda f: srcad.grad(srcad.grad(f))])
+@pytest.mark.parametrize("structure", [tuple, list, dict])
+def test_jacobian_and_hessian_of_a_structure_are_refused(transform, structure):
+    # their blocks are laid out along an array's axes: a structure is refused, not guessed
+    def pair_sum(p):
+        a, b = (p["a"], p["b"]) if isinstance(p, dict) else (p[0], p[1])
+        return np.sum(np.sin(a) * b)
+    p = {"a": np.array([0.1, 0.2]), "b": 0.5}
+    p = p if structure is dict else structure(p.values())
+    with pytest.raises(srcad.SrcadError, match="with respect to arrays and numbers"):
+        transform(pair_sum)(p)
