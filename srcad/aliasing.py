@@ -301,7 +301,10 @@ class SharingCheck:
             # handled by the transformers (refused in reverse mode where p is
             # differentiated); through another name, or by `p += v` (which srcad
             # rebinds), the caller would not see the change.
-            if _caller(p) in written and (augmented or var != p and p in self.analysis.varied):
+            # (a differentiated value written into a constant argument is lost alike)
+            varied = self.analysis.varied
+            if _caller(p) in written and (augmented or var != p and (p in varied
+                                                                      or var in varied)):
                 raise self.function.error(UnsupportedSyntaxError, stmt,
                     f"cannot differentiate this in-place update of the argument '{p}' "
                     f"{'' if var == p else f'through {var!r} '}inside a called function: "

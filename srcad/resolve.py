@@ -324,6 +324,14 @@ class Resolver:
             return self.instance_method(op, kind)
         if kind not in ("array", "scalar"):
             shown = ast.unparse(gast.gast_to_ast(receiver))
+            if not hasattr(np, attr) and not hasattr(np.ndarray, attr):
+                shown = ast.unparse(gast.gast_to_ast(self.written(receiver)))
+                return Op("unknown", op.node, description=op.description, reason=(
+                    f"srcad cannot prove the class of '{shown}' where '.{attr}()' is called "
+                    "on it (an object read from an attribute or a container, or returned by "
+                    "a call, may differ from call to call), so it cannot tell which method "
+                    f"runs: call the method through its class, Class.{attr}({shown}, ...), "
+                    "or pass the object in as an argument"))
             instead = f"np.{attr}({shown}, ...)" if hasattr(np, attr) \
                 else f"np.asarray({shown}).{attr}(...)"
             return Op("unknown", op.node, description=op.description, reason=(
@@ -340,6 +348,16 @@ class Resolver:
             self.check_out(op.node, f"'.{attr}()'", op.keywords)
             return Op("zero", op.node, description=f"'.{attr}()'")
         return Op("unknown", op.node, description=f"method '.{attr}()'")
+
+    def written(self, node):
+        """node as the user wrote it, where it is a local the normalized code assigned
+        once from an attribute read (`self.layer` for the `self_layer` it made)."""
+        values = self.assignments.get(getattr(node, "id", None)) or [None]
+        if len(values) == 1 and isinstance(values[0], gast.Attribute):
+            value = values[0]
+            return gast.Attribute(value=self.written(value.value), attr=value.attr,
+                                  ctx=gast.Load())
+        return node
 
     def instance_method(self, op, kind):
         """The call of a method on an object of a user's class: of the function the class

@@ -215,6 +215,50 @@ def test_methods_reading_the_objects_data():
     check_second_order(layer.loss, X, T)
 
 
+class Stack:
+    def __init__(self, layer):
+        self.layer = layer
+
+    def loss(self, x):
+        return np.sum(Dense.predict(self.layer, x) ** 2)
+
+    def refused(self, x):
+        return np.sum(self.layer.predict(x) ** 2)  # refused
+
+
+def test_a_method_of_an_object_read_from_an_attribute():
+    model = Stack(Dense(W, np.array([0.1, -0.2])))
+    check_grad(model.loss, X)
+    with pytest.raises(srcad.NoDerivativeError,
+                       match=r"class of 'self.layer'.*Class.predict\(self.layer, ...\)") \
+            as caught:
+        srcad.grad(model.refused)(X)
+    assert caught.value.lineno == line_of(Stack.refused, "# refused")
+
+
+class Buffered:
+    def __init__(self):
+        self.buffer = np.zeros(3)
+
+    def put(self, x):
+        b = self.buffer
+        b[0] = x[0] * 2.0  # refused
+        return x
+
+    def loss(self, x):
+        y = self.put(x)
+        return np.sum(self.buffer * y)
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp", "hessian"])
+def test_a_method_writing_into_its_objects_array_is_refused(transform):
+    model = Buffered()
+    made = getattr(srcad, transform)(model.loss)
+    with pytest.raises(srcad.UnsupportedSyntaxError, match="through 'b'") as caught:
+        made(X, T) if transform == "jvp" else made(X)
+    assert caught.value.lineno == line_of(Buffered.put, "# refused")
+
+
 @dataclasses.dataclass
 class Params:
     W: np.ndarray
