@@ -11,6 +11,7 @@ import gast
 from . import rules
 from .dtypes import floating_check
 from .errors import NoDerivativeError
+from .rules.numpy import returns_fresh
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .syntax import assign, call, const, copy, name
 
@@ -110,9 +111,18 @@ class ForwardFunction(Generator):
         pending = self.take_pending()
         if tangent is None:
             tangent = call(self.runtime("zeros_like"), name(target))
-        elif target in self.analysis.in_place:
+        elif target in self.analysis.in_place or self.aliases_written(tangent, op):
             tangent = call(self.runtime("seed_copy"), tangent)
         return [node] + pending + [assign(self.grad(target), tangent)]
+
+    def aliases_written(self, tangent, op):
+        """Whether a tangent is another variable's tangent itself where the primal made new
+        memory (`b = W.copy()`, tangent `dW`) and that variable is written in place: the
+        tangent must be a copy too, as the value is."""
+        if not isinstance(tangent, gast.Name) or op.kind != "rule" \
+                or not returns_fresh(op.primitive, op.keywords):
+            return False
+        return any(self.gradients.get(v) == tangent.id for v in self.analysis.in_place)
 
     def has_tangent(self, var):
         """Whether var has a tangent here: an active variable, or a differentiated

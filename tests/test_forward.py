@@ -237,3 +237,20 @@ def test_jvp_leaves_an_argument_written_through_another_name_unchanged():
     assert value == _writes_through_another_name(x, W.copy())
     expected = numerical_grad(_writes_through_another_name, (x, W.copy())) @ np.array([1.0, -0.5])
     np.testing.assert_allclose(tangent, expected, rtol=1e-6)
+
+
+def copy_then_write_original(W, s):
+    kept = W.copy()
+    W[:, 0] = np.exp(W[:, 1])
+    return np.sum(kept ** 2) + s * np.sum(W)
+
+
+def test_tangent_of_a_copy_does_not_follow_later_writes():
+    # kept's tangent was W's tangent itself, so the write into W's tangent reached it
+    W = np.array([[0.1, 0.2], [0.3, 0.4]])
+    V = np.array([[1.0, -0.5], [0.25, 2.0]])
+    _, tangent = srcad.jvp(copy_then_write_original)(W.copy(), 0.7, V)
+    e = 1e-6
+    expected = (copy_then_write_original(W + e * V, 0.7)
+                - copy_then_write_original(W - e * V, 0.7)) / (2 * e)
+    assert tangent == pytest.approx(expected, rel=1e-7)
