@@ -451,7 +451,13 @@ def _attribute(base, attr):
         return UNRESOLVED
     if isinstance(base, (types.ModuleType, type)):
         return value
-    if getattr(value, "__self__", None) is base and attr not in getattr(base, "__dict__", ()):
+    if attr in getattr(base, "__dict__", ()):
+        return UNRESOLVED
+    if getattr(value, "__self__", None) is base:
+        return value
+    bound, _ = objects.lookup(type(base), attr)     # a static or class method, by the class
+    if isinstance(bound, staticmethod) and value is bound.__func__ \
+            or isinstance(bound, classmethod) and getattr(value, "__self__", None) is type(base):
         return value
     return UNRESOLVED
 

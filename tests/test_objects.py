@@ -596,3 +596,38 @@ def test_decorated_functions_and_methods():
         check_grad(f, X)
         check_forward(f, X, T)
         check_second_order(f, X, T)
+
+
+class Scaler:
+    def __init__(self, scale):
+        self.scale = scale
+
+    @classmethod
+    def double(cls, v):
+        return 2.0 * v
+
+    @staticmethod
+    def square(v):
+        return v * v
+
+
+SCALER = Scaler(0.7)
+
+
+def static_and_class_methods_through_an_instance(x):
+    return np.sum(SCALER.double(x)) + np.sum(SCALER.square(x)) * SCALER.scale
+
+
+def test_static_and_class_methods_read_through_a_global_instance():
+    x = np.array([0.3, -0.4])
+    g = srcad.grad(static_and_class_methods_through_an_instance)
+    np.testing.assert_allclose(g(x), 2.0 + 2.0 * 0.7 * x, rtol=1e-12)
+    saved = Scaler.__dict__["double"]
+
+    def triple(cls, v):
+        return 3.0 * v
+    Scaler.double = classmethod(triple)     # the class redefined, as a notebook cell does
+    try:
+        np.testing.assert_allclose(g(x), 3.0 + 2.0 * 0.7 * x, rtol=1e-12)
+    finally:
+        Scaler.double = saved
