@@ -12,6 +12,7 @@ from . import rules
 from .dtypes import floating_check
 from .errors import NoDerivativeError
 from .rules.numpy import returns_fresh
+from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .syntax import assign, call, const, copy, name
 
@@ -106,6 +107,11 @@ class ForwardFunction(Generator):
                                    ctx=gast.Load())
             return [node, gast.Expr(value=call(stack))]    # keep the tangent stack in step
         if target not in self.active:
+            if op.kind == "rule" and op.primitive in MUTATING and op.args \
+                    and isinstance(op.args[0], gast.Name) and op.args[0].id in self.active:
+                tangent = self.rule_tangent(None, op)     # it updates its argument's tangent
+                return [node] + self.take_pending() + \
+                    ([gast.Expr(value=tangent)] if tangent is not None else [])
             return [node]
         tangent = self.op_tangent(target, op)
         pending = self.take_pending()

@@ -363,3 +363,19 @@ def test_hessian_of_a_row_read_then_overwritten(f):
     got = srcad.hvp(f, wrt=(0, 1))(x, W, vx, vW)
     for g, p, m in zip(got, plus, minus):
         np.testing.assert_allclose(g, (p - m) / (2 * step), rtol=1e-6, atol=1e-6)
+
+
+def overwritten_then_scaled(x, y, s):
+    x[[0, 1]] = s * 0.5
+    s *= np.tanh(np.sum(x * y))
+    return s * 2.0
+
+
+def test_hvp_zeroes_the_tangent_of_overwritten_entries():
+    # the adjoint's take_at zeroes dx[[0, 1]] in place; where the value it returns was
+    # not needed, its tangent's update was dropped and those entries kept a tangent
+    x, y, v = np.array([0.3, -0.2, 0.5]), np.array([0.2, 0.1, -0.3]), np.array([1.0, 0.5, -0.3])
+    got = srcad.hvp(overwritten_then_scaled)(x.copy(), y, 0.7, v)
+    expected = directional_fd(srcad.grad(overwritten_then_scaled), (x, y, 0.7), (0,), (v,))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    assert got[0] == 0.0 and got[1] == 0.0
