@@ -52,7 +52,7 @@ def fit(t, like):
 def repeat_to_shape(g, x, axis=None, keepdims=False):
     """Broadcast the gradient of a reduction over `axis` back to x's shape."""
     shape = np.shape(x)
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and shape:    # (axis 0 of a number reduces nothing)
         g = np.expand_dims(g, tuple(a % len(shape) for a in np.atleast_1d(axis)))
     return np.broadcast_to(g, shape)
 

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from rule_cases import (arrays, case, cases_of, distinct, floats, hvp_cases_of, run, run_hvp,
                         shapes, signed)
+import srcad
 from srcad import runtime
 
 
@@ -147,3 +148,16 @@ def test_rule(c):
 @pytest.mark.parametrize("c", hvp_cases_of(__name__), ids=repr)
 def test_hvp(c):
     run_hvp(c)
+
+
+def sum_of_a_number_along_axis_0(s, x):
+    return np.sum(np.sum(np.tanh(s) * 2.0, axis=0) * x)
+
+
+def test_reduction_along_axis_0_of_a_number():
+    # NumPy reduces a 0-d value along axis 0 to itself; its gradient is the gradient
+    s, x = 0.7, np.array([0.3, -0.4])
+    got = srcad.grad(sum_of_a_number_along_axis_0, wrt=(0, 1))(s, x)
+    expected = (2.0 * (1 - np.tanh(s) ** 2) * np.sum(x), 2.0 * np.tanh(s) * np.ones(2))
+    assert got[0] == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
