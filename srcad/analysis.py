@@ -67,6 +67,9 @@ class Analysis:
         outputs = {self.returned} if self.returned else set()
         if forward:     # arguments updated in place are outputs too
             outputs |= {s.target for s in self.statements if s.write and s.target in self.params}
+        else:           # a call may update a differentiated argument: its code is generated,
+            outputs |= {s.target for s in self.statements   # which refuses such updates
+                        if s.op.kind == "call" and any(n in self.varied for n, _ in s.op.inputs())}
         self.useful = self.propagate_useful(outputs)
         self.active = self.varied & self.useful
         self.sites, self.in_loop = self.count_sites()

@@ -199,3 +199,22 @@ def test_refused_grad_leaves_the_arguments():
     with pytest.raises(srcad.SrcadError, match="scalar output"):
         srcad.grad(add_reversed)(given, Y)
     assert_args_unchanged((given,), (X,))
+
+
+def _squares_in_place(a, scale=0.5):
+    t = a
+    t += t * t
+    return t * scale
+
+
+def result_unused_but_argument_updated(x, y):
+    y = y - 0.1
+    unused = x * _squares_in_place(y)
+    return np.mean(y * y)
+
+
+def test_a_call_whose_result_is_unused_is_still_checked_for_updates():
+    # the helper's result feeds nothing, but its in-place update of y does: srcad ran the
+    # helper as it is and missed the update (a wrong gradient); it is refused at the update
+    with pytest.raises(srcad.SrcadError, match="in-place update of the argument 'a'"):
+        srcad.grad(result_unused_but_argument_updated, wrt=1)(np.ones(3), np.full(3, 0.5))
