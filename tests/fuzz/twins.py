@@ -130,7 +130,7 @@ def _kink_numpy(gaps):
         setattr(kinked, name, extremum(getattr(np, name)))
     for name in ("maximum", "minimum", "fmax", "fmin", "heaviside", "copysign"):
         setattr(kinked, name, pairwise(getattr(np, name)))
-    for name in ("abs", "absolute", "fabs", "sign"):
+    for name in ("abs", "absolute", "fabs", "sign", "sqrt", "cbrt"):
         setattr(kinked, name, at_zero(getattr(np, name)))
     for name in ("floor", "ceil", "trunc", "fix"):
         setattr(kinked, name, at_integers(getattr(np, name)))
@@ -179,6 +179,17 @@ class _Comparisons(ast.NodeTransformer):
             call = ast.Call(ast.Attribute(ast.Name("_fz", ast.Load()), "gap", ast.Load()),
                             [node.left, node.comparators[0]], [])
             return ast.Compare(call, node.ops, [ast.Constant(0)])
+        return node
+
+    def visit_BinOp(self, node):
+        """a ** p for a p that is no integer: a singular point at a == 0 (sqrt's)."""
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and not (isinstance(node.right, ast.Constant)
+                                                 and float(node.right.value).is_integer()):
+            record = ast.Call(ast.Attribute(ast.Name("_fz", ast.Load()), "add", ast.Load()),
+                              [node.left], [])
+            node.left = ast.Subscript(ast.Tuple([record, node.left], ast.Load()),
+                                      ast.Constant(1), ast.Load())
         return node
 
     def visit_Call(self, node):
