@@ -653,9 +653,7 @@ class Jvp(Transform):
         with call:
             value, tangent = compiled.primal(*tangents, *call.args, **call.kwargs)
             _check_output(value, self)
-        container = containers.of(value)
-        if container is not None and container.user_type and type(tangent) is not type(value):
-            tangent = as_gradient(tangent, value)   # a dataclass of tangents, not a dict
+        tangent = _tangent_like(tangent, value)
         if self.one_tuple:      # a tuple gives a tuple, as the gradient does
             return (value,), (tangent,)
         return value, tangent
@@ -705,6 +703,20 @@ class Jacobian(Transform):
 class Hessian(Jacobian):
     """The Hessian of a scalar function: the forward-mode Jacobian of its gradient."""
     mode = "forward"
+
+
+def _tangent_like(tangent, value):
+    """A jvp's output tangent in the structure of its value: generated code holds the
+    tangent of a dataclass or registered container as a dict or list of its parts."""
+    if containers.of(value) is None:
+        return tangent
+    if type(tangent) is not type(value):
+        return as_gradient(tangent, value)
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_tangent_like(t, v) for t, v in zip(tangent, value))
+    if isinstance(value, dict):
+        return {k: _tangent_like(tangent[k], v) for k, v in value.items()}
+    return tangent
 
 
 def _check_flat_inputs(transform, call):

@@ -488,3 +488,22 @@ def test_jacobian_and_hessian_of_a_structure_are_refused(transform, structure):
     p = p if structure is dict else structure(p.values())
     with pytest.raises(srcad.SrcadError, match="with respect to arrays and numbers"):
         transform(pair_sum)(p)
+
+
+@dataclasses.dataclass
+class _Pair:
+    w: np.ndarray
+    b: float
+
+
+def passes_its_argument_on(p):
+    return (p, np.sum(p.w) * p.b)
+
+
+def test_jvp_of_a_tuple_holding_a_dataclass_gives_a_dataclass_tangent():
+    p, t = _Pair(np.array([0.3, -0.2]), 0.5), _Pair(np.array([1.0, 2.0]), -1.0)
+    _, (tp, tv) = srcad.jvp(passes_its_argument_on)(p, t)
+    assert type(tp) is _Pair
+    np.testing.assert_allclose(tp.w, t.w)
+    assert tp.b == pytest.approx(t.b)
+    assert tv == pytest.approx(np.sum(t.w) * p.b + np.sum(p.w) * t.b)
