@@ -352,6 +352,10 @@ class Analysis:
             return "array" if self.kind_of_node(op.node.value, kinds) == "array" else "other"
         if op.kind != "rule" or op.primitive in CONTAINERS:
             return "other"
+        wrt = getattr(op.primitive, "wrt_names", None)
+        if wrt is not None:     # a call of a gradient srcad made: the kind of what it is of
+            single = not op.primitive.multi and wrt[0] in op.bindings
+            return self.kind_of_node(op.bindings[wrt[0]], kinds) if single else "other"
         arg_kinds = [self.kind_of_node(n, kinds) for n in op.bindings.values()
                      if not (isinstance(n, gast.Constant) and n.value is None)]
         arg_kinds = [k if k in ("scalar", "array") else "other" for k in arg_kinds]

@@ -379,3 +379,23 @@ def test_hvp_zeroes_the_tangent_of_overwritten_entries():
     expected = directional_fd(srcad.grad(overwritten_then_scaled), (x, y, 0.7), (0,), (v,))
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
     assert got[0] == 0.0 and got[1] == 0.0
+
+
+def _sin_times(b):
+    return np.sin(b) * b
+
+
+_dsin_times = srcad.grad(_sin_times)
+
+
+def sums_a_gradient_of_a_number(x, s):
+    return np.sum(_dsin_times(s)) * np.sum(x)
+
+
+def test_a_gradient_with_respect_to_a_number_is_a_number_to_kind_inference():
+    # the call's result was taken for an array: np.full(v.shape, ...) of a float
+    s, x = 0.7, np.array([0.3, -0.4])
+    got = srcad.grad(sums_a_gradient_of_a_number, wrt=(0, 1))(x, s)
+    dg = np.sin(s) + s * np.cos(s)
+    assert got[1] == pytest.approx((2 * np.cos(s) - s * np.sin(s)) * np.sum(x), rel=1e-10)
+    np.testing.assert_allclose(got[0], dg * np.ones(2), rtol=1e-12)
