@@ -572,7 +572,11 @@ def sort_grad(g, x, axis=-1):
 
 
 def take_grad(g, x, indices, axis=None):
-    """Gradient of np.take(x, indices, axis): g added at the indices taken."""
+    """Gradient of np.take(x, indices, axis): g added at the indices taken (as np.take
+    reads them: floats and bools cast to integers)."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        indices = indices.astype(np.intp)
     out = np.zeros(np.size(x) if axis is None else np.shape(x), np.result_type(g, np.float64))
     if axis is None:
         np.add.at(out, indices, g)

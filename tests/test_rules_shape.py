@@ -131,7 +131,8 @@ def sh_sort(x):
 
 
 def sh_take(x):
-    return np.take(x, [2, 2]) + np.take(x, [[1, 0], [3, 3]], axis=1)[0, :, 1]
+    return np.take(x, [2, 2]) + np.take(x, [[1, 0], [3, 3]], axis=1)[0, :, 1] \
+        + np.take(x, 1.9) * np.take(x, [0.2, 2.7])     # float indices, as NumPy casts them
 
 
 def sh_take_along_axis(x):
