@@ -46,10 +46,11 @@ except ImportError:      # pragma: no cover - SciPy is optional
     pass
 
 # callables never called from a program: they print, read input or stop the process,
-# or return whatever memory held (np.empty), so that no two runs agree
+# or return whatever memory held (np.empty), so that no two runs agree; or their
+# derivative is zero by decree (stop_gradient), which no difference sees
 SKIP = {"print", "input", "exit", "quit", "help", "breakpoint", "open", "eval", "exec",
         "compile", "delattr", "setattr", "globals", "locals", "vars", "dir", "memoryview",
-        "empty", "empty_like"}
+        "empty", "empty_like", "stop_gradient"}
 
 
 @dataclass(frozen=True)
