@@ -396,26 +396,33 @@ class Normalizer:
             return self.range_loop(stmt.target, self.atom(iterator), stmt.body)
         index = self.namer.fresh("k")
         seqs = []
-        item = self.loop_item(iterator, name(index), seqs)
+        rebound = names_in(gast.Module(body=stmt.body, type_ignores=[]), gast.Store)
+        item = self.loop_item(iterator, name(index), seqs, rebound)
         head = _bind(stmt.target, item)
         return self.range_loop(name(index, store=True), self.length_range(seqs), head + stmt.body)
 
-    def loop_item(self, iterator, index, seqs):
+    def loop_item(self, iterator, index, seqs, rebound=()):
         """The k-th item of a loop's iterable as an expression of index k; the
-        sequences whose common length bounds the loop are added to seqs."""
+        sequences whose common length bounds the loop are added to seqs. A name the
+        body assigns again is read through a name of its own: Python's loop goes on
+        over the object the name held when the loop began."""
         func = iterator.func if isinstance(iterator, gast.Call) else None
         builtin = self.builtin_called(func)
         if builtin is enumerate and len(iterator.args) in (1, 2) and not iterator.keywords:
             count = copy(index) if len(iterator.args) == 1 else gast.BinOp(
                 left=copy(index), op=gast.Add(), right=self.atom(iterator.args[1]))
-            item = self.loop_item(iterator.args[0], index, seqs)
+            item = self.loop_item(iterator.args[0], index, seqs, rebound)
             return gast.Tuple(elts=[count, item], ctx=gast.Load())
         if builtin is zip and iterator.args and not iterator.keywords:
-            items = [self.loop_item(a, index, seqs) for a in iterator.args]
+            items = [self.loop_item(a, index, seqs, rebound) for a in iterator.args]
             return gast.Tuple(elts=items, ctx=gast.Load())
         if not _is_atom(iterator) and not isinstance(iterator, (gast.List, gast.Tuple)):
             iterator = call(self.builtin("list"), iterator)
         seq = self.atom(iterator, hint="items")
+        if isinstance(seq, gast.Name) and seq.id in rebound:
+            held = self.namer.fresh("items")
+            self.emit(assign(held, seq))
+            seq = name(held)
         seqs.append(seq)
         return gast.Subscript(value=seq, slice=copy(index), ctx=gast.Load())
 

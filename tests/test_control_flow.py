@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import srcad
 from oracle import (arrays, check_against_autograd, check_grad, check_value_and_grad, floats, line_of,
-                    signed)
+                    numerical_grad, signed)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 
@@ -809,3 +809,25 @@ def test_loop_over_sequence_argument(items):
 def test_loop_over_dict_key_list():
     assert srcad.value_and_grad(cf_loop_over_dict_key_list)(2.0) == pytest.approx((10.0, 7.0))
     check_grad(cf_loop_over_dict_key_list, 2.0)
+
+
+def cf_loop_rebinds_its_sequence(x):
+    for i, e in enumerate(x):
+        x = x * e + i
+    return np.sum(x)
+
+
+def cf_loop_rebinds_its_sequence_shorter(x):
+    total = 0.0
+    for e in x:
+        x = x[1:] * 2.0     # Python goes on over the array the loop began with
+        total = total + e * np.sum(x)
+    return total
+
+
+@pytest.mark.parametrize("f", [cf_loop_rebinds_its_sequence, cf_loop_rebinds_its_sequence_shorter])
+def test_loop_goes_on_over_the_sequence_it_began_with(f):
+    x = np.array([0.3, -0.5, 0.8])
+    value, grad = srcad.value_and_grad(f)(x.copy())
+    assert value == pytest.approx(f(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(grad, numerical_grad(f, (x,)), rtol=1e-6, atol=1e-9)
