@@ -30,24 +30,23 @@ from rule_cases import CASES
 CASES32 = [c for c in CASES if not c.hvp]
 
 
-def as32(value):
-    if isinstance(value, np.ndarray) and value.dtype == np.float64:
-        return value.astype(np.float32)
+def recast(value, source, target):
+    """value with its arrays of dtype source made target, in lists, tuples and dicts too."""
+    if isinstance(value, np.ndarray) and value.dtype == source:
+        return value.astype(target)
     if isinstance(value, dict):
-        return {k: as32(v) for k, v in value.items()}
+        return {k: recast(v, source, target) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(as32(v) for v in value)
+        return type(value)(recast(v, source, target) for v in value)
     return value
+
+
+def as32(value):
+    return recast(value, np.float64, np.float32)
 
 
 def as64(value):
-    if isinstance(value, np.ndarray) and value.dtype == np.float32:
-        return value.astype(np.float64)
-    if isinstance(value, dict):
-        return {k: as64(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(as64(v) for v in value)
-    return value
+    return recast(value, np.float32, np.float64)
 
 
 def random_like(rng, value):
