@@ -1,7 +1,7 @@
 """Transform time against a function's length, and its fitted exponent.
 
     python benchmarks/bench_transform.py            # about a minute
-    python benchmarks/bench_transform.py --quick    # up to 300 statements
+    python benchmarks/bench_transform.py --quick    # up to 99 statements
 
 The function is straight-line NumPy code, `x = np.sin(x) * 1.01 + x` repeated
 (each line three primitive operations: sin, *, +), ending in `np.sum(x)`. For
@@ -23,7 +23,7 @@ import numpy as np
 
 import srcad
 
-LENGTHS = (10, 30, 100, 300, 1000)
+LENGTHS = (3, 10, 20, 33, 100, 333)     # lines: 9 to 999 statements
 
 
 def module_of(lines, tag):
@@ -61,7 +61,7 @@ def exponent(lengths, times):
 
 
 def main():
-    lengths = [n for n in LENGTHS if n <= 250] if "--quick" in sys.argv else LENGTHS
+    lengths = [n for n in LENGTHS if n <= 33] if "--quick" in sys.argv else LENGTHS
     modes = {"grad": (srcad.grad, lambda g, x: g(x)),
              "jvp": (srcad.jvp, lambda j, x: j(x, np.ones_like(x)))}
     print(f"{'statements':>10}  " + "  ".join(f"{m:>10}" for m in modes))

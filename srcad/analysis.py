@@ -29,6 +29,7 @@ from .normalize import local_names
 from .resolve import OPERATORS, UNRESOLVED, Op, Resolver
 from .rules import CONTAINERS
 from .rules.runtime import MUTATING
+from .syntax import walk
 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
 
@@ -285,7 +286,7 @@ class Analysis:
                 inputs = [n for n, _ in s.op.inputs() if n in self.varied]
                 if inputs:
                     self.refuse_no_derivative(s.node, s.op, inputs)
-        for node in gast.walk(self.tree):
+        for node in walk(self.tree):
             op = getattr(node, "op", None)
             if isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind == "unknown" \
                     or isinstance(node, gast.Expr) and isinstance(op, Op) and op.kind == "call" \
@@ -471,7 +472,7 @@ def _assignments(tree, params):
     """{local: the values assigned to it by `=`}, with None for a binding of another
     kind (a parameter, a loop variable)."""
     found = {p: [None] for p in params}
-    for node in gast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):

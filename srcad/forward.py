@@ -14,7 +14,7 @@ from .errors import NoDerivativeError
 from .rules.numpy import returns_fresh
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
-from .syntax import assign, call, const, copy, name
+from .syntax import assign, call, const, copy, name, walk
 
 
 class ForwardFunction(Generator):
@@ -52,7 +52,7 @@ class ForwardFunction(Generator):
         """Names passed to the user's functions, which may update them in place (srcad's
         own generated primals write into the arrays they are given, then restore them,
         but not their tangents)."""
-        return {n.id for node in gast.walk(self.tree)
+        return {n.id for node in walk(self.tree)
                 if getattr(getattr(node, "op", None), "kind", None) == "call"
                 for n in list(node.op.args) + list(node.op.keywords.values())
                 if isinstance(n, gast.Name)}

@@ -26,7 +26,7 @@ import gast
 from . import runtime
 from .errors import UnsupportedSyntaxError
 from .nested import lift_nested_defs
-from .syntax import Namer, assign, call, const, copy, name, names_in, replace_names
+from .syntax import Namer, assign, call, const, copy, name, names_in, replace_names, walk
 
 OPERATOR_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
@@ -79,7 +79,7 @@ def local_names(func_node):
     args = func_node.args
     params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
     stored = set()
-    for n in gast.walk(func_node):
+    for n in walk(func_node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             stored.add(n.id)
     return set(params) | stored
@@ -138,7 +138,7 @@ class Normalizer:
         return new
 
     def check(self, node):
-        for n in gast.walk(node):
+        for n in walk(node):
             if n is node:
                 continue
             for kind, construct in REFUSED_STATEMENTS.items():
@@ -180,7 +180,7 @@ class Normalizer:
         if target is not grad_of:
             return False
         if any(isinstance(n, (gast.Return, gast.Break, gast.Continue, gast.Yield))
-               for n in gast.walk(node)):
+               for n in walk(node)):
             self.refuse(node, "jump out of 'with srcad.grad_of(...)'",
                         "the block only runs on the gradient; keep return/break outside it")
         return True
@@ -198,7 +198,7 @@ class Normalizer:
         statement that starts an iteration also finishes it. The backward
         sweep can then replay iterations whole.
         """
-        returns = [n for n in gast.walk(gast.Module(body=body, type_ignores=[]))
+        returns = [n for n in walk(gast.Module(body=body, type_ignores=[]))
                    if isinstance(n, gast.Return)]
         last = body[-1]
         if len(returns) == 1 and returns[0] is last or not returns:
@@ -229,7 +229,7 @@ class Normalizer:
         for n in _walk_outside_loops(stmt):
             if isinstance(n, (gast.Break, gast.Continue)) and self.loops:
                 return True
-        return any(isinstance(n, gast.Return) for n in gast.walk(stmt))
+        return any(isinstance(n, gast.Return) for n in walk(stmt))
 
     def jumps_in_statement(self, stmt):
         if isinstance(stmt, gast.Return):
@@ -257,7 +257,7 @@ class Normalizer:
     def jumps_in_loop(self, loop):
         jumps = [n for n in _walk_outside_loops_body(loop.body)
                  if isinstance(n, (gast.Break, gast.Continue))]
-        has_return = any(isinstance(n, gast.Return) for n in gast.walk(loop))
+        has_return = any(isinstance(n, gast.Return) for n in walk(loop))
         if not jumps and not has_return:
             self.loops.append(None)
             loop.body = self.jumps_in_block(loop.body)
@@ -639,7 +639,7 @@ class Normalizer:
         lineno = getattr(origin, "lineno", None)
         single = not isinstance(stmts, list)
         for stmt in [stmts] if single else stmts:
-            for n in gast.walk(stmt):
+            for n in walk(stmt):
                 if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                     n.lineno = lineno
         return stmts

@@ -7,14 +7,19 @@
 * dead stores: a gradient set to zero and overwritten before it is read is
   not set at all.
 
-The passes work on structured code (if, for, while) with small dataflow
-fixpoints for loops. They only touch gradient variables, never the stack.
+The passes work on structured code (if, for, while), with the dataflow helpers of
+dataflow.py (the reads and writes of each statement found once per pass, one
+fixpoint at each loop's head). They only touch gradient variables, never the stack.
 """
+import bisect
 import operator
 
 import gast
 
-from .syntax import const
+from .dataflow import Facts, assigned_name as _assigned_name, counts, live_in_loop, \
+    live_through, loop_head
+from .generate import is_marker
+from .syntax import const, copy, walk
 
 FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
             gast.Pow: operator.pow}
@@ -29,7 +34,7 @@ def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None,
     dy is; seed_or_zeros(dy, y): dy, or zeros shaped like y where dy is still 0.0, for
     a called function's adjoint (reverse.Pullback, ZeroPullbacks)."""
     gradients = set(gradients)
-    body = [Fold().visit(s) for s in body]
+    body = [Fold().visit(s) if _foldable(s) else s for s in body]
     ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
         body, (frozenset(), frozenset(seeds)))
     FirstContributions(gradients, in_place).block(body, set())
@@ -58,19 +63,23 @@ class Fold(gast.NodeTransformer):
         return node
 
 
+def _foldable(tree):
+    """Whether Fold changes anything in tree (a look that is quicker than Fold)."""
+    for node in walk(tree):
+        if isinstance(node, gast.BinOp) and (_number(node.right) and (
+                _number(node.left) or isinstance(node.op, (gast.Pow, gast.Mult))
+                and node.right.value == 1) or isinstance(node.op, gast.Mult)
+                and _number(node.left) and node.left.value == 1):
+            return True
+    return False
+
+
 def _number(node):
     return isinstance(node, gast.Constant) and type(node.value) in (int, float)
 
 
 def _is_zero(node):
     return isinstance(node, gast.Constant) and type(node.value) is float and node.value == 0.0
-
-
-def _assigned_name(stmt):
-    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
-            and isinstance(stmt.targets[0], gast.Name):
-        return stmt.targets[0].id
-    return None
 
 
 class ZeroPullbacks:
@@ -137,12 +146,8 @@ class ZeroPullbacks:
             b = self.block(stmt.orelse, state, rewrite)
             return (a[0] & b[0], a[1] & b[1])
         if isinstance(stmt, (gast.For, gast.While)):
-            entry = state
-            while True:
-                end = self.block(list(stmt.body), entry, rewrite=False)
-                if entry[0] <= end[0] and entry[1] <= end[1]:
-                    break
-                entry = (entry[0] & end[0], entry[1] & end[1])
+            entry = loop_head(state, lambda s: self.block(list(stmt.body), s, rewrite=False),
+                              lambda a, b: (a[0] & b[0], a[1] & b[1]))
             self.block(stmt.body, entry, rewrite)
             return entry
         target = _assigned_name(stmt)
@@ -152,7 +157,7 @@ class ZeroPullbacks:
             if (pullback is not None and pullback.dy in more) or self.more(stmt.value, more):
                 return (zero - {target}, more | {target})
             return (zero - {target}, more - {target})
-        stored = {node.id for node in gast.walk(stmt)
+        stored = {node.id for node in walk(stmt)
                   if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
         return (zero - stored, more - stored)
 
@@ -191,12 +196,8 @@ class FirstContributions:
         if isinstance(stmt, gast.If):
             return self.block(stmt.body, zero, rewrite) & self.block(stmt.orelse, zero, rewrite)
         if isinstance(stmt, (gast.For, gast.While)):
-            entry = set(zero)
-            while True:
-                end = self.block(stmt.body, entry, rewrite=False)
-                if entry <= end:
-                    break
-                entry &= end
+            entry = loop_head(set(zero), lambda z: self.block(stmt.body, z, rewrite=False),
+                              set.intersection)
             self.block(stmt.body, entry, rewrite)
             return entry
         target = _assigned_name(stmt)
@@ -206,7 +207,7 @@ class FirstContributions:
             if rewrite and target in zero and target not in self.in_place:
                 stmt.value = self.first(target, stmt.value)
             return zero - {target}
-        for node in gast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 zero = zero - {node.id}
         return zero
@@ -224,10 +225,10 @@ class FirstContributions:
 
 
 def remove_dead_stores(body, tracked):
-    return _remove(body, set(), tracked)
+    return _remove(body, set(), tracked, Facts(body))
 
 
-def _remove(body, live_after, tracked):
+def _remove(body, live_after, tracked, facts):
     out = []
     live = set(live_after)
     for stmt in reversed(body):
@@ -235,59 +236,30 @@ def _remove(body, live_after, tracked):
         if target in tracked and target not in live and _pure(stmt.value):
             continue
         if isinstance(stmt, gast.If):
-            stmt.body = _remove(stmt.body, live, tracked)
-            stmt.orelse = _remove(stmt.orelse, live, tracked)
+            stmt.body = _remove(stmt.body, live, tracked, facts)
+            stmt.orelse = _remove(stmt.orelse, live, tracked, facts)
             if not stmt.body:
                 stmt.body = [gast.Pass()]
         elif isinstance(stmt, (gast.For, gast.While)):
-            loop_live = _loop_live(stmt, live)
-            stmt.body = _remove(stmt.body, loop_live, tracked) or [gast.Pass()]
-        live = _live_before([stmt], live)
+            loop_live = live_in_loop(stmt, live, facts)
+            stmt.body = _remove(stmt.body, loop_live, tracked, facts) or [gast.Pass()]
+        live = live_through(stmt, live, facts)
         out.append(stmt)
     return out[::-1]
 
 
-def _loop_live(loop, live_after):
-    """Variables live at the end of a loop body: after the loop, or in the next iteration."""
-    live = set(live_after)
-    while True:
-        new = live_after | _live_before(loop.body, live)
-        if new <= live:
-            return live
-        live |= new
-
-
-def _live_before(body, live_after):
-    live = set(live_after)
-    for stmt in reversed(body):
-        if isinstance(stmt, gast.If):
-            live = _live_before(stmt.body, live) | \
-                _live_before(stmt.orelse, live) | _reads(stmt.test)
-        elif isinstance(stmt, (gast.For, gast.While)):
-            loop_live = _loop_live(stmt, live)
-            live = live | _live_before(stmt.body, loop_live) | \
-                _reads(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
-        else:
-            target = _assigned_name(stmt)
-            if target is not None:
-                live = live - {target}
-            live |= _reads(stmt)
-    return live
-
-
 def _reads(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
 
 
 def _pure(value):
-    return not any(isinstance(n, gast.Call) for n in gast.walk(value))
+    return not any(isinstance(n, gast.Call) for n in walk(value))
 
 
 def tidy(body):
     """After statements were removed: drop `if`s and loops left with no code (unless their
     test pops the stack) and comments that no code follows; give empty bodies a `pass`."""
-    from .generate import is_marker
     out = []
     for stmt in body:
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
@@ -312,13 +284,34 @@ def tidy(body):
                                          or isinstance(out[i + 1], gast.Return)))]
 
 
+def clean(body):
+    """Drop comment markers that no code follows; give empty bodies a `pass`."""
+    out = []
+    for stmt in body:
+        for field in ("body", "orelse"):
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                setattr(stmt, field, clean(getattr(stmt, field)))
+        out.append(stmt)
+    kept = []
+    for i, stmt in enumerate(out):
+        if is_marker(stmt) and (i + 1 == len(out) or is_marker(out[i + 1])):
+            continue
+        kept.append(stmt)
+    for stmt in kept:
+        if isinstance(stmt, gast.If) and not _has_code(stmt.body) and _has_code(stmt.orelse):
+            stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
+            stmt.body, stmt.orelse = stmt.orelse, []
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and not _has_code(stmt.body):
+            stmt.body = stmt.body + [gast.Pass()]
+    return kept
+
+
 def _has_code(body):
-    from .generate import is_marker
     return any(not is_marker(s) and not isinstance(s, gast.Pass) for s in body)
 
 
 def _pops(node):
-    return any(isinstance(n, gast.Attribute) and n.attr == "pop" for n in gast.walk(node))
+    return any(isinstance(n, gast.Attribute) and n.attr == "pop" for n in walk(node))
 
 
 # -- the primal that grad runs: what the adjoint needs, not the value ----------------------
@@ -339,8 +332,7 @@ def lean_primal(definition, new_name, worth=lambda stmt: True):
     body, _ = _lean(definition.body[:-1], set(), removed)
     if not any(worth(stmt) for stmt in removed):
         return None
-    from .reverse import _clean   # comments no code follows, empty blocks
-    body = _clean(body) + [gast.Return(value=const(None))]
+    body = clean(body) + [gast.Return(value=const(None))]
     return gast.FunctionDef(name=new_name, args=definition.args, body=body,
                             decorator_list=[], returns=None, type_comment=None,
                             type_params=[])
@@ -354,7 +346,7 @@ def _removable(stmt):
     if op.kind in ("copy", "subscript", "literal"):
         return True
     if op.kind == "zero":
-        return not any(isinstance(n, gast.Call) for n in gast.walk(stmt.value))
+        return not any(isinstance(n, gast.Call) for n in walk(stmt.value))
     if op.kind != "rule":
         return False
     primitive = op.primitive
@@ -380,13 +372,9 @@ def _lean(body, live_after, removed):
             live = lb | lo | _reads(stmt.test)
         elif isinstance(stmt, (gast.For, gast.While)):
             head = _reads(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
-            loop_live = set(live) | head
-            while True:
-                _, lb = _lean(stmt.body, loop_live, [])
-                new = live | lb | head
-                if new <= loop_live:
-                    break
-                loop_live |= new
+            loop_live = loop_head(live | head,
+                                  lambda now: now | live | head | _lean(stmt.body, now, [])[1],
+                                  set.union)
             b, lb = _lean(stmt.body, loop_live, removed)
             if isinstance(stmt, gast.For):
                 stmt = gast.For(target=stmt.target, iter=stmt.iter, body=b or [gast.Pass()],
@@ -427,7 +415,7 @@ def _load_count(nodes, var):
 
 def _walk_all(body):
     for stmt in body if isinstance(body, list) else [body]:
-        yield from gast.walk(stmt)
+        yield from walk(stmt)
 
 
 def _stored_in(nodes):
@@ -437,8 +425,6 @@ def _stored_in(nodes):
 
 def _substitute(node, var, expr):
     """Replace each read of var in node by (a copy of) expr."""
-    from .syntax import copy
-
     class Replace(gast.NodeTransformer):
         def visit_Name(self, n):
             if n.id == var and isinstance(n.ctx, gast.Load):
@@ -479,15 +465,17 @@ def propagate_copies(body, gradients, in_place):
 
 
 def _propagate_pass(body, gradients, in_place):
-    stores, loads = _stores(body), _load_counts(body)
+    stores, loads = None, None
     changed = False
     for block in _blocks(body):
-        reads = [_load_counts([stmt]) for stmt in block]
+        reads, written = zip(*[counts(stmt) for stmt in block]) if block else ((), ())
+        if stores is None:      # body's block, the first: counts for the whole function
+            stores, loads = _summed(written), _summed(reads)
         readers, writers = {}, {}       # name -> indexes of the statements reading, writing it
-        for k, stmt in enumerate(block):
+        for k in range(len(block)):
             for var in reads[k]:
                 readers.setdefault(var, []).append(k)
-            for var in _stored_in([stmt]):
+            for var in written[k]:
                 writers.setdefault(var, []).append(k)
         removed = set()
         for i, stmt in enumerate(block):
@@ -502,7 +490,9 @@ def _propagate_pass(body, gradients, in_place):
             if not uses or sum(reads[k][dx] for k in uses) != loads.get(dx, 0):
                 continue
             last = uses[-1]
-            if any(i < k < last for k in writers.get(dy, ())):
+            dy_writers = writers.get(dy, ())
+            after = bisect.bisect_right(dy_writers, i)
+            if after < len(dy_writers) and dy_writers[after] < last:
                 continue
             if not isinstance(block[last], gast.Assign) and last in writers.get(dy, ()):
                 continue
@@ -512,7 +502,11 @@ def _propagate_pass(body, gradients, in_place):
             for k in uses:
                 block[k] = _substitute(block[k], dx, dy_name)
                 reads[k][dy] = reads[k].get(dy, 0) + reads[k].pop(dx)
-            readers[dy] = sorted(set(readers.get(dy, ())) | set(uses))
+            dy_readers = readers.setdefault(dy, [])
+            for k in uses:
+                at = bisect.bisect_left(dy_readers, k)
+                if at == len(dy_readers) or dy_readers[at] != k:
+                    dy_readers.insert(at, k)
             loads[dy] = loads.get(dy, 0) + loads.pop(dx)
             reads[i][dy] -= 1
             loads[dy] -= 1
@@ -522,6 +516,18 @@ def _propagate_pass(body, gradients, in_place):
             block[:] = [stmt for k, stmt in enumerate(block) if k not in removed]
             changed = True
     return changed
+
+
+def _summed_pair(counted):
+    """({name: reads}, {name: writes}) of a list of counts(stmt)."""
+    return _summed(c[0] for c in counted), _summed(c[1] for c in counted)
+
+
+def _summed(counted):
+    total = {}
+    for more in counted:
+        _count(total, more, 1)
+    return total
 
 
 def _np_full(value):
@@ -709,7 +715,7 @@ def fold_scalars(body, gradients, in_place, scalar):
 def _fold_pass(body, gradients, in_place, scalar):
     """One pass of fold_scalars over every block; whether it changed anything. The counts
     of stores and reads are kept up to date as statements fold into their readers."""
-    stores, loads = _stores(body), _load_counts(body)
+    loads, stores = _summed_pair([counts(stmt) for stmt in body])
     changed = False
     for block in _blocks(body):
         i = 0
@@ -742,7 +748,7 @@ def _count(counts, more, sign):
 
 
 def _np_calls_only(expr):
-    return all(not isinstance(n, gast.Call) for n in gast.walk(expr))
+    return all(not isinstance(n, gast.Call) for n in walk(expr))
 
 
 def _single_reader(block, i, dv, stores, loads):

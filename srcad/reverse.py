@@ -27,10 +27,10 @@ from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker, runtime_kind
-from .optimize import optimize
+from .optimize import clean, optimize
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
-from .syntax import assign, call, const, copy, name, names_in
+from .syntax import assign, call, const, copy, name, names_in, walk
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
     runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,), runtime.reduced_size: (0, 1),
@@ -519,8 +519,8 @@ class ReverseFunction(Generator):
                 changed = True
             if not changed:
                 break
-        self.primal_body = _clean(self.primal_body)
-        self.adjoint_body = _clean(self.adjoint_body)
+        self.primal_body = clean(self.primal_body)
+        self.adjoint_body = clean(self.adjoint_body)
         values, shapes = self.reads(self.adjoint_body)
         self.recorded = values | shapes     # what the adjoint may read of the primal's values
         saved = [v for v in self.primal_order() if v in self.recorded]
@@ -740,7 +740,7 @@ def _function(name_, args, body):
 
 def _walk(body):
     for stmt in body:
-        yield from gast.walk(stmt)
+        yield from walk(stmt)
 
 
 def _loads(nodes, bound):
@@ -791,7 +791,7 @@ def _remove_empty(body):
             stmt.orelse, r2 = _remove_empty(stmt.orelse)
             removed |= r1 | r2
             if not _has_code(stmt.body) and not _has_code(stmt.orelse):
-                for n in gast.walk(stmt):
+                for n in walk(stmt):
                     if tag_of(n) and tag_of(n)[0] in ("branch", "count"):
                         removed.add(tag_of(n))
                 continue
@@ -801,28 +801,6 @@ def _remove_empty(body):
 
 def _has_code(body):
     return any(not is_marker(s) and not isinstance(s, gast.Pass) for s in body)
-
-
-def _clean(body):
-    """Drop comment markers that no code follows; give empty bodies a `pass`."""
-    out = []
-    for stmt in body:
-        for field in ("body", "orelse"):
-            if isinstance(stmt, (gast.If, gast.For, gast.While)):
-                setattr(stmt, field, _clean(getattr(stmt, field)))
-        out.append(stmt)
-    kept = []
-    for i, stmt in enumerate(out):
-        if is_marker(stmt) and (i + 1 == len(out) or is_marker(out[i + 1])):
-            continue
-        kept.append(stmt)
-    for stmt in kept:
-        if isinstance(stmt, gast.If) and not _has_code(stmt.body) and _has_code(stmt.orelse):
-            stmt.test = gast.UnaryOp(op=gast.Not(), operand=stmt.test)
-            stmt.body, stmt.orelse = stmt.orelse, []
-        if isinstance(stmt, (gast.If, gast.For, gast.While)) and not _has_code(stmt.body):
-            stmt.body = stmt.body + [gast.Pass()]
-    return kept
 
 
 def _definitely_assigned(stmt):

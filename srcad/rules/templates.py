@@ -32,7 +32,7 @@ import gast
 import numpy as np
 
 from ..errors import SrcadError
-from ..syntax import const, copy, names_in, replace_names
+from ..syntax import const, copy, names_in, replace_names, walk
 
 
 class _GradientMarker:
@@ -96,7 +96,7 @@ class Template:
         from .. import runtime
         structural = (runtime.sequence_grad, runtime.concatenate_grad, runtime.unstack)
         found = set()
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+        for node in walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
                     and any(self.globals.get(node.func.id) is h for h in structural):
                 found |= {a.id for a in node.args if isinstance(a, gast.Name)} & set(self.params)
@@ -220,7 +220,7 @@ class _Fold(gast.NodeTransformer):
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
-        if all(isinstance(n, _STATIC) for n in gast.walk(node.test)):
+        if all(isinstance(n, _STATIC) for n in walk(node.test)):
             test = ast.Expression(body=gast.gast_to_ast(node.test))
             with warnings.catch_warnings():     # `0 is None` is meant
                 warnings.simplefilter("ignore", SyntaxWarning)
@@ -252,7 +252,7 @@ def _terms(expr, sign=1):
 
 
 def _tangents_in(expr):
-    return {n.slice.id for n in gast.walk(expr) if _is_gradient(n)}
+    return {n.slice.id for n in walk(expr) if _is_gradient(n)}
 
 
 def target_of(stmt):
@@ -313,8 +313,8 @@ def validate(template, reverse):
             _refuse_rule(template, stmt, "has a statement other than 'd[...] = ...' or "
                          "'name = ...': its body is inlined into generated code, not run; "
                          f"write {_wanted(template, reverse)}")
-        gradients = [n for n in gast.walk(stmt) if _is_gradient(n)]
-        if sum(isinstance(n, gast.Name) and n.id == "d" for n in gast.walk(stmt)) \
+        gradients = [n for n in walk(stmt) if _is_gradient(n)]
+        if sum(isinstance(n, gast.Name) and n.id == "d" for n in walk(stmt)) \
                 > len(gradients):
             _refuse_rule(template, stmt, "uses 'd' other than as d[name] (a parameter "
                          "of the rule)")
@@ -336,7 +336,7 @@ def _check_free_names(template):
     unknown = sorted(n for n in template.free
                      if n not in template.globals and not hasattr(builtins, n))
     if unknown:
-        node = next(n for n in gast.walk(template.node)
+        node = next(n for n in walk(template.node)
                     if isinstance(n, gast.Name) and n.id == unknown[0])
         _refuse_rule(template, node, f"reads '{unknown[0]}', which is neither a parameter "
                      "of the rule nor a name defined in its module: name the primitive's "
