@@ -56,6 +56,7 @@ class Generator:
         self.wrt = wrt
         self.is_callee = is_callee
         self.helpers = dict(tree.lifted)     # name used in code -> object
+        self.preceding = {}     # id(statement) -> the statement before it in its block
         self.helper_names = {id(f): n for n, f in tree.lifted.items()}   # id(object) -> name
         self.gradients = {}      # variable -> the name of its gradient (or tangent)
         self.filename = function.filename.rsplit("/", 1)[-1]
@@ -292,7 +293,8 @@ class Generator:
         """Transform a block: each group of statements from one user line under a
         comment naming that line. The second output runs backwards (reverse mode)."""
         groups = []
-        for node in body:
+        for before, node in zip([None] + body, body):
+            self.preceding[id(node)] = before
             first, second = self.statement(node)
             lineno = getattr(node, "lineno", None)
             if groups and groups[-1][0] == lineno:

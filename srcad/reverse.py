@@ -28,6 +28,7 @@ from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker, runtime_kind
 from .optimize import clean, optimize
+from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
 from .syntax import assign, call, const, copy, name, names_in, walk
@@ -421,6 +422,7 @@ class ReverseFunction(Generator):
         p_else, a_else = self.block(node.orelse)
         assigned = names_in(gast.Module(body=node.body + node.orelse, type_ignores=[]),
                             gast.Store)
+        pops = []
         if names_in(node.test) & assigned:
             tag = ("branch", id(node))
             p_body.append(self.push_stmt(const(True), tag))
@@ -428,9 +430,12 @@ class ReverseFunction(Generator):
             test = tagged(self.pop_expr(), tag)
         else:
             test = copy(node.test)
+            recomputed = recomputed_test(self, node, [(p_body, a_body), (p_else, a_else)])
+            if recomputed is not None:
+                pops, test = recomputed
         primal = gast.If(test=node.test, body=p_body or [gast.Pass()], orelse=p_else)
         adjoint = gast.If(test=test, body=a_body, orelse=a_else)
-        return [primal], [adjoint]
+        return [primal], pops + [adjoint]
 
     def for_loop(self, node):
         target = node.target.id
