@@ -20,16 +20,13 @@ from collections import OrderedDict
 import gast
 import numpy as np
 
-from .emit import compile_module, default_values, forget, origin
-from .optimize import lean_primal
+from .emit import default_values, forget, origin
 from .errors import SrcadError, UnsupportedSyntaxError
 from .generate import runtime_kind
 from .rules.numpy import ATTRIBUTES, NONDIFFERENTIABLE_ATTRIBUTES
-from . import compose, containers, objects, runtime
-from .forward import ForwardModule
+from . import compose, containers, objects, pipeline, runtime
 from .nested import as_def
 from .parse import parse_function
-from .reverse import ReverseModule
 from .runtime import as_gradient, gradient_dtype
 from .shapes import shape_pattern
 
@@ -97,50 +94,44 @@ class Compiled:
         weakref.finalize(self, forget, primal.__code__.co_filename)
 
 
-def _reverse(fn, wrt_names, kinds, shapes=None):
-    """shapes: {parameter: shape pattern} (shapes.shape_pattern) of the call's arrays."""
+def _reverse(fn, wrt_names, kinds, shapes=None, traced=None):
+    """shapes: {parameter: shape pattern} (shapes.shape_pattern) of the call's arrays;
+    traced: the keys of the code already traced (verbose=2: pipeline.py), else None."""
     shapes = shapes or {}
     key = ("reverse", tuple(wrt_names), tuple(sorted(kinds.items(), key=str)),
            tuple(sorted(shapes.items(), key=str)))
-    compiled = _CACHE.get(fn, key)
+    trace = traced is not None and key not in traced
+    compiled = None if trace else _CACHE.get(fn, key)
     if compiled is None:
-        module = ReverseModule()
-        module.param_shapes = shapes
         try:
-            top = module.add(fn, wrt_names, kinds)
+            made = pipeline.reverse(fn, wrt_names, kinds, shapes, trace)
         except SrcadError:
             raise
         except RecursionError:
             raise SrcadError(f"cannot transform {fn.__qualname__}: recursion too deep") from None
-        units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
-        # grad does not return the value: a primal without what only computes it, where
-        # the value is known to be a scalar (so that grad need not check it)
-        lean = None
-        if top.kinds.get(getattr(top, "returned", None)) == "scalar":
-            lean = lean_primal(top.definitions[0],
-                               module.fresh(fn.__name__ + "_primal_for_grad", top.function),
-                               worth=lambda s: top.kinds.get(s.targets[0].id) == "array")
-        if lean is not None:
-            units[0][1].insert(1, lean)
-        source, functions, current = compile_module(units, f"reverse mode of {fn.__qualname__}")
-        restores = any(g.restores_in_place() for g in module.functions)
-        compiled = Compiled(source, functions[top.primal_name], functions[top.adjoint_name],
-                            restores, current, functions[module.gradient_name])
-        compiled.grad_primal = functions[lean.name] if lean is not None else None
+        functions, top = made.functions, made.top
+        restores = any(g.restores_in_place() for g in made.module.functions)
+        compiled = Compiled(made.source, functions[top.primal_name],
+                            functions[top.adjoint_name], restores, made.current,
+                            functions[made.module.gradient_name])
+        compiled.grad_primal = functions[made.lean] if made.lean is not None else None
         _CACHE.put(fn, key, compiled)
+        if trace:
+            traced.add(key)
     return compiled
 
 
-def _forward(fn, wrt_names, kinds):
+def _forward(fn, wrt_names, kinds, traced=None):
     key = ("forward", tuple(wrt_names), tuple(sorted(kinds.items())))
-    compiled = _CACHE.get(fn, key)
+    trace = traced is not None and key not in traced
+    compiled = None if trace else _CACHE.get(fn, key)
     if compiled is None:
-        module = ForwardModule()
-        top = module.add(fn, wrt_names, kinds)
-        units = [(g.function, g.definitions, g.helpers) for g in module.functions]
-        source, functions, current = compile_module(units, f"forward mode of {fn.__qualname__}")
-        compiled = Compiled(source, functions[top.jvp_name], None, False, current)
+        made = pipeline.forward(fn, wrt_names, kinds, trace)
+        compiled = Compiled(made.source, made.functions[made.top.jvp_name], None, False,
+                            made.current)
         _CACHE.put(fn, key, compiled)
+        if trace:
+            traced.add(key)
     return compiled
 
 
@@ -176,6 +167,7 @@ class Transform:
         self.params = list(self.signature.parameters)
         self.wrt_names, self.multi = self.wrt_parameters(wrt)
         self.verbose = verbose
+        self.traced = set() if verbose == 2 else None   # keys of code printed by stages
         self.last = None
         # the fast path of __call__: all parameters positional, given positionally
         plain = all(p.kind in (inspect.Parameter.POSITIONAL_ONLY,
@@ -264,7 +256,8 @@ class Transform:
         if self.inner is not None:
             raise SrcadError(f"{self.transform_name} of a gradient runs in forward "
                              "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
-        compiled = _reverse(self.fn, self.wrt_names, kinds_of(values), shape_pattern(values))
+        compiled = _reverse(self.fn, self.wrt_names, kinds_of(values), shape_pattern(values),
+                            self.traced)
         if compiled is not self.last:
             self.show(compiled)
         return compiled
@@ -660,7 +653,8 @@ class Jvp(Transform):
 
     def forward(self, values):
         """The forward-mode code for a call with these (prepared) values."""
-        compiled = _forward(self.target(values), self.wrt_names, kinds_of(values))
+        compiled = _forward(self.target(values), self.wrt_names, kinds_of(values),
+                            self.traced)
         if compiled is not self.last:
             self.show(compiled)
         return compiled
@@ -996,7 +990,11 @@ def _transform(cls):
 
 
 grad = _transform(Grad)
-grad.__doc__ = """The gradient of f's scalar output with respect to the argument(s) `wrt`."""
+grad.__doc__ = """The gradient of f's scalar output with respect to the argument(s) `wrt`.
+
+verbose=True prints the generated source whenever it is generated; verbose=2 also
+prints the code after each stage of the transform (pipeline.py): parsed,
+normalized, analysed, differentiated, optimized."""
 value_and_grad = _transform(ValueAndGrad)
 value_and_grad.__doc__ = """`(value, gradient)` of f's scalar output."""
 vjp = _transform(Vjp)

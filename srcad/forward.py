@@ -14,6 +14,7 @@ from .errors import NoDerivativeError
 from .rules.numpy import returns_fresh
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
+from .optimize import optimize_forward
 from .syntax import assign, call, const, copy, name, walk
 
 
@@ -248,5 +249,8 @@ class ForwardModule(GeneratedModule):
         name_ = self.fresh(fn.__name__ + "_jvp", function)
         generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee)
         self.started(fn, param_kinds, generated, is_callee)
-        generated.definitions = [generated.build()]
+        definition = generated.build()
+        self.after("forward", fn.__qualname__, [definition])
+        definition.body = optimize_forward(definition.body, generated.gradients.values())
+        generated.definitions = [definition]
         return generated

@@ -62,6 +62,19 @@ class Generator:
         self.filename = function.filename.rsplit("/", 1)[-1]
         shapes = getattr(module, "param_shapes", None) if not is_callee else None
         self.shapes = ShapeInference(self.analysis, shapes or {}).shapes
+        if module.trace is not None:
+            module.after("analysis", function.fn.__qualname__, self.facts())
+
+    def facts(self):
+        """What analysis found, as comment lines: each local's kind, shape and activity."""
+        rows = []
+        for v in self.analysis.params + sorted(set(self.analysis.locals)
+                                               - set(self.analysis.params)):
+            shape = self.shapes.get(v)
+            rows.append(f"# {v}: {self.kinds.get(v, '?')}"
+                        + (f", shape {shape}" if shape is not None else "")
+                        + (", active" if v in self.active else ""))
+        return "\n".join(rows)
 
     def written_params(self):
         """Parameters the function writes into, directly or through a name that may share
@@ -352,13 +365,22 @@ class GeneratedModule:
         self.functions = []
         self.specializations = {}   # (function, kinds, wrt) -> generated callee
         self.reserved = set()       # the names of the generated functions: helpers avoid them
+        self.trace = None           # show(stage, title, code), where verbose=2 (pipeline.py)
 
     def add(self, fn, wrt, param_kinds, is_callee=False):
+        """Stages 1 to 5 (pipeline.py) for fn, and for the functions it calls."""
         from .normalize import normalize
         from .parse import parse_function
         function = parse_function(fn)
-        return self.generate(fn, function, normalize(function), list(wrt), param_kinds,
-                             is_callee)
+        self.after("parse", fn.__qualname__, function.node)
+        tree = normalize(function)
+        self.after("normalize", fn.__qualname__, tree)
+        return self.generate(fn, function, tree, list(wrt), param_kinds, is_callee)
+
+    def after(self, stage, title, code):
+        """Show the code as it is after a stage, where the transform is traced."""
+        if self.trace is not None:
+            self.trace(stage, title, code)
 
     def started(self, fn, param_kinds, generated, is_callee):
         """Record a function before it is built, so that recursive calls find it."""

@@ -48,6 +48,26 @@ def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None,
     return tidy(remove_dead_stores(body, gradients))
 
 
+def optimize_forward(body, tangents):
+    """Optimize a forward-mode body: arithmetic on constants in a tangent's value folded
+    (`dpow = derr * 2 * err ** (2 - 1)` becomes `derr * 2 * err`) where the value stays
+    arithmetic, so new memory (never a name or view that a later in-place write could
+    change), and tangents computed and never read left out."""
+    tangents = set(tangents)
+    for block in _blocks(body):
+        for stmt in block:
+            if _assigned_name(stmt) in tangents and _arithmetic(stmt.value) \
+                    and _pure(stmt.value) and _foldable(stmt.value):
+                value = Fold().visit(stmt.value)
+                if _arithmetic(value) or isinstance(value, gast.Constant):
+                    stmt.value = value
+    return tidy(remove_dead_stores(body, tangents))
+
+
+def _arithmetic(node):
+    return isinstance(node, (gast.BinOp, gast.UnaryOp))
+
+
 class Fold(gast.NodeTransformer):
     def visit_BinOp(self, node):
         self.generic_visit(node)

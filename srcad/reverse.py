@@ -86,6 +86,11 @@ class ReverseFunction(Generator):
         self.seed = seed
         self.final = (final_push, final_pop)
         self.prune()
+        if self.module.trace is not None:
+            self.module.after("reverse", self.function.fn.__qualname__, [
+                _function(self.primal_name, self.tree.args, self.primal_body),
+                _function(self.adjoint_name, _parameters([self.stack, self.seed]),
+                          self.adjoint_body)])
         adjoint = self.adjoint_def()    # first: it narrows the final tuple to what it reads
         return self.primal_def(), adjoint
 
@@ -130,11 +135,7 @@ class ReverseFunction(Generator):
         return _function(self.primal_name, args, body)
 
     def adjoint_def(self):
-        params = [self.stack, self.seed]
-        args = gast.arguments(
-            args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
-                  for p in params],
-            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        args = _parameters([self.stack, self.seed])
         head = []
         final_pop = self.final[1]
         if final_pop.targets[0].elts:
@@ -736,6 +737,13 @@ def index_expr(index):
     if isinstance(index, gast.Tuple):
         return gast.Tuple(elts=[index_expr(e) for e in index.elts], ctx=gast.Load())
     return copy(index)
+
+
+def _parameters(names):
+    return gast.arguments(
+        args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+              for p in names],
+        posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
 
 
 def _function(name_, args, body):
