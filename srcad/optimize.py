@@ -420,38 +420,19 @@ def _lean(body, live_after, removed):
 # time (shapes.py). `shape_of(node)` gives the shape of an expression's value where it is
 # sure: a tuple (() for a scalar), else None.
 
-def _stores(body):
-    counts = {}
-    for n in _walk_all(body):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
-
-
-def _load_count(nodes, var):
-    return sum(1 for n in _walk_all(nodes) if isinstance(n, gast.Name) and n.id == var
-               and isinstance(n.ctx, gast.Load))
-
-
-def _walk_all(body):
-    for stmt in body if isinstance(body, list) else [body]:
-        yield from walk(stmt)
-
-
-def _stored_in(nodes):
-    return {n.id for n in _walk_all(nodes) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, (gast.Store, gast.Del))}
-
-
 def _substitute(node, var, expr):
     """Replace each read of var in node by (a copy of) expr."""
-    class Replace(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if n.id == var and isinstance(n.ctx, gast.Load):
-                return copy(expr)
-            return n
+    return _Substitute(var, expr).visit(node)
 
-    return Replace().visit(node)
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, var, expr):
+        self.var, self.expr = var, expr
+
+    def visit_Name(self, n):
+        if n.id == self.var and isinstance(n.ctx, gast.Load):
+            return copy(self.expr)
+        return n
 
 
 def _blocks(body):
@@ -463,14 +444,6 @@ def _blocks(body):
             if isinstance(inner, list) and isinstance(stmt, (gast.If, gast.For, gast.While)):
                 yield from _blocks(inner)
 
-
-def _load_counts(nodes):
-    """How many times each name is read in nodes."""
-    counts = {}
-    for n in _walk_all(nodes):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
 
 
 def propagate_copies(body, gradients, in_place):
@@ -563,7 +536,7 @@ def scalar_fills(body, gradients, in_place, shape_of, expected):
     of dv, and of gradients made from it, is in an elementwise expression whose shape is
     that of its target's variable anyway (`dlog = dv * y`): broadcasting makes the array.
     expected(name): the shape a gradient must have (that of its variable), or None."""
-    stores = _stores(body)
+    stores = Facts(body).total_stores
     gradients = set(gradients)
     made = set()
     for block in _blocks(body):
@@ -751,12 +724,14 @@ def _fold_pass(body, gradients, in_place, scalar):
             if reader is None:
                 i += 1
                 continue
-            _count(loads, _load_counts([stmt, block[reader]]), -1)
-            _count(stores, _stores([stmt]), -1)
+            stmt_loads, stmt_stores = counts(stmt)
+            _count(loads, stmt_loads, -1)
+            _count(stores, stmt_stores, -1)
+            _count(loads, counts(block[reader])[0], -1)
             moved = _materialize(form)
             block[reader].value = _substitute(block[reader].value, dv, moved)
             block[reader].value = _materialize(_form(block[reader].value, scalar))
-            _count(loads, _load_counts([block[reader]]), 1)
+            _count(loads, counts(block[reader])[0], 1)
             del block[i]
             changed = True
     return changed
@@ -775,10 +750,12 @@ def _single_reader(block, i, dv, stores, loads):
     """The index of the one statement of block that reads the value assigned to dv at i
     (a gradient assignment that reads it once), else None. stores, loads: how many times
     each name is assigned and read in the whole function."""
-    written = _stored_in([block[i].value]) | _reads(block[i].value)
+    value_loads, value_stores = counts(block[i].value)
+    written = value_loads.keys() | value_stores.keys()
     for k in range(i + 1, len(block)):
         stmt = block[k]
-        reads = _load_count([stmt], dv)
+        stmt_loads, stmt_stores = counts(stmt)
+        reads = stmt_loads.get(dv, 0)
         target = _assigned_name(stmt)
         if reads:
             if reads != 1 or target is None or not isinstance(stmt, gast.Assign):
@@ -788,9 +765,6 @@ def _single_reader(block, i, dv, stores, loads):
             if stores.get(dv) == 1 and loads.get(dv) == 1:
                 return k
             return None
-        if dv in _stored_in([stmt]):
-            return None
-        if _stored_in([stmt]) & written or isinstance(stmt, (gast.If, gast.For, gast.While)) \
-                and _reads(stmt) & {dv}:
+        if dv in stmt_stores or written & stmt_stores.keys():
             return None
     return None

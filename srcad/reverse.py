@@ -499,7 +499,7 @@ class ReverseFunction(Generator):
             needed = values | shapes
             params = set(self.analysis.params)
             drop = set()
-            for node in _walk(self.adjoint_body):
+            for node in _statements(self.adjoint_body):     # where tags are
                 tag = tag_of(node)
                 if not tag:
                     continue
@@ -542,10 +542,11 @@ class ReverseFunction(Generator):
         The adjoint restores written memory before it reads such a view, which is all it
         needs; but forward mode over the adjoint (a Hessian) restores only the tangents
         it differentiates, and would read the view's tangent as overwritten."""
-        written = {tag_of(n)[1] for n in _walk(self.adjoint_body)
+        written = {tag_of(n)[1] for n in _statements(self.adjoint_body)
                    if tag_of(n) and tag_of(n)[0] == "item"}
-        shared = set().union(*[aliases.get(w, set()) for w in written]) - written
-        for node in _walk(self.primal_body):
+        groups = {id(g): g for g in (aliases.get(w) for w in written) if g}
+        shared = set().union(*groups.values()) - written
+        for node in _statements(self.primal_body):
             op = getattr(node, "op", None)
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) \
                     and node.targets[0].id in shared & values and op is not None \
@@ -563,21 +564,26 @@ class ReverseFunction(Generator):
     def reads(self, body):
         """Primal variables the adjoint reads: (for their values, for their shape only)."""
         values, shapes = set(), set()
-        for node in _walk(body):
+        for node in _statements(body):
             if tag_of(node) and tag_of(node)[0] in ("item", "list"):
                 base = node.value.args[0] if tag_of(node)[0] == "item" else node.value.func.value
                 base.srcad_shape_only = True
+
+        def mark(node):     # the arguments a runtime helper reads for their shape only
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
                 positions = SHAPE_ONLY.get(self.helpers.get(node.func.id), ())
                 for i in positions:
                     if i < len(node.args) and isinstance(node.args[i], gast.Name):
                         node.args[i].srcad_shape_only = True
-        for node in _loads(body, frozenset()):
+
+        for node in _loads(body, frozenset(), mark):
             (shapes if getattr(node, "srcad_shape_only", False) else values).add(node.id)
         own = self.adjoint_locals
         return values - own, shapes - values - own
 
     def alias_closure(self):
+        """{variable: the variables that may share its memory, itself included}: one set
+        for each group of variables linked by copies and views (empty for one alone)."""
         direct = {}
         for s in self.analysis.statements:
             if not s.write and may_share(s.op):
@@ -586,14 +592,16 @@ class ReverseFunction(Generator):
                     direct.setdefault(s.target, set()).add(n)
         closure = {}
         for start in direct:
-            seen, todo = set(), [start]
+            if start in closure:
+                continue
+            group, todo = {start}, [start]
             while todo:
-                v = todo.pop()
-                for w in direct.get(v, ()):
-                    if w not in seen and w != start:
-                        seen.add(w)
+                for w in direct[todo.pop()]:
+                    if w not in group:
+                        group.add(w)
                         todo.append(w)
-            closure[start] = seen
+            shared = group if len(group) > 1 else set()
+            closure.update(dict.fromkeys(group, shared))
         return closure
 
     def unbound_before_push(self):
@@ -601,7 +609,7 @@ class ReverseFunction(Generator):
         bound = set(self.analysis.params)
         unbound = []
         for stmt in self.primal_body:
-            pushed = [n.value.args[0].id for n in _walk([stmt])
+            pushed = [n.value.args[0].id for n in _statements([stmt])
                       if tag_of(n) and tag_of(n)[0] == "save"]
             if tag_of(stmt) == ("final",):
                 pushed = [e.id for e in stmt.value.args[0].elts]
@@ -612,7 +620,8 @@ class ReverseFunction(Generator):
         return unbound
 
     def restores_in_place(self):
-        return any(tag_of(n) and tag_of(n)[0] in ("item", "list") for n in _walk(self.adjoint_body))
+        return any(tag_of(n) and tag_of(n)[0] in ("item", "list")
+                   for n in _statements(self.adjoint_body))
 
 
 class Pullback:
@@ -751,23 +760,43 @@ def _function(name_, args, body):
                             type_comment=None, type_params=[])
 
 
+def _statements(body):
+    """The statements of body, those inside ifs and loops too (where tags are)."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
+
+
 def _walk(body):
     for stmt in body:
         yield from walk(stmt)
 
 
-def _loads(nodes, bound):
+def _loads(nodes, bound, visit=None):
     """Names read in nodes, less the reads of a loop's target inside that loop (the
-    loop binds it there, so the primal need not record it)."""
-    for node in nodes:
+    loop binds it there, so the primal need not record it). visit(node): called on
+    every other node before the names inside it."""
+    todo = [(node, bound) for node in nodes]
+    while todo:
+        node, bound = todo.pop()
         if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
-            yield from _loads([node.iter], bound)
-            yield from _loads(node.body + node.orelse, bound | {node.target.id})
+            inner = bound | {node.target.id}
+            todo.append((node.iter, bound))
+            todo += [(stmt, inner) for stmt in node.body + node.orelse]
         elif isinstance(node, gast.Name):
             if isinstance(node.ctx, gast.Load) and node.id not in bound:
                 yield node
         else:
-            yield from _loads(gast.iter_child_nodes(node), bound)
+            if visit is not None:
+                visit(node)
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if type(value) is list:
+                    todo += [(v, bound) for v in value if isinstance(v, gast.AST)]
+                elif isinstance(value, gast.AST):
+                    todo.append((value, bound))
 
 
 def _outside_loops(body):

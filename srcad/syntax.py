@@ -34,17 +34,20 @@ def parse_expr(code):
 
 def replace_names(node, subs):
     """Replace Name nodes whose id is in `subs` (values: str or expression node)."""
+    return _Replace(subs).visit(node)
 
-    class Replace(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if n.id not in subs:
-                return n
-            new = subs[n.id]
-            if isinstance(new, str):
-                return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
-            return copy(new)
 
-    return Replace().visit(node)
+class _Replace(gast.NodeTransformer):
+    def __init__(self, subs):
+        self.subs = subs
+
+    def visit_Name(self, n):
+        if n.id not in self.subs:
+            return n
+        new = self.subs[n.id]
+        if isinstance(new, str):
+            return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
+        return copy(new)
 
 
 def copy(node):

@@ -87,6 +87,8 @@ class Template:
             - set(params) - self.locals - {"d"}
         self.names_checked = False
         self.sequences = self._sequence_params()
+        # which statements hold a conditional that a call site's constants may decide
+        self.conditional = [any(isinstance(n, gast.IfExp) for n in walk(s)) for s in self.body]
 
     def _sequence_params(self):
         """The parameters the body passes to a runtime helper that gives a sequence's
@@ -152,15 +154,16 @@ class Template:
         subs.update({local: fresh(local) for local in self.locals})
         subs.update(renames or {})
         statements, contributions = [], []
-        for stmt in self.body:
-            stmt = _replace_gradients(copy(stmt), gradient_of, self.result)
+        for stmt, conditional in zip(self.body, self.conditional):
             target = target_of(stmt)
             if target is not None:
                 if gradient_of(target) is None:
                     continue
-                contributions.append((target, fold(replace_names(stmt.value, subs))))
+                value = _instantiate(stmt.value, subs, gradient_of)
+                contributions.append((target, fold(value) if conditional else value))
             else:
-                statements.append(fold(replace_names(stmt, subs)))
+                stmt = _instantiate(stmt, subs, gradient_of)
+                statements.append(fold(stmt) if conditional else stmt)
         return statements, contributions
 
 
@@ -267,6 +270,33 @@ def target_of(stmt):
 def _is_gradient(node):
     return isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) \
         and node.value.id == "d" and isinstance(node.slice, gast.Name)
+
+
+def _instantiate(node, subs, gradient_of):
+    """A rule's node for one call site, made in one copy: each `d[p]` read is (a copy of)
+    gradient_of(p), and each name in subs, there too, its value in subs (a new name
+    for a str, else a copy of the expression). What copy, _replace_gradients and
+    replace_names make one after the other."""
+    if isinstance(node, gast.Name):
+        new = subs.get(node.id)
+        if new is None:
+            return copy(node)
+        if isinstance(new, str):
+            return gast.Name(id=new, ctx=copy(node.ctx), annotation=None, type_comment=None)
+        return copy(new)
+    if _is_gradient(node) and isinstance(node.ctx, gast.Load):
+        gradient = gradient_of(node.slice.id)
+        return None if gradient is None else replace_names(copy(gradient), subs)
+    made = node.__class__.__new__(node.__class__)
+    fields = made.__dict__
+    for key, value in node.__dict__.items():
+        if isinstance(value, gast.AST):
+            value = _instantiate(value, subs, gradient_of)
+        elif type(value) is list:
+            value = [_instantiate(v, subs, gradient_of) if isinstance(v, gast.AST) else v
+                     for v in value]
+        fields[key] = value
+    return made
 
 
 def _replace_gradients(stmt, gradient_of, result):
