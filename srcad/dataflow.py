@@ -127,3 +127,15 @@ def live_in_loop(loop, live_after, facts):
     return loop_head(set(live_after),
                      lambda live: live_after | live_before(loop.body, live, facts),
                      set.union)
+
+
+def reachable(start, edges):
+    """start and every name reachable from it along edges ({name: names}): a
+    flow-insensitive problem solved in one visit of each edge."""
+    found, todo = set(start), list(start)
+    while todo:
+        for other in edges.get(todo.pop(), ()):
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    return found

@@ -16,8 +16,8 @@ import operator
 
 import gast
 
-from .dataflow import Facts, assigned_name as _assigned_name, counts, live_in_loop, \
-    live_through, loop_head
+from .dataflow import COMPOUND, Facts, assigned_name as _assigned_name, counts, \
+    live_in_loop, live_through, loop_head
 from .generate import is_marker
 from .syntax import const, copy, walk
 
@@ -536,7 +536,14 @@ def scalar_fills(body, gradients, in_place, shape_of, expected):
     of dv, and of gradients made from it, is in an elementwise expression whose shape is
     that of its target's variable anyway (`dlog = dv * y`): broadcasting makes the array.
     expected(name): the shape a gradient must have (that of its variable), or None."""
-    stores = Facts(body).total_stores
+    facts = Facts(body)
+    stores = facts.total_stores
+    readers = {}        # name -> the statements reading it (an if or loop: at its head)
+    for block in _blocks(body):
+        for stmt in block:
+            read = facts.head(stmt) if isinstance(stmt, COMPOUND) else facts.reads(stmt)
+            for var in read:
+                readers.setdefault(var, []).append(stmt)
     gradients = set(gradients)
     made = set()
     for block in _blocks(body):
@@ -547,44 +554,38 @@ def scalar_fills(body, gradients, in_place, shape_of, expected):
                     or shape_of(full[1], {}) != ():
                 continue
             scalar = {dv: ()}
-            if _scalar_reads_fit(body, scalar, gradients, in_place, stores, shape_of,
+            if _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of,
                                  expected):
                 stmt.value = full[1]
                 made |= set(scalar)
     return made
 
 
-def _scalar_reads_fit(body, scalar, gradients, in_place, stores, shape_of, expected):
-    """Whether every read of the names in scalar (grown as it goes) gives a right shape."""
-    while True:
-        grown = False
-        for block in _blocks(body):
-            for stmt in block:
-                if isinstance(stmt, (gast.If, gast.For, gast.While)):
-                    head = stmt.iter if isinstance(stmt, gast.For) else stmt.test
-                    if _reads(head) & set(scalar):
-                        return False
-                    continue
-                if not (_reads(stmt) & set(scalar)):
-                    continue
-                target = _assigned_name(stmt)
-                if target is None or target not in gradients:
-                    return False
-                shape = shape_of(stmt.value, scalar)
-                if shape is None:
-                    return False
-                if shape == expected(target) and target not in scalar:
-                    continue
-                if shape == () and stores.get(target) == 1 and target not in in_place \
-                        and target not in scalar:
-                    scalar[target] = ()
-                    grown = True
-                    continue
-                if target in scalar and shape == ():
-                    continue
+def _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of, expected):
+    """Whether every read of the names in scalar (grown as it goes) gives a right shape:
+    a worklist over the statements reading each name that joins scalar."""
+    todo = list(scalar)
+    while todo:
+        for stmt in readers.get(todo.pop(), ()):
+            if isinstance(stmt, COMPOUND):
+                return False        # an if's test or a loop's range
+            target = _assigned_name(stmt)
+            if target is None or target not in gradients:
                 return False
-        if not grown:
-            return True
+            shape = shape_of(stmt.value, scalar)
+            if shape is None:
+                return False
+            if shape == expected(target) and target not in scalar:
+                continue
+            if shape == () and stores.get(target) == 1 and target not in in_place \
+                    and target not in scalar:
+                scalar[target] = ()
+                todo.append(target)
+                continue
+            if target in scalar and shape == ():
+                continue
+            return False
+    return True
 
 
 # -- scalar factors and signs -------------------------------------------------------------
