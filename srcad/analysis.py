@@ -183,20 +183,37 @@ class Analysis:
         """Method calls on local values, resolved with the kinds of their receivers: a
         NumPy method where the receiver is proven an array or number (its kind may
         follow from another method's result, so the two are iterated together), an
-        unknown operation elsewhere. Returns the kinds."""
-        pending = list(self.methods)
+        unknown operation elsewhere. A method's result may bind its own receiver
+        (`t = t.reshape(...)`): the kinds are first inferred taking the value of each
+        method not yet resolved to be of its receiver's kind, then every resolution is
+        checked against the kinds of the whole function once all are resolved; if one
+        fails, the methods are resolved again from kinds that guess nothing. Returns
+        the kinds."""
+        methods = [(node, s, node.op) for node, s in self.methods]
+        kinds, receivers = self.resolve_pending(param_kinds, methods, optimistic=True)
+        if any(self.receiver_kind(op.args[0], kinds) != kind for op, kind in receivers):
+            kinds, _ = self.resolve_pending(param_kinds, methods, optimistic=False)
+        return kinds
+
+    def resolve_pending(self, param_kinds, methods, optimistic):
+        """Resolve methods, (node, statement or None, method Op) each; optimistic: take
+        an unresolved method's value to be of its receiver's kind. Returns the kinds
+        and the (method Op, receiver kind) each was resolved with."""
+        pending, receivers = list(methods), []
         while True:
-            kinds = self.infer_kinds(param_kinds)
-            proven = [(node, s) for node, s in pending
-                      if self.receiver_kind(node.op.args[0], kinds) in ("array", "scalar")]
-            for node, s in pending if not proven else proven:
-                op = self.resolver.method_of(node.op, self.receiver_kind(node.op.args[0], kinds))
-                node.op = op
+            guessed = {id(s) for _, s, _ in pending if s is not None} if optimistic else ()
+            kinds = self.infer_kinds(param_kinds, guessed)
+            proven = [m for m in pending
+                      if self.receiver_kind(m[2].args[0], kinds) in ("array", "scalar")]
+            for node, s, method in pending if not proven else proven:
+                kind = self.receiver_kind(method.args[0], kinds)
+                receivers.append((method, kind))
+                node.op = self.resolver.method_of(method, kind)
                 if s is not None:
-                    s.op = op
+                    s.op = node.op
             if not proven:
-                return kinds
-            pending = [p for p in pending if p not in proven]
+                return (self.infer_kinds(param_kinds) if optimistic else kinds), receivers
+            pending = [m for m in pending if m not in proven]
 
     def receiver_kind(self, node, kinds):
         """The kind of a method's receiver: "array" also where kinds do not tell but the
@@ -314,7 +331,9 @@ class Analysis:
 
     # -- kinds ------------------------------------------------------------------
 
-    def infer_kinds(self, param_kinds):
+    def infer_kinds(self, param_kinds, guessed=()):
+        """The kind of each local, joined over its assignments; a method call whose
+        statement's id is in guessed is taken to return its receiver's kind."""
         kinds = dict(param_kinds)
         for name in self.loop_targets:
             kinds[name] = "scalar"
@@ -322,7 +341,9 @@ class Analysis:
         while changed:
             changed = False
             for s in self.statements:
-                if s.write:
+                if id(s) in guessed:
+                    new = self.kind_of_node(s.op.args[0], kinds)
+                elif s.write:
                     new = kinds.get(s.target, "other")
                 else:
                     new = self.kind_of(s.op, kinds)

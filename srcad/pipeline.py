@@ -12,7 +12,8 @@
                   Jacobian-vector product, statement by statement).
     5. optimize   optimize.py: constants folded, first contributions assigned, copies
                   propagated, dead stores removed, scalar factors gathered; for grad, a
-                  primal without the work only the value needs (lean_primal). Forward
+                  primal without the work only the value needs (lean_primal); in the
+                  primals, single-use temporaries nested back (renest.py). Forward
                   code: constants folded and dead tangents removed (optimize_forward).
     6. emit       emit.compile_module: source text, compiled, with its lines mapped
                   back to the user's.
@@ -28,6 +29,7 @@ import gast
 from .emit import compile_module, to_source
 from .forward import ForwardModule
 from .optimize import lean_primal
+from .renest import renest
 from .reverse import ReverseModule
 
 STAGES = ("parse", "normalize", "analysis", "reverse", "forward", "optimize", "emit")
@@ -83,6 +85,9 @@ def reverse(fn, wrt, kinds, shapes, trace=False):
                            worth=lambda s: top.kinds.get(s.targets[0].id) == "array")
     if lean is not None:
         units[0][1].insert(1, lean)
+    for g, (_, definitions, _) in zip(module.functions, units):
+        primals = (g.primal_name, lean.name if lean is not None and g is top else None)
+        definitions[:] = [renest(d, g.stack) if d.name in primals else d for d in definitions]
     for unit in units:
         module.after("optimize", unit[0].node.name, unit[1])
     made = Made(module, top, units, f"reverse mode of {fn.__qualname__}")

@@ -209,6 +209,31 @@ def test_array_methods_on_parameters_are_shown_before_any_call():
     check_both(array_methods, X)
 
 
+def methods_rebinding_their_receivers(x):
+    x = x.reshape(-1, 1)
+    t = np.tanh(x) * x
+    t = t.copy()
+    for i in range(2):
+        t = t.reshape(1, -1)
+        t = t.clip(-1.0, 1.0) * t
+    return t.sum()
+
+
+def test_a_method_may_bind_its_own_receiver():
+    check_both(methods_rebinding_their_receivers, X)
+
+
+def method_changing_its_receivers_kind(x):
+    t = np.tanh(x)
+    t = t.sum()        # t is an array here and a number below
+    return t.reshape(1)
+
+
+def test_a_method_whose_result_changes_its_receivers_kind_is_refused():
+    with pytest.raises(srcad.NoDerivativeError, match="cannot prove that 't' is a NumPy"):
+        srcad.grad(method_changing_its_receivers_kind)(X)
+
+
 def test_aliases_agree_with_autograd():
     from oracle import check_against_autograd
     for f in (local_function_alias, global_function_alias, from_import_as, alias_of_an_alias,
