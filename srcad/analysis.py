@@ -28,6 +28,7 @@ from .errors import NoDerivativeError, SrcadError, UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import OPERATORS, UNRESOLVED, Op, Resolver
 from .rules import CONTAINERS
+from .dataflow import reachable
 from .rules.runtime import MUTATING
 from .syntax import walk
 
@@ -273,29 +274,24 @@ class Analysis:
     # -- activity ---------------------------------------------------------------
 
     def propagate_varied(self, varied):
-        changed = True
-        while changed:
-            changed = False
-            for s in self.statements:
-                if s.target in varied or s.op.kind == "zero":
-                    continue
-                if any(name in varied for name, _ in s.op.inputs()):
-                    varied.add(s.target)
-                    changed = True
-        return varied
+        """varied and every variable computed from one of them (not through a zero
+        derivative), wherever in the function."""
+        return reachable(varied, self.def_use(forward=True))
 
     def propagate_useful(self, useful):
-        changed = True
-        while changed:
-            changed = False
-            for s in self.statements:
-                if s.target not in useful or s.op.kind == "zero":
-                    continue
+        """useful and every variable one of them is computed from."""
+        return reachable(useful, self.def_use(forward=False))
+
+    def def_use(self, forward):
+        """{variable: the targets computed from it} (forward), or {target: the variables
+        it is computed from}: the edges through which derivatives flow."""
+        edges = {}
+        for s in self.statements:
+            if s.op.kind != "zero":
                 for name, _ in s.op.inputs():
-                    if name not in useful:
-                        useful.add(name)
-                        changed = True
-        return useful
+                    source, sink = (name, s.target) if forward else (s.target, name)
+                    edges.setdefault(source, set()).add(sink)
+        return edges
 
     def check_unknown_ops(self):
         for s in self.statements:
