@@ -175,7 +175,8 @@ class Transform:
                     for p in self.signature.parameters.values())
         self.arity = len(self.params) if plain and self.inner is None else -1
         self.wrt_index = [self.params.index(p) for p in self.wrt_names]
-        self.by_call = {}   # call_key(args) -> Compiled
+        self.by_call = {}   # call_key(args) -> (Compiled, entry point)
+        self.hot = _miss    # the entry point the last call ran
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", type(self).__name__)
         self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
@@ -272,22 +273,39 @@ class Transform:
         """The general path of grad and value_and_grad: (value, gradient), any arguments."""
         call = self.prepare(args, kwargs)
         compiled = self.compiled(call.values)
-        if not kwargs and not call.promoted:
-            self.remember(args, compiled)
         with call:
             stack = []
             value = compiled.primal(stack, *call.args, **call.kwargs)
             _check_scalar(value, self, compiled, stack)
-            return value, self.shaped(compiled.adjoint(stack, 1.0), call.values)
+            grads = self.shaped(compiled.adjoint(stack, 1.0), call.values)
+        self.remember(args, kwargs, call, compiled)
+        return value, grads
 
-    def remember(self, args, compiled):
-        """Keep compiled for later calls with positional arguments like args (the hot
-        path); only for arguments `prepare` passed unchanged."""
-        key = call_key(args) if len(args) == self.arity else None
+    def remember(self, args, kwargs, call, compiled):
+        """Make an entry point for later calls with positional arguments like args, the
+        hot one (only for arguments `prepare` passed unchanged); else none is hot."""
+        key = call_key(args) if len(args) == self.arity and not kwargs \
+            and not call.promoted else None
+        self.hot = _miss
         if key is not None:
             if len(self.by_call) >= 64:
                 self.by_call.clear()
-            self.by_call[key] = compiled
+            self.hot = _entry(self, compiled, args, key)
+            self.by_call[key] = (compiled, self.hot)
+
+    def dispatch(self, args):
+        """The result of the entry point made for positional arguments like args, now
+        the hot one; _MISS where there is none, or its code may no longer run."""
+        known = self.by_call.get(call_key(args))
+        if known is None:
+            return _MISS
+        compiled, entry = known
+        result = entry(*args)
+        if result is not _MISS:
+            self.hot = entry
+            if compiled is not self.last:
+                self.show(compiled)
+        return result
 
     def shaped(self, grads, values):
         """The gradients of the wrt arguments, each shaped like its argument."""
@@ -313,14 +331,6 @@ class Transform:
 
     def __repr__(self):
         return f"<srcad.{self.transform_name} of {self.__qualname__}>"
-
-    def fast_shaped(self, grads, args):
-        """`shaped` for positional arguments."""
-        if self.multi:
-            if len(self.wrt_index) == 1:
-                grads = (grads,)
-            return tuple([shape_like(g, args[i]) for g, i in zip(grads, self.wrt_index)])
-        return shape_like(grads, args[self.wrt_index[0]])
 
 
 def kinds_of(values):
@@ -549,30 +559,11 @@ def shape_like(g, x):
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == self.arity:
-            compiled = self.by_call.get(call_key(args))
-            if compiled is not None and compiled.current(self.fn):
-                # the hot path: code generated for arguments of these types and shapes
-                try:
-                    stack = []
-                    if compiled.grad_primal is not None:    # a scalar output, known
-                        compiled.grad_primal(stack, *args)
-                    else:
-                        value = compiled.primal(stack, *args)
-                        if type(value) is not float:
-                            _check_scalar(value, self, compiled, stack)
-                    g = compiled.adjoint(stack, 1.0)
-                except Exception as error:
-                    _locate(error)
-                    raise
-                if compiled is not self.last:
-                    self.show(compiled)
-                if self.multi:
-                    return self.fast_shaped(g, args)
-                x = args[self.wrt_index[0]]
-                if type(g) is _ndarray and type(x) is _ndarray and g.shape == x.shape \
-                        and g.dtype is x.dtype and g.flags.writeable:
-                    return g
-                return shape_like(g, x)
+            result = self.hot(*args)    # the hot path: the last call's code, if it fits
+            if result is _MISS:
+                result = self.dispatch(args)
+            if result is not _MISS:
+                return result
         if self.inner is not None:      # a gradient of a gradient: forward over reverse
             return _forward_jacobian(self, args, kwargs, scalar=True)
         return self.run(args, kwargs)[1]
@@ -581,21 +572,109 @@ class Grad(Transform):
 class ValueAndGrad(Transform):
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == self.arity:
-            compiled = self.by_call.get(call_key(args))
-            if compiled is not None and compiled.current(self.fn):
-                try:
-                    stack = []
-                    value = compiled.primal(stack, *args)
-                    if type(value) is not float:
-                        _check_scalar(value, self, compiled, stack)
-                    g = compiled.adjoint(stack, 1.0)
-                except Exception as error:
-                    _locate(error)
-                    raise
-                if compiled is not self.last:
-                    self.show(compiled)
-                return value, self.fast_shaped(g, args)
+            result = self.hot(*args)
+            if result is _MISS:
+                result = self.dispatch(args)
+            if result is not _MISS:
+                return result
         return self.run(args, kwargs)
+
+
+# -- entry points: one function per transform and call_key ---------------------------------
+
+_MISS = object()    # what an entry point returns for a call it was not made for
+
+
+def _miss(*args):
+    return _MISS
+
+
+_ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint",
+                "locate", "check_scalar", "transform", "compiled", "shape_like", "ndarray",
+                "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
+                "complex", "str", "type"}
+_ENTRY_CODE = {}    # the source of an entry point -> its code, compiled once
+
+
+def _entry(transform, compiled, args, key):
+    """The function that calls of transform with positional arguments of call_key `key`
+    (args is one) run: _MISS for arguments of another key, or where the code may no
+    longer run (Compiled.current); else the primal and the adjoint, each gradient
+    returned as it is where its type shows it already has its argument's type, shape
+    and dtype, else shaped like it (shape_like). What it checks is chosen here, once."""
+    params = transform.params
+    if any(p in _ENTRY_NAMES or p.startswith("d_") or p.rstrip("0123456789") in
+           ("arg", "dtype", "type", "key") for p in params):
+        params = [f"arg{i}" for i in range(len(params))]
+    names = {"MISS": _MISS, "current": compiled.current, "fn": transform.fn,
+             "ndarray": _ndarray, "call_key": call_key}
+    fits = [_fits(p, x, k, i, names) for i, (p, x, k) in enumerate(zip(params, args, key))]
+    grads = [f"d_{params[i]}" for i in transform.wrt_index]
+    value = isinstance(transform, ValueAndGrad) or compiled.grad_primal is None
+    name = transform.fn.__name__ if transform.fn.__name__.isidentifier() else "function"
+    name = f"{transform.transform_name}_of_{name}"
+    lines = [f"def {name}({', '.join(params)}):",
+             "    if not (" + "\n            and ".join(fits + ["current(fn)"]) + "):",
+             "        return MISS",
+             "    stack = []",
+             "    try:",
+             f"        {'value = ' if value else ''}primal(stack, {', '.join(params)})"]
+    if value:
+        lines += ["        if type(value) is not float:",
+                  "            check_scalar(value, transform(), compiled, stack)"]
+    several = transform.multi and len(grads) > 1
+    lines += [f"        {', '.join(grads) if several else grads[0]} = adjoint(stack, 1.0)",
+              "    except Exception as error:",
+              "        locate(error)    # the user's line it came from",
+              "        raise"]
+    shaped = [_shaped(g, params[i], args[i]) for g, i in zip(grads, transform.wrt_index)]
+    if transform.multi:
+        result = "(\n" + "".join(f"        {s},\n" for s in shaped) + "    )"
+    else:
+        result = shaped[0]
+    lines.append(f"    return {'value, ' if isinstance(transform, ValueAndGrad) else ''}{result}")
+    source = "\n".join(lines) + "\n"
+    code = _ENTRY_CODE.get(source)
+    if code is None:
+        if len(_ENTRY_CODE) > 256:
+            _ENTRY_CODE.clear()
+        code = _ENTRY_CODE[source] = compile(source, "<srcad: entry point>", "exec")
+    names.update(adjoint=compiled.adjoint, check_scalar=_check_scalar,
+                 transform=weakref.ref(transform), compiled=compiled, locate=_locate,
+                 shape_like=shape_like,
+                 primal=compiled.primal if value else compiled.grad_primal)
+    exec(code, names)
+    return names[name]
+
+
+def _fits(p, x, k, i, names):
+    """The test that argument p is of call_key part k (x is one), naming in names
+    what it compares with."""
+    t = type(x)
+    if t is _ndarray:
+        if x.dtype is _float64:
+            names["float64"] = _float64
+            return f"type({p}) is ndarray and {p}.shape == {x.shape!r} and {p}.dtype is float64"
+        names[f"dtype{i}"] = x.dtype
+        return f"type({p}) is ndarray and {p}.shape == {x.shape!r} and {p}.dtype == dtype{i}"
+    if t in (float, int, bool, complex, str):
+        return f"type({p}) is {t.__name__}"
+    if t in _SCALARS:
+        names[f"type{i}"] = t
+        return f"type({p}) is type{i}"
+    names[f"key{i}"] = (k,)
+    return f"call_key(({p},)) == key{i}"
+
+
+def _shaped(g, name, x):
+    """The expression of gradient g of argument `name` (x in the key's call), returned
+    shaped like its argument: as it is where its type shows it needs nothing."""
+    if type(x) is float:
+        return f"{g} if type({g}) is float else shape_like({g}, {name})"
+    if type(x) is _ndarray:
+        return (f"{g} if type({g}) is ndarray and {g}.shape == {x.shape!r} and {g}.dtype is "
+                f"{name}.dtype and {g}.flags.writeable else shape_like({g}, {name})")
+    return f"shape_like({g}, {name})"
 
 
 class Vjp(Transform):

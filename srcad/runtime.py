@@ -415,6 +415,8 @@ def gradient_dtype(x):
 
 def as_gradient(g, x):
     """Give gradient g the type, structure and dtype of the argument x."""
+    if type(g) is float and type(x) is float:   # the common case, first
+        return g
     if isinstance(x, np.ndarray):
         if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
             g = np.real(g)
