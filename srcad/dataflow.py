@@ -10,8 +10,6 @@ With the reads and writes found once (`Facts`), each walk costs one step per sta
 """
 import gast
 
-from .syntax import walk
-
 COMPOUND = (gast.If, gast.For, gast.While)
 
 
@@ -34,14 +32,34 @@ def assigned_name(stmt):
 
 
 def counts(node, loads=None, stores=None):
-    """({name: reads}, {name: writes}) of node, from one walk (added to the dicts given)."""
+    """({name: reads}, {name: writes}) of node, from one walk (added to the dicts given)
+    that skips what holds no name (contexts, operators, strings)."""
     loads = {} if loads is None else loads
     stores = {} if stores is None else stores
-    for n in walk(node):
+    todo = [node]
+    pop, push, extend, tree = todo.pop, todo.append, todo.extend, gast.AST
+    while todo:
+        n = pop()
         if isinstance(n, gast.Name):
             found = loads if isinstance(n.ctx, gast.Load) else stores
             found[n.id] = found.get(n.id, 0) + 1
+            continue
+        for field in _FIELDS.get(n.__class__) or _fields(n.__class__):
+            value = getattr(n, field, None)
+            if type(value) is list:
+                extend([v for v in value if isinstance(v, tree)])
+            elif isinstance(value, tree):
+                push(value)
     return loads, stores
+
+
+_FIELDS = {}    # node class -> the fields that may hold names
+
+
+def _fields(cls):
+    found = _FIELDS[cls] = tuple(f for f in cls._fields
+                                 if f not in ("ctx", "op", "ops", "type_comment", "kind"))
+    return found
 
 
 class Facts:
