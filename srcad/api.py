@@ -91,6 +91,10 @@ class Compiled:
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
         self.grad_primal = None    # the primal without the value, for grad (scalar outputs)
         self.current = current     # current(fn): whether this code may still run for fn
+        # what its calls recorded, kept for later calls (runtime.Tape): None until a
+        # first call tells whether the primal records arrays; False where it records
+        # none, or where a copy would not do (the adjoint restores in-place writes)
+        self.recordings = None
         weakref.finalize(self, forget, primal.__code__.co_filename)
 
 
@@ -273,11 +277,17 @@ class Transform:
         """The general path of grad and value_and_grad: (value, gradient), any arguments."""
         call = self.prepare(args, kwargs)
         compiled = self.compiled(call.values)
+        recordings = compiled.recordings
         with call:
-            stack = []
+            stack = recordings.tape() if recordings else []
             value = compiled.primal(stack, *call.args, **call.kwargs)
             _check_scalar(value, self, compiled, stack)
+            if recordings is None:
+                compiled.recordings = not compiled.restores and runtime.records_arrays(stack) \
+                    and runtime.Recordings()
             grads = self.shaped(compiled.adjoint(stack, 1.0), call.values)
+        if recordings:
+            recordings.keep(stack)
         self.remember(args, kwargs, call, compiled)
         return value, grads
 
@@ -589,7 +599,7 @@ def _miss(*args):
     return _MISS
 
 
-_ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint",
+_ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings",
                 "locate", "check_scalar", "transform", "compiled", "shape_like", "ndarray",
                 "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
                 "complex", "str", "type"}
@@ -599,9 +609,10 @@ _ENTRY_CODE = {}    # the source of an entry point -> its code, compiled once
 def _entry(transform, compiled, args, key):
     """The function that calls of transform with positional arguments of call_key `key`
     (args is one) run: _MISS for arguments of another key, or where the code may no
-    longer run (Compiled.current); else the primal and the adjoint, each gradient
-    returned as it is where its type shows it already has its argument's type, shape
-    and dtype, else shaped like it (shape_like). What it checks is chosen here, once."""
+    longer run (Compiled.current); else the primal and the adjoint, on a runtime.Tape
+    where the primal records arrays, each gradient returned as it is where its type
+    shows it already has its argument's type, shape and dtype, else shaped like it
+    (shape_like). What it checks is chosen here, once."""
     params = transform.params
     if any(p in _ENTRY_NAMES or p.startswith("d_") or p.rstrip("0123456789") in
            ("arg", "dtype", "type", "key") for p in params):
@@ -610,13 +621,14 @@ def _entry(transform, compiled, args, key):
              "ndarray": _ndarray, "call_key": call_key}
     fits = [_fits(p, x, k, i, names) for i, (p, x, k) in enumerate(zip(params, args, key))]
     grads = [f"d_{params[i]}" for i in transform.wrt_index]
+    recordings = compiled.recordings
     value = isinstance(transform, ValueAndGrad) or compiled.grad_primal is None
     name = transform.fn.__name__ if transform.fn.__name__.isidentifier() else "function"
     name = f"{transform.transform_name}_of_{name}"
     lines = [f"def {name}({', '.join(params)}):",
              "    if not (" + "\n            and ".join(fits + ["current(fn)"]) + "):",
              "        return MISS",
-             "    stack = []",
+             "    stack = recordings.tape()" if recordings else "    stack = []",
              "    try:",
              f"        {'value = ' if value else ''}primal(stack, {', '.join(params)})"]
     if value:
@@ -627,6 +639,8 @@ def _entry(transform, compiled, args, key):
               "    except Exception as error:",
               "        locate(error)    # the user's line it came from",
               "        raise"]
+    if recordings:
+        lines.append("    recordings.keep(stack)")
     shaped = [_shaped(g, params[i], args[i]) for g, i in zip(grads, transform.wrt_index)]
     if transform.multi:
         result = "(\n" + "".join(f"        {s},\n" for s in shaped) + "    )"
@@ -639,7 +653,7 @@ def _entry(transform, compiled, args, key):
         if len(_ENTRY_CODE) > 256:
             _ENTRY_CODE.clear()
         code = _ENTRY_CODE[source] = compile(source, "<srcad: entry point>", "exec")
-    names.update(adjoint=compiled.adjoint, check_scalar=_check_scalar,
+    names.update(recordings=recordings, adjoint=compiled.adjoint, check_scalar=_check_scalar,
                  transform=weakref.ref(transform), compiled=compiled, locate=_locate,
                  shape_like=shape_like,
                  primal=compiled.primal if value else compiled.grad_primal)

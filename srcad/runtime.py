@@ -5,11 +5,125 @@ helpers cover what needs a decision on the value's type or shape at run
 time (broadcasting, containers, index kinds). Each is short and called only
 where such a decision is needed.
 """
+import sys
+
 import numpy as np
 
 from . import containers
 from .containers import field_key
 from .errors import SrcadError
+
+
+# -- the tape: what a primal records for its adjoint ----------------------
+
+_PAGE = 4096    # smaller arrays come from the allocator's free lists, faulting nothing
+
+
+class Tape(list):
+    """The stack a primal pushes onto and its adjoint pops, keeping the storage of the
+    arrays it records for the next call of the same code.
+
+    A plain list records the fresh arrays the primal made; the adjoint frees them
+    as it pops, and the allocator gives that memory back to the system, so each
+    call page-faults its whole recording in again. A Tape copies each array of
+    a page or more into `kept[i]` (the i-th array the last call recorded) where
+    that has the array's shape, dtype and strides, and records the copy: the
+    primal's arrays then die young, their memory reused within the call, and a
+    steady-state call takes no new pages.
+
+    A copy serves as well as the array only where the adjoint reads what it pops
+    and never writes it back into the caller's values: srcad uses a Tape only
+    for code whose adjoint restores no in-place writes (Compiled.restores). An
+    array whose copy would differ in strides or writeability is recorded as it
+    is, so that the adjoint computes on the same memory layout, to the last bit.
+    """
+
+    __slots__ = ("kept", "used")
+
+    def __init__(self, kept):
+        self.kept = kept    # arrays of the last call, in push order (None: none kept)
+        self.used = 0
+
+    def append(self, value):
+        if type(value) is not _ndarray or value.nbytes < _PAGE:
+            list.append(self, value)
+            return
+        i = self.used
+        self.used = i + 1
+        kept = self.kept
+        copy = kept[i] if i < len(kept) else None
+        if copy is None or copy.shape != value.shape or copy.strides != value.strides \
+                or copy.dtype != value.dtype or not value.flags.writeable:
+            copy = _copy_to_keep(value)
+            if i < len(kept):
+                kept[i] = copy
+            else:
+                kept.append(copy)
+            if copy is None:
+                list.append(self, value)
+                return
+        else:
+            _copyto(copy, value)
+        list.append(self, copy)
+
+
+_ndarray = np.ndarray
+_copyto = np.copyto
+
+
+def _copy_to_keep(value):
+    """A copy of a recorded array with its strides, for a Tape to keep; None where
+    no copy has them (a view with gaps or zero strides), or it is read-only or not a
+    plain number array."""
+    if value.dtype.kind not in "biufc" or not value.flags.writeable:
+        return None
+    copy = np.empty_like(value)
+    if copy.strides != value.strides:
+        return None
+    _copyto(copy, value)
+    return copy
+
+
+def _references(kept, i):
+    return sys.getrefcount(kept[i])
+
+
+_ALONE = _references([np.empty(0)], 0)    # an array held only by the list
+
+
+class Recordings:
+    """The arrays the Tapes of one piece of generated code recorded, kept for its later
+    calls: one recording per call running at once (threads, recursion)."""
+
+    __slots__ = ("free",)
+
+    def __init__(self):
+        self.free = []
+
+    def tape(self):
+        """A Tape for a call: on a recording no other call is using, or on none."""
+        try:
+            kept = self.free.pop()
+        except IndexError:
+            kept = []
+        return Tape(kept)
+
+    def keep(self, tape):
+        """After a call that ran on tape, and only then (a call that raised leaves its
+        recording to the garbage collector): keep its arrays for a later call, except
+        those still held elsewhere (a gradient returned, or a view of one, something
+        the user's code stored), which a later call must not overwrite."""
+        kept = tape.kept
+        for i in range(len(kept)):
+            if kept[i] is not None and _references(kept, i) > _ALONE:
+                kept[i] = None
+        if len(self.free) < 2:
+            self.free.append(kept)
+
+
+def records_arrays(stack):
+    """Whether a primal's recording holds arrays a Tape would keep."""
+    return any(type(v) is _ndarray and v.nbytes >= _PAGE for v in stack)
 
 
 # -- broadcasting and reductions ------------------------------------------
