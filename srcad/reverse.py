@@ -31,6 +31,7 @@ from .optimize import clean, optimize
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
+from .updates import merge_updates
 from .syntax import assign, call, const, copy, name, names_in, walk
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
@@ -153,6 +154,7 @@ class ReverseFunction(Generator):
                         seeds=(self.seed,),
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros)
+        body = merge_updates(body, self.helpers)
         self.narrow_final(body, head)
         self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)
