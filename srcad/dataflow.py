@@ -65,17 +65,21 @@ def _fields(cls):
 class Facts:
     """The reads and writes of every statement of a body, at every depth (an if's or
     loop's including everything inside it), and of their heads, from one walk of each
-    node. Valid until a statement changes: built once per pass."""
+    node. Valid until a statement changes: built once per pass. A statement made since
+    (a `pass`) is counted when asked about; those counted are kept alive, so that no
+    new one takes the id of one counted."""
 
     def __init__(self, body):
         self.loads, self.stores, self.heads = {}, {}, {}
         self.total_loads, self.total_stores = {}, {}
+        self.counted = []
         for stmt in body:
             self.add(stmt)
             _add(self.total_loads, self.loads[id(stmt)])
             _add(self.total_stores, self.stores[id(stmt)])
 
     def add(self, stmt):
+        self.counted.append(stmt)
         if not isinstance(stmt, COMPOUND):
             self.loads[id(stmt)], self.stores[id(stmt)] = counts(stmt)
             return
@@ -93,12 +97,18 @@ class Facts:
         self.loads[id(stmt)], self.stores[id(stmt)] = loads, stores
 
     def reads(self, stmt):
+        if id(stmt) not in self.loads:
+            self.add(stmt)
         return self.loads[id(stmt)].keys()
 
     def writes(self, stmt):
+        if id(stmt) not in self.stores:
+            self.add(stmt)
         return self.stores[id(stmt)].keys()
 
     def head(self, stmt):
+        if id(stmt) not in self.heads:
+            self.add(stmt)
         return self.heads[id(stmt)]
 
 

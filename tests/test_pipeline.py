@@ -169,3 +169,12 @@ def test_long_straight_line_functions_keep_their_gradients(lines, tmp_path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     module = __import__(f"long_{lines}")
     check_grad(module.f, np.array([0.1, 0.5, -0.3]))
+
+
+def test_dead_stores_empty_an_if_and_a_loop():
+    """A block left empty gets a `pass`, which the facts of the pass had not counted."""
+    from srcad.optimize import remove_dead_stores
+    body = body_of("if t:\n    da = 0.0\nfor i in r:\n    db = 1.0\ndc = da\nreturn x\n")
+    out = remove_dead_stores(body, {"da", "db", "dc"})
+    assert [type(s) for s in out] == [gast.If, gast.For, gast.Return]
+    assert [type(s) for s in out[0].body + out[1].body] == [gast.Pass, gast.Pass]
