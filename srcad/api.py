@@ -602,8 +602,9 @@ def _miss(*args):
 _ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings",
                 "locate", "check_scalar", "transform", "compiled", "shape_like", "ndarray",
                 "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
-                "complex", "str", "type"}
+                "complex", "str", "type", "numbers"}
 _ENTRY_CODE = {}    # the source of an entry point -> its code, compiled once
+_NUMBERS = frozenset({int, float, complex, bool} | _NUMPY_SCALARS)   # what _check_scalar passes
 
 
 def _entry(transform, compiled, args, key):
@@ -618,7 +619,7 @@ def _entry(transform, compiled, args, key):
            ("arg", "dtype", "type", "key") for p in params):
         params = [f"arg{i}" for i in range(len(params))]
     names = {"MISS": _MISS, "current": compiled.current, "fn": transform.fn,
-             "ndarray": _ndarray, "call_key": call_key}
+             "numbers": _NUMBERS, "ndarray": _ndarray, "call_key": call_key}
     fits = [_fits(p, x, k, i, names) for i, (p, x, k) in enumerate(zip(params, args, key))]
     grads = [f"d_{params[i]}" for i in transform.wrt_index]
     recordings = compiled.recordings
@@ -632,7 +633,7 @@ def _entry(transform, compiled, args, key):
              "    try:",
              f"        {'value = ' if value else ''}primal(stack, {', '.join(params)})"]
     if value:
-        lines += ["        if type(value) is not float:",
+        lines += ["        if type(value) not in numbers:",
                   "            check_scalar(value, transform(), compiled, stack)"]
     several = transform.multi and len(grads) > 1
     lines += [f"        {', '.join(grads) if several else grads[0]} = adjoint(stack, 1.0)",
