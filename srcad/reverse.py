@@ -203,11 +203,7 @@ class ReverseFunction(Generator):
 
     def sorted_active(self):
         order = self.analysis.params + [s.target for s in self.analysis.statements]
-        seen = []
-        for v in order:
-            if v in self.active and v not in seen:
-                seen.append(v)
-        return seen
+        return [v for v in dict.fromkeys(order) if v in self.active]
 
     # -- statements --------------------------------------------------------------------
 
@@ -556,12 +552,9 @@ class ReverseFunction(Generator):
                 node.value = call(self.runtime("copy_value"), node.value)
 
     def primal_order(self):
-        seen = []
-        for v in self.analysis.params + [s.target for s in self.analysis.statements] + \
-                sorted(names_in(self.tree, gast.Store)):
-            if v not in seen:
-                seen.append(v)
-        return seen
+        return list(dict.fromkeys(self.analysis.params
+                                  + [s.target for s in self.analysis.statements]
+                                  + sorted(names_in(self.tree, gast.Store))))
 
     def reads(self, body):
         """Primal variables the adjoint reads: (for their values, for their shape only)."""
