@@ -24,6 +24,7 @@ import numpy as np
 import srcad
 
 LENGTHS = (3, 10, 20, 33, 100, 333)     # lines: 9 to 999 statements
+TARGETS = {60: 0.100, 999: 2.0}         # statements -> seconds
 
 
 def module_of(lines, tag):
@@ -76,6 +77,11 @@ def main():
     statements = [3 * n for n in lengths]
     print("fitted exponent: " + ", ".join(f"{m} {exponent(statements, ts):.2f}"
                                           for m, ts in results.items()))
+    for count, target in TARGETS.items():
+        if count in statements:
+            t = results["grad"][statements.index(count)]
+            print(f"grad at {count} statements: {t * 1e3:.0f} ms, target "
+                  f"{target * 1e3:.0f} ms  {'ok' if t <= target else 'MISSED'}")
 
 
 if __name__ == "__main__":
