@@ -190,18 +190,19 @@ class Template:
             return _tangents_in(node).union(*[carried[n] for n in names_in(node, gast.Load)
                                               if n in carried])
 
-        for stmt in self.body:
+        for stmt, conditional in zip(self.body, self.conditional):
             if target_of(stmt) != self.result:
                 for local in names_in(stmt, gast.Store):
                     carried[local] = tangents_read(stmt)
-                stmt = _replace_gradients(copy(stmt), or_zero, self.result)
-                statements.append(fold(replace_names(stmt, subs)))
+                stmt = _instantiate(stmt, subs, or_zero)
+                statements.append(fold(stmt) if conditional else stmt)
                 continue
-            terms = [(sign, term) for sign, term in _terms(copy(stmt.value))
+            terms = [(sign, term) for sign, term in _terms(stmt.value)
                      if any(tangent_of(p) is not None for p in tangents_read(term))]
             dropped = len(terms) < len(_terms(stmt.value))
             for sign, term in terms:
-                term = fold(replace_names(_replace_gradients(term, or_zero, self.result), subs))
+                term = _instantiate(term, subs, or_zero)
+                term = fold(term) if conditional else term
                 if expression is None:
                     expression = term if sign > 0 else gast.UnaryOp(op=gast.USub(), operand=term)
                 else:
@@ -275,8 +276,7 @@ def _is_gradient(node):
 def _instantiate(node, subs, gradient_of):
     """A rule's node for one call site, made in one copy: each `d[p]` read is (a copy of)
     gradient_of(p), and each name in subs, there too, its value in subs (a new name
-    for a str, else a copy of the expression). What copy, _replace_gradients and
-    replace_names make one after the other."""
+    for a str, else a copy of the expression)."""
     if isinstance(node, gast.Name):
         new = subs.get(node.id)
         if new is None:
@@ -297,16 +297,6 @@ def _instantiate(node, subs, gradient_of):
                      for v in value]
         fields[key] = value
     return made
-
-
-def _replace_gradients(stmt, gradient_of, result):
-    class Replace(gast.NodeTransformer):
-        def visit_Subscript(self, node):
-            if _is_gradient(node) and isinstance(node.ctx, gast.Load):
-                return copy(gradient_of(node.slice.id))
-            return self.generic_visit(node)
-
-    return Replace().visit(stmt)
 
 
 def _register(table, primitives, since):
