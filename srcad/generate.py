@@ -10,7 +10,7 @@ from .errors import SrcadError
 from .objects import Instance, instance_dependencies, is_constant_kind, value_kind
 from .resolve import UNRESOLVED
 from .shapes import BINARY, UNARY, ShapeInference
-from .syntax import assign, call, name
+from .syntax import assign, call, const, name
 from .wrappers import call_signature
 
 COMMENT = "srcad-comment: "
@@ -203,6 +203,10 @@ class Generator:
                     if result is not None and result == x \
                             and generator.node_kind(args[1]) in ("scalar", "array"):
                         return args[0]
+                    if generator.node_kind(args[1]) == "array":
+                        summed = summed_to(args[0], result, x, np_call)
+                        if summed is not None:
+                            return summed
                 elif kind in ("matmul_left", "matmul_right") and len(args) == 3:
                     g, a, b = args
                     sa, sb = generator.shape_of(a), generator.shape_of(b)
@@ -323,6 +327,38 @@ class Generator:
             if second:
                 back[:0] = [marker("grad of " + location)] + second
         return out, back
+
+
+def summed_to(g, result, x, np_call):
+    """`unbroadcast(g, x)` for g of shape result and an array x of shape x, as the sums
+    it makes (`np.sum(g, axis=0)` for a bias; np.sum, which has rules, so that the code
+    can be differentiated again), or None where the shapes do not settle them: the
+    leading axes x lacks summed, then its axes of size 1 where g's are not, kept."""
+    if result is None or not x or len(x) > len(result):
+        return None
+    lead = len(result) - len(x)
+    kept = []
+    for i, (n, m) in enumerate(zip(x, result[lead:])):
+        if n == 1 and m != 1:
+            kept.append(i)
+        elif n != m:
+            return None
+
+    def reduce(value, axes, keepdims):
+        axis = const(axes[0]) if len(axes) == 1 else \
+            gast.Tuple(elts=[const(a) for a in axes], ctx=gast.Load())
+        keywords = [gast.keyword(arg="axis", value=axis)]
+        if keepdims:
+            keywords.append(gast.keyword(arg="keepdims", value=const(True)))
+        summed = np_call("sum", value)
+        summed.keywords = keywords
+        return summed
+
+    if lead:
+        g = reduce(g, tuple(range(lead)), False)
+    if kept:
+        g = reduce(g, tuple(kept), True)
+    return g if lead or kept else None
 
 
 def matmul_gradient(kind, g, a, b, sa, sb, np_call, attribute):
