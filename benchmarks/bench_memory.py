@@ -97,7 +97,8 @@ def memory():
         cells = []
         for name in ways:
             faults, seconds = results[name]
-            cells += [f"{statistics.median(faults):>13.0f}", f"{statistics.median(seconds) * 1e3:8.2f}"]
+            cells += [f"{statistics.median(faults):>13.0f}",
+                      f"{statistics.median(seconds) * 1e3:8.2f}"]
         print(f"{label:22s} {cells[0]} {cells[1]} {cells[2]:>18s} {cells[3]} "
               f"{cells[4]:>16s} {cells[5]}")
 

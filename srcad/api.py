@@ -602,7 +602,7 @@ def _miss(*args):
 _ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings",
                 "locate", "check_scalar", "transform", "compiled", "shape_like", "ndarray",
                 "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
-                "complex", "str", "type", "numbers"}
+                "complex", "str", "type", "numbers", "MISSING", "contents"}
 _ENTRY_CODE = {}    # the source of an entry point -> its code, compiled once
 _NUMBERS = frozenset({int, float, complex, bool} | _NUMPY_SCALARS)   # what _check_scalar passes
 
@@ -610,24 +610,27 @@ _NUMBERS = frozenset({int, float, complex, bool} | _NUMPY_SCALARS)   # what _che
 def _entry(transform, compiled, args, key):
     """The function that calls of transform with positional arguments of call_key `key`
     (args is one) run: _MISS for arguments of another key, or where the code may no
-    longer run (Compiled.current); else the primal and the adjoint, on a runtime.Tape
-    where the primal records arrays, each gradient returned as it is where its type
-    shows it already has its argument's type, shape and dtype, else shaped like it
-    (shape_like). What it checks is chosen here, once."""
+    longer run (the expression of Compiled.current, inlined); else the primal and the
+    adjoint, on a runtime.Tape where the primal records arrays, each gradient returned
+    as it is where its type shows it already has its argument's type, shape and dtype,
+    else shaped like it (shape_like). What it checks is chosen here, once."""
     params = transform.params
     if any(p in _ENTRY_NAMES or p.startswith("d_") or p.rstrip("0123456789") in
-           ("arg", "dtype", "type", "key") for p in params):
+           ("arg", "dtype", "type", "key", "holder", "value") for p in params):
         params = [f"arg{i}" for i in range(len(params))]
-    names = {"MISS": _MISS, "current": compiled.current, "fn": transform.fn,
-             "numbers": _NUMBERS, "ndarray": _ndarray, "call_key": call_key}
+    current = compiled.current
+    names = {k: v for k, v in current.__globals__.items() if k != "current"}   # its holders
+    names.update(MISS=_MISS, fn=transform.fn, numbers=_NUMBERS, ndarray=_ndarray,
+                 call_key=call_key)
     fits = [_fits(p, x, k, i, names) for i, (p, x, k) in enumerate(zip(params, args, key))]
     grads = [f"d_{params[i]}" for i in transform.wrt_index]
     recordings = compiled.recordings
     value = isinstance(transform, ValueAndGrad) or compiled.grad_primal is None
     name = transform.fn.__name__ if transform.fn.__name__.isidentifier() else "function"
     name = f"{transform.transform_name}_of_{name}"
+    checks = fits + [f"({current.expression})"]
     lines = [f"def {name}({', '.join(params)}):",
-             "    if not (" + "\n            and ".join(fits + ["current(fn)"]) + "):",
+             "    if not (" + "\n            and ".join(checks) + "):",
              "        return MISS",
              "    stack = recordings.tape()" if recordings else "    stack = []",
              "    try:",

@@ -401,13 +401,16 @@ def watch(top, dependencies):
             names[f"value{n}"] = value
             terms.append(f"{read} is value{n}")
     names = {k: v for k, v in names.items() if v is not top}
-    source = "def current(fn):\n    return " + (" and ".join(terms) or "True") + "\n"
+    expression = " and ".join(terms) or "True"
+    source = "def current(fn):\n    return " + expression + "\n"
     if source not in _CHECKS:
         if len(_CHECKS) > 256:
             _CHECKS.clear()
         _CHECKS[source] = compile(source, "<srcad: what generated code depends on>", "exec")
     exec(_CHECKS[source], names)
-    return names["current"]
+    current = names["current"]
+    current.expression = expression     # for code that inlines the check (api._entry)
+    return current
 
 
 _CHECKS = {}    # source of a `current` function -> its code, compiled once

@@ -12,7 +12,8 @@ from oracle import numerical_grad
 ALTERNATING = [(2.0, 3.0), (np.float32(2.0), 3.0), (2, 3.0), (np.array([1.0, 2.0]), 3.0),
                (np.array([1.0, 2.0, 4.0]), 3.0), (np.array([1.0, 2.0], np.float32), 3.0),
                (np.array([[1.0], [2.0]]).T, 0.5), ([1.0, 2.0], 3.0), (2.0, 3.0),
-               (np.array([1.0, 2.0]), np.array([3.0, 0.5])), (np.array([1.0, 2.0]), np.array([3.0]))]
+               (np.array([1.0, 2.0]), np.array([3.0, 0.5])),
+               (np.array([1.0, 2.0]), np.array([3.0]))]
 
 
 def summed(x, y):
