@@ -239,3 +239,21 @@ def test_the_same_bits_as_without_a_tape():
     for _ in range(3):
         for r, p in zip(g(x, W), plain_result):
             np.testing.assert_array_equal(r, p)
+
+
+def test_value_and_grad_on_a_kept_recording():
+    vg = srcad.value_and_grad(rk4_like, wrt=(0, 1))
+    results = []
+    for seed in (12, 13, 14, 12):
+        x, W = inputs(seed)
+        value, grads = vg(x, W)
+        results.append((grads, [g.copy() for g in grads]))
+        assert value == pytest.approx(rk4_like(x, W), rel=1e-12)
+        for r, e in zip(grads, numerical_grad(rk4_like, (x, W), wrt=(0, 1))):
+            np.testing.assert_allclose(r, e, rtol=1e-6, atol=1e-8)
+    assert isinstance(vg.last.recordings, runtime.Recordings)
+    for grads, copies in results:
+        for r, c in zip(grads, copies):
+            np.testing.assert_array_equal(r, c)
+    for r, first in zip(results[3][0], results[0][0]):
+        np.testing.assert_array_equal(r, first)
