@@ -89,7 +89,8 @@ class ReverseFunction(Generator):
         self.prune()
         if self.module.trace is not None:
             self.module.after("reverse", self.function.fn.__qualname__, [
-                _function(self.primal_name, self.tree.args, self.primal_body),
+                _function(self.primal_name, self.primal_args(),
+                          self.primal_body + [gast.Return(value=self.result)]),
                 _function(self.adjoint_name, _parameters([self.stack, self.seed]),
                           self.adjoint_body)])
         adjoint = self.adjoint_def()    # first: it narrows the final tuple to what it reads
@@ -122,10 +123,15 @@ class ReverseFunction(Generator):
                     assign(grads_name, grads), gast.Return(value=result)]
         return _function(name_, args, body)
 
-    def primal_def(self):
+    def primal_args(self):
+        """The function's parameters, after `stack`."""
         args = copy(self.tree.args)
         (args.posonlyargs or args.args).insert(0, name(self.stack, store=False).__class__(
             id=self.stack, ctx=gast.Param(), annotation=None, type_comment=None))
+        return args
+
+    def primal_def(self):
+        args = self.primal_args()
         head = [] if self.is_callee else [      # the caller's arrays stay as they were
             assign(p, call(self.runtime("copy_value"), name(p))) for p in self.written_params()]
         inits = [assign(v, const(None)) for v in self.unbound_before_push()]
