@@ -14,13 +14,18 @@ test, and the adjoint tests `x > 0` itself: `cond` is no longer read and
 Only comparisons of numbers are recomputed (cheap, without side effects,
 the same result from the same values), and only from names whose values at
 the adjoint's test are proven to be those at the primal's: the one popped
-there, and parameters that nothing assigns or writes into.
+there, and parameters that nothing assigns; and only in functions that
+write into no array and call no function of their own, so that no number
+held as a 0-d array changes in place between the test and the push.
 """
 import gast
 
-from .syntax import copy, name, names_in
+from .generate import is_marker
+from .renest import pure
+from .syntax import copy, name, names_in, walk
 
 COMPARISONS = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
+READERS = (range, len, int, float, bool)   # builtins of no derivative that write nothing
 
 
 def recomputed_test(generator, node, branches):
@@ -36,6 +41,10 @@ def recomputed_test(generator, node, branches):
             and generator.analysis.overwritten(test.id, generator.loop_depth > 0, definition)
             and _comparison(definition.value, generator.kinds)):
         return None
+    if getattr(generator, "changes_nothing_in_place", None) is None:
+        generator.changes_nothing_in_place = _changes_nothing_in_place(generator)
+    if not generator.changes_nothing_in_place:
+        return None     # a number may be a 0-d array that a write or a callee changes
     varying = [n for n in sorted(names_in(definition.value)) if not _fixed(generator, n)]
     if len(varying) != 1:
         return None
@@ -50,6 +59,26 @@ def recomputed_test(generator, node, branches):
             adjoint.remove(restore)
             pop = restore
     return [pop], copy(definition.value)
+
+
+def _changes_nothing_in_place(generator):
+    """Whether every statement of the function is a branch, a loop, or an assignment to
+    a name of a pure operation (renest.pure: no user function, no write, no method)."""
+    ops = {id(s.node): s.op for s in generator.analysis.statements}
+    for node in walk(generator.tree):
+        if isinstance(node, gast.Expr) and not is_marker(node):
+            return False
+        if isinstance(node, gast.Assign) and not (
+                isinstance(node.targets[0], gast.Name) and id(node) in ops
+                and _reads_only(ops[id(node)])):
+            return False
+    return True
+
+
+def _reads_only(op):
+    """Whether an operation changes nothing it is given."""
+    return op.kind in ("subscript", "literal") or pure(op) \
+        or op.kind == "zero" and any(getattr(op, "primitive", None) is f for f in READERS)
 
 
 def _comparison(expr, kinds):

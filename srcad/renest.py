@@ -68,10 +68,12 @@ def _temporary(stmt, single):
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
             and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in single):
         return None
-    return stmt.targets[0].id if _pure(getattr(stmt, "op", None)) else None
+    return stmt.targets[0].id if pure(getattr(stmt, "op", None)) else None
 
 
-def _pure(op):
+def pure(op):
+    """Whether an Op computes without side effects: no write, no random draw, no call
+    of a user function."""
     if op is None:
         return False
     if op.kind == "copy":

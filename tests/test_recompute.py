@@ -130,6 +130,23 @@ def rc_else_other(x, y):
     return x + y
 
 
+def rc_bump(v):
+    v[...] = v + 0.25                   # a write into a 0-d array the test reads
+    return v
+
+
+def rc_callee_writes(x, t):
+    s = 0.0
+    for i in range(6):
+        if x > t:
+            rc_bump(t)
+            x = x * 0.8
+        else:
+            x = x + 0.9
+        s = s + x
+    return s
+
+
 def adjoint_source(f, *args, wrt=0):
     df = srcad.grad(f, wrt=wrt)
     df(*args)
@@ -196,3 +213,13 @@ def test_forward_over_the_recomputed_adjoint():
     step = 1e-5
     expected = (g(x + step, a, b) - g(x - step, a, b)) / (2 * step)
     assert h == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_function_that_writes_in_place_keeps_its_tests_recorded():
+    t = np.array(0.5)
+    g = srcad.grad(rc_callee_writes)(2.0, t.copy())
+    step = 1e-6
+    fd = (rc_callee_writes(2.0 + step, t.copy()) - rc_callee_writes(2.0 - step, t.copy())) \
+        / (2 * step)
+    assert g == pytest.approx(fd, rel=1e-6)
+    assert "if cond" in adjoint_source(rc_callee_writes, 2.0, t.copy())
