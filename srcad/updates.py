@@ -151,11 +151,13 @@ def _movable(body, k, j, helpers):
 
 
 def _pure_calls(expr, helpers):
-    """Whether every call in expr is of a math function or a NumPy ufunc."""
+    """Whether every call in expr is of a math function or a NumPy ufunc (without
+    keywords: no `out=` to write into)."""
     for n in gast.walk(expr):
         if isinstance(n, gast.Call):
             f = n.func
-            if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)):
+            if n.keywords or not (isinstance(f, gast.Attribute)
+                                  and isinstance(f.value, gast.Name)):
                 return False
             module = helpers.get(f.value.id)
             function = getattr(module, f.attr, None)
