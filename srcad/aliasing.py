@@ -135,6 +135,7 @@ class SharingCheck:
         self.containers = _containers(analysis)
         self.is_callee = is_callee
         self.returned = set()       # the memory the function's results may reach
+        self.made = set()           # the memory statements bound so far have made
 
     def start(self):
         """The facts on entry: each parameter is its caller's memory, which in a called
@@ -202,7 +203,9 @@ class SharingCheck:
     def bind(self, var, stmt, facts):
         op = stmt.op
         made = f"<made by {id(stmt)}>"
-        facts.renew(made)
+        if made in self.made:       # (only then may facts hold it: a loop's body again)
+            facts.renew(made)
+        self.made.add(made)
         node = op.node
         fresh = self.fresh(op)
         shared = set()

@@ -118,32 +118,34 @@ class ZeroPullbacks:
         self.seed_or_zeros = seed_or_zeros
 
     def block(self, body, state, rewrite=True):
+        state = (set(state[0]), set(state[1]))      # this block's own, updated in place
+        out = []
         i = 0
         while i < len(body):
             pullback = getattr(body[i], "srcad_pullback", None)
             if pullback is None:
                 state = self.statement(body[i], state, rewrite, None)
+                out.append(body[i])
                 i += 1
                 continue
             j = i
             while j < len(body) and getattr(body[j], "srcad_pullback", None) is pullback:
                 j += 1
+            group, i = body[i:j], j
             zero, more = state
             dy = pullback.dy
             if dy in zero:
-                if rewrite:
-                    del body[i:j]
-                    continue
-            elif pullback.guarded and dy not in more and self.nonzero is not None:
-                inside = self.run(body[i:j], (zero - {dy}, more | {dy}), rewrite, pullback)
+                continue            # dropped (where rewriting)
+            if pullback.guarded and dy not in more and self.nonzero is not None:
+                inside = self.run(group, (zero - {dy}, more | {dy}), rewrite, pullback)
                 state = (zero & inside[0], more & inside[1])
                 if rewrite:
-                    guard = gast.If(test=self.nonzero(dy), body=body[i:j], orelse=[])
-                    body[i:j] = [guard]
-                    j = i + 1
+                    group = [gast.If(test=self.nonzero(dy), body=group, orelse=[])]
             else:
-                state = self.run(body[i:j], state, rewrite, pullback)
-            i = j
+                state = self.run(group, state, rewrite, pullback)
+            out.extend(group)
+        if rewrite:
+            body[:] = out
         return state
 
     def run(self, stmts, state, rewrite, pullback):
@@ -173,13 +175,20 @@ class ZeroPullbacks:
         target = _assigned_name(stmt)
         if target is not None and target in self.gradients:
             if _is_zero(stmt.value):
-                return (zero | {target}, more - {target})
-            if (pullback is not None and pullback.dy in more) or self.more(stmt.value, more):
-                return (zero - {target}, more | {target})
-            return (zero - {target}, more - {target})
+                zero.add(target)
+                more.discard(target)
+            elif (pullback is not None and pullback.dy in more) or self.more(stmt.value, more):
+                zero.discard(target)
+                more.add(target)
+            else:
+                zero.discard(target)
+                more.discard(target)
+            return state
         stored = {node.id for node in walk(stmt)
                   if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
-        return (zero - stored, more - stored)
+        zero -= stored
+        more -= stored
+        return state
 
     def more(self, value, more):
         """Whether value is known to be more than the zero 0.0."""
@@ -223,13 +232,15 @@ class FirstContributions:
         target = _assigned_name(stmt)
         if target is not None and target in self.gradients:
             if _is_zero(stmt.value):
-                return zero | {target}
+                zero.add(target)
+                return zero
             if rewrite and target in zero and target not in self.in_place:
                 stmt.value = self.first(target, stmt.value)
-            return zero - {target}
+            zero.discard(target)
+            return zero
         for node in walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                zero = zero - {node.id}
+                zero.discard(node.id)
         return zero
 
     def first(self, target, value):

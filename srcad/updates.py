@@ -55,9 +55,10 @@ def _block(body, loads, helpers):
     out = _merged(out)
     i = 0
     while i < len(out):
-        if _propagate(out, i, loads, helpers):
+        end = _propagate(out, i, loads, helpers)
+        if end:
             del out[i]
-            out = _merged(out)
+            _merge_around(out, max(i - 1, 0), end - 1)
         else:
             i += 1
     return out
@@ -88,36 +89,51 @@ def _merged(body):
     return out
 
 
+def _merge_around(body, lo, hi):
+    """_merged over body[lo:hi], the statements a rewrite changed, and on past its ends
+    while their neighbours merge with them: what _merged of the whole body would do,
+    the rest having been merged already."""
+    window = _merged(body[lo:hi])
+    while lo > 0 and window and len(_merged([body[lo - 1], window[0]])) == 1:
+        lo -= 1
+        window[:1] = _merged([body[lo], window[0]])
+    while hi < len(body) and window and len(_merged([window[-1], body[hi]])) == 1:
+        window[-1:] = _merged([window[-1], body[hi]])
+        hi += 1
+    body[lo:hi] = window
+
+
 def _propagate(body, i, loads, helpers):
-    """Make the readers of the copy body[i] read its source instead; whether done
-    (the copy is then unread: the caller removes it)."""
+    """Make the readers of the copy body[i] read its source instead; the index after
+    the last statement changed, where done (the copy is then unread: the caller
+    removes it), else 0."""
     c = _plain(body[i])
     if c is None or not isinstance(body[i].value, gast.Name):
-        return False
+        return 0
     v = body[i].value.id
     if v == c:
-        return False
+        return 0
     readers, seen, k = [], 0, None
     for j in range(i + 1, len(body)):
         if _plain(body[j]) is None:
-            return False
+            return 0
         reads = c in names_in(body[j].value)
         if reads:
             readers.append(j)
             seen += sum(1 for n in gast.walk(body[j].value)
                         if isinstance(n, gast.Name) and n.id == c)
         if _plain(body[j]) == c:
-            return False
+            return 0
         if k is None and _plain(body[j]) == v:
             k = j
         if seen == loads.get(c, 0):
             break
     if seen != loads.get(c, 0):
-        return False        # a reader beyond this stretch of plain assignments
+        return 0        # a reader beyond this stretch of plain assignments
     late = [j for j in readers if k is not None and j > k]
     for j in late:          # move each late reader up to just before body[k]
         if not _movable(body, k, j, helpers):
-            return False
+            return 0
     for offset, j in enumerate(late):
         body.insert(k + offset, body.pop(j))
     left = loads.get(c, 0)
@@ -131,7 +147,7 @@ def _propagate(body, i, loads, helpers):
                                   type_comment=None)
         j += 1
     loads[v] = loads.get(v, 0) + loads.pop(c, 0)
-    return True
+    return min(max([j] + [m + 2 for m in late]), len(body))  # (past where a move left a gap)
 
 
 def _movable(body, k, j, helpers):
