@@ -290,7 +290,8 @@ def _pure(value):
 
 def tidy(body):
     """After statements were removed: drop `if`s and loops left with no code (unless their
-    test pops the stack) and comments that no code follows; give empty bodies a `pass`."""
+    test pops the stack), assignments of a name to itself (`dx = dx`, left where a copy
+    was propagated) and comments that no code follows; give empty bodies a `pass`."""
     out = []
     for stmt in body:
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
@@ -307,7 +308,8 @@ def tidy(body):
                 stmt.orelse = []
             if not _has_code(stmt.body):
                 stmt.body = [gast.Pass()]
-        elif isinstance(stmt, gast.Pass):
+        elif isinstance(stmt, gast.Pass) or _assigned_name(stmt) is not None \
+                and isinstance(stmt.value, gast.Name) and stmt.value.id == _assigned_name(stmt):
             continue
         out.append(stmt)
     return [stmt for i, stmt in enumerate(out)
