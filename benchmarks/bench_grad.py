@@ -1,7 +1,7 @@
 """srcad's gradients against hand-written NumPy gradients, timed in the same run.
 
-    python benchmarks/bench_grad.py            # about 10 s
-    python benchmarks/bench_grad.py --quick    # fewer repetitions, about 2 s
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_grad.py            # about 20 s
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_grad.py --quick    # about 7 s
 
 For each workload the script first checks that srcad's gradient equals the
 hand-written one (np.allclose, and the hand-written one against a central
@@ -15,12 +15,28 @@ issue 2: a fresh function object each time (so nothing is cached), the time
 of srcad.grad(f) plus its first call, minus the time of a later call; the
 median of several.
 
+A second table prints derivative / objective (the figure AD papers report)
+for the same workloads: srcad's gradient against the plain NumPy function,
+and, where installed, JAX's jax.jit(jax.grad(f)) against jax.jit(f) (float64,
+calls end in block_until_ready, compile excluded) and PyTorch's eager
+f(...).backward() against f(...) under no_grad (float64), each tool against
+its own objective. The JAX and PyTorch versions are written as their users
+write them (the scalar loop: lax.fori_loop + lax.cond in JAX, 0-d tensors
+and a Python branch in PyTorch; the RNN: lax.scan in JAX); their gradients
+and objectives are checked against srcad's and NumPy's before timing. The
+timing is bench_objectives.py's: rounds whose order rotates, the median of
+the per-round ratios. A missing JAX or PyTorch prints "-". Importing JAX and
+PyTorch changes glibc's allocator state: NumPy's temporaries of 100,000
+entries fault in fresh pages less often afterwards, so the elementwise chain
+is faster in the second table than in the first.
+
 The hand-written gradients are what a NumPy programmer writes to get the
 gradient: the forward pass it needs and a reverse pass, with the usual
 algebra (sigmoid + log-loss gives p - y, softmax + cross-entropy gives
 p - Y), and without computing the loss value, which grad does not return.
 """
 import math
+import os
 import statistics
 import sys
 import time
@@ -29,6 +45,7 @@ import types
 import numpy as np
 
 import srcad
+from bench_objectives import measure
 
 SEED = 0
 
@@ -180,6 +197,121 @@ def workloads():
     ]
 
 
+# -- JAX and PyTorch versions, as their users write them -----------------------------
+
+def jax_versions(workloads_args):
+    """{label: (objective, derivative)}: thunks of jitted JAX functions on device copies of
+    the arguments, or None without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    lax = jax.lax
+
+    def scalar_loop(x, a, b):
+        def step(i, x):
+            return lax.cond(x > 0, lambda x: x * a + jnp.sin(x) - 1.0,
+                            lambda x: x * b + 0.5, x)
+        return lax.fori_loop(0, 200, step, x)
+
+    def logistic(w, X, y):
+        p = 1.0 / (1.0 + jnp.exp(-(X @ w)))
+        return -jnp.mean(y * jnp.log(p) + (1.0 - y) * jnp.log(1.0 - p))
+
+    def mlp(W1, b1, W2, b2, X, Y):
+        h = jnp.tanh(X @ W1 + b1)
+        z = h @ W2 + b2
+        return -jnp.sum(Y * jax.nn.log_softmax(z, axis=1)) / X.shape[0]
+
+    def rnn(Wx, Wh, xs, h0):
+        def step(h, x):
+            return jnp.tanh(x @ Wx + h @ Wh), None
+        h, _ = lax.scan(step, h0, xs)
+        return jnp.sum(h ** 2)
+
+    def small_ops(x, y):
+        b = jnp.sin(x * y) + y
+        return 0.5 * jnp.sum(b * b - x)
+
+    def elementwise(x):
+        return jnp.sum(jnp.tanh(x) * jnp.exp(-x * x))
+
+    fns = [scalar_loop, logistic, mlp, rnn, small_ops, elementwise]
+    result = {}
+    for fn, (label, wrt, args) in zip(fns, workloads_args):
+        objective, derivative = jax.jit(fn), jax.jit(jax.grad(fn, argnums=wrt))
+        device_args = tuple(jnp.asarray(a) for a in args)
+        result[label] = (lambda o=objective, a=device_args: jax.block_until_ready(o(*a)),
+                         lambda d=derivative, a=device_args: jax.block_until_ready(d(*a)))
+    return result
+
+
+def torch_versions(workloads_args):
+    """{label: (objective, derivative)}: thunks of eager float64 PyTorch functions on
+    tensors sharing the arguments' memory, or None without PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+
+    def scalar_loop(x, a, b):
+        for i in range(200):
+            if x > 0:
+                x = x * a + torch.sin(x) - 1.0
+            else:
+                x = x * b + 0.5
+        return x
+
+    def logistic(w, X, y):
+        p = 1.0 / (1.0 + torch.exp(-(X @ w)))
+        return -torch.mean(y * torch.log(p) + (1.0 - y) * torch.log(1.0 - p))
+
+    def mlp(W1, b1, W2, b2, X, Y):
+        h = torch.tanh(X @ W1 + b1)
+        z = h @ W2 + b2
+        return -torch.sum(Y * torch.log_softmax(z, dim=1)) / X.shape[0]
+
+    def rnn(Wx, Wh, xs, h0):
+        h = h0
+        for t in range(xs.shape[0]):
+            h = torch.tanh(xs[t] @ Wx + h @ Wh)
+        return torch.sum(h ** 2)
+
+    def small_ops(x, y):
+        b = torch.sin(x * y) + y
+        return 0.5 * torch.sum(b * b - x)
+
+    def elementwise(x):
+        return torch.sum(torch.tanh(x) * torch.exp(-x * x))
+
+    def tensor(a, leaf):
+        t = torch.from_numpy(a) if isinstance(a, np.ndarray) else \
+            torch.tensor(a, dtype=torch.float64)
+        return t.requires_grad_(leaf)
+
+    def thunks(fn, wrt, args):
+        inputs = [tensor(a, k in wrt) for k, a in enumerate(args)]
+        leaves = [inputs[k] for k in wrt]
+
+        def objective():
+            with torch.no_grad():
+                return fn(*inputs)
+
+        def derivative():
+            for leaf in leaves:
+                leaf.grad = None
+            fn(*inputs).backward()
+            return tuple(leaf.grad for leaf in leaves)
+        return objective, derivative
+
+    fns = [scalar_loop, logistic, mlp, rnn, small_ops, elementwise]
+    return {label: thunks(fn, wrt if isinstance(wrt, tuple) else (wrt,), args)
+            for fn, (label, wrt, args) in zip(fns, workloads_args)}
+
+
 # -- checks ------------------------------------------------------------------------
 
 def as_tuple(g):
@@ -214,6 +346,19 @@ def check(label, f, wrt, df, by_hand, args):
     if not math.isclose(fd, exact, rel_tol=1e-5, abs_tol=1e-7):
         sys.exit(f"ABORT {label}: the hand-written gradient fails the finite-difference "
                  f"check ({exact} vs {fd}); fix the benchmark")
+
+
+def check_other(label, tool, f, df, args, objective, derivative):
+    """Stop unless another tool's gradient equals srcad's and its objective NumPy's."""
+    got = as_tuple(df(*args))
+    theirs = tuple(np.asarray(g) for g in as_tuple(derivative()))
+    if len(theirs) != len(got) or any(
+            np.shape(a) != np.shape(b) or not np.allclose(a, b, rtol=1e-7, atol=1e-10)
+            for a, b in zip(got, theirs)):
+        sys.exit(f"ABORT {label}: srcad's gradient differs from {tool}'s")
+    if not math.isclose(float(objective()), float(f(*args)), rel_tol=1e-9, abs_tol=1e-12):
+        sys.exit(f"ABORT {label}: {tool}'s objective differs from the NumPy one; "
+                 "fix the benchmark")
 
 
 # -- timing ------------------------------------------------------------------------
@@ -316,7 +461,47 @@ def main(argv):
         missed.append("transform time")
     if missed:
         print("above target: " + "; ".join(missed))
+    print()
+    derivative_over_objective(quick)
     return 0
+
+
+def derivative_over_objective(quick):
+    """Print df / f of srcad, JAX and PyTorch for each workload, measured in one run."""
+    rounds, floor = (7, 0.002) if quick else (31, 0.005)
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                          "intra_op_parallelism_threads=1")    # before JAX is imported
+    cases = workloads()
+    plain = [(label, wrt, args) for label, _, wrt, _, args, _ in cases]
+    others = {}
+    for tool, make in (("JAX", jax_versions), ("PyTorch", torch_versions)):
+        versions = make(plain)
+        if versions is not None:
+            others[tool] = versions
+    names = ", ".join(f"{m.__name__} {m.__version__}"
+                      for m in [sys.modules[n] for n in ("jax", "torch") if n in sys.modules])
+    print(f"derivative / objective, median of per-round ratios over {rounds} rounds; each "
+          f"tool against its own objective ({names or 'no JAX, no PyTorch'})")
+    header = (f"{'workload':38s} {'f (ms)':>9s} {'df (ms)':>9s} {'srcad':>7s} {'JAX':>7s} "
+              f"{'PyTorch':>8s}")
+    print(header)
+    print("-" * len(header))
+    for label, f, wrt, _, args, _ in cases:
+        df = srcad.grad(f, wrt=wrt)
+        thunks = {"srcad": (lambda: f(*args), lambda: df(*args))}
+        for tool, versions in others.items():
+            check_other(label, tool, f, df, args, *versions[label])
+            thunks[tool] = versions[label]
+        result = measure(thunks, (), rounds, floor)
+
+        def ratio(tool, width):
+            return f"{result[tool][2]:{width - 1}.2f}x" if tool in result else f"{'-':>{width}s}"
+        print(f"{label:38s} {result['srcad'][0] * 1e3:9.3f} {result['srcad'][1] * 1e3:9.3f} "
+              f"{ratio('srcad', 7)} "
+              f"{ratio('JAX', 7)} {ratio('PyTorch', 8)}")
+        sys.stdout.flush()
+    print("f, df (ms): the NumPy objective and srcad's gradient; JAX: jit(grad(f)) / jit(f); "
+          "PyTorch: f(...).backward() / f(...) under no_grad")
 
 
 if __name__ == "__main__":
