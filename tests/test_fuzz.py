@@ -44,6 +44,12 @@ def test_most_programs_are_checked():
     assert len(checked) >= len(SEEDS) // 3, [o.status for o in outcomes]
 
 
+def test_a_program_that_corrupts_numpy_on_its_own_is_no_test():
+    # np.stack(W + x, axis=-1) with an np.matrix W writes past NumPy's memory: the
+    # worker died, and the fuzzer counted a failure without srcad having run
+    assert check_program(2004752).status == "invalid"
+
+
 # ---------------------------------------------------------------------------
 # Reduced programs the fuzzer found
 # ---------------------------------------------------------------------------
