@@ -50,6 +50,14 @@ def test_a_program_that_corrupts_numpy_on_its_own_is_no_test():
     assert check_program(2004752).status == "invalid"
 
 
+@pytest.mark.parametrize("seed", [
+    2005485,    # np.linalg.norm of a W that underflowed to zeros: nan, where differences see 0
+    2005598,    # math.atan2(s, s) after s -= s: singular at (0, 0), nan times a zero
+])
+def test_singular_points_are_kinks_to_the_oracle(seed):
+    assert check_program(seed).status != "failed"
+
+
 # ---------------------------------------------------------------------------
 # Reduced programs the fuzzer found
 # ---------------------------------------------------------------------------

@@ -157,7 +157,37 @@ def _kink_numpy(gaps):
     for name in ("mod", "remainder", "fmod", "floor_divide"):
         setattr(kinked, name, divided(getattr(np, name)))
     kinked.clip, kinked.sort, kinked.argsort = clip, ordering(np.sort), ordering(np.argsort)
+    kinked.arctan2 = at_origin(np.arctan2, gaps)
+    kinked.linalg = Delegate(np.linalg, norm=at_zero_norm(np.linalg.norm, gaps))
     return kinked
+
+
+class Delegate:
+    """A module whose attributes are its own, except those given."""
+
+    def __init__(self, module, **replaced):
+        self.module = module
+        vars(self).update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+
+def at_origin(fn, gaps):
+    """atan2(y, x): singular where y and x are both 0."""
+    def call(y, x, *args, **kw):
+        gaps.add(np.hypot(np.asarray(y, dtype=float), np.asarray(x, dtype=float)))
+        return fn(y, x, *args, **kw)
+    return call
+
+
+def at_zero_norm(fn, gaps):
+    """A norm: singular at the zero vector."""
+    def call(*args, **kw):
+        out = fn(*args, **kw)
+        gaps.add(np.asarray(out, dtype=float))
+        return out
+    return call
 
 
 def _kink_builtins(gaps):
@@ -344,9 +374,15 @@ def reference(source, cells=()):
     fd = FiniteDifferences()
     table = _kink_builtins(gaps)
 
+    kinked_math = Delegate(math, atan2=at_origin(math.atan2, gaps))
+
     def imports(name, globals=None, locals=None, fromlist=(), level=0):
-        if name == "numpy":
+        if name == "numpy" or name == "numpy.linalg" and not fromlist:
             return kinked
+        if name == "numpy.linalg":
+            return kinked.linalg
+        if name == "math":
+            return kinked_math
         if name == "srcad":
             return fd
         return builtins.__import__(name, globals, locals, fromlist, level)
