@@ -15,6 +15,7 @@ import bisect
 import operator
 
 import gast
+import numpy as np
 
 from .dataflow import COMPOUND, Facts, assigned_name as _assigned_name, counts, \
     live_in_loop, live_through, loop_head
@@ -372,16 +373,24 @@ def lean_primal(definition, new_name, worth=lambda stmt: True):
 
 
 def _removable(stmt):
-    from .rules.runtime import MUTATING
     op = getattr(stmt, "op", None)
     if _assigned_name(stmt) is None or op is None:
         return False
-    if op.kind in ("copy", "subscript", "literal"):
+    return op.kind in ("subscript", "literal") or pure(op)
+
+
+def pure(op):
+    """Whether an Op computes without side effects: no write, no random draw, no call
+    of a user function."""
+    if op is None:
+        return False
+    if op.kind == "copy":
         return True
-    if op.kind == "zero":
-        return not any(isinstance(n, gast.Call) for n in walk(stmt.value))
+    if op.kind == "zero":       # constants, comparisons, globals' values: pure without calls
+        return not any(isinstance(n, gast.Call) for n in walk(op.node))
     if op.kind != "rule":
         return False
+    from .rules.runtime import MUTATING
     primitive = op.primitive
     module = getattr(primitive, "__module__", None) or ""
     if isinstance(primitive, str) or "random" in module:
@@ -391,7 +400,7 @@ def _removable(stmt):
             return False
     except TypeError:
         return False
-    return module.split(".")[0] in PURE_MODULES or isinstance(primitive, __import__("numpy").ufunc)
+    return module.split(".")[0] in PURE_MODULES or isinstance(primitive, np.ufunc)
 
 
 def _lean(body, live_after, removed):

@@ -21,7 +21,7 @@ held as a 0-d array changes in place between the test and the push.
 import gast
 
 from .generate import is_marker
-from .renest import pure
+from .optimize import pure
 from .syntax import copy, name, names_in, walk
 
 COMPARISONS = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)

@@ -21,9 +21,9 @@ from copy import copy as shallow
 
 import gast
 
+from .optimize import pure
 from .syntax import copy, names_in, walk
 
-PURE_MODULES = ("numpy", "math", "_operator", "operator", "builtins", "cmath")
 
 
 def renest(definition, stack):
@@ -69,31 +69,6 @@ def _temporary(stmt, single):
             and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in single):
         return None
     return stmt.targets[0].id if pure(getattr(stmt, "op", None)) else None
-
-
-def pure(op):
-    """Whether an Op computes without side effects: no write, no random draw, no call
-    of a user function."""
-    if op is None:
-        return False
-    if op.kind == "copy":
-        return True
-    if op.kind == "zero":       # constants, comparisons, globals' values: pure without calls
-        return not any(isinstance(n, gast.Call) for n in walk(op.node))
-    if op.kind != "rule":
-        return False
-    from .rules.runtime import MUTATING
-    primitive = op.primitive
-    module = getattr(primitive, "__module__", None) or ""
-    if isinstance(primitive, str) or "random" in module:
-        return False
-    try:
-        if primitive in MUTATING:
-            return False
-    except TypeError:
-        return False
-    import numpy
-    return module.split(".")[0] in PURE_MODULES or isinstance(primitive, numpy.ufunc)
 
 
 def _is_push(stmt, stack):
