@@ -294,6 +294,8 @@ class Analysis:
         return edges
 
     def check_unknown_ops(self):
+        if not self.forward:
+            self.check_mutating_helpers()
         for s in self.statements:
             if s.op.kind == "unknown" and s.target in self.active:
                 inputs = [n for n, _ in s.op.inputs() if n in self.varied]
@@ -314,6 +316,22 @@ class Analysis:
                         f"cannot differentiate {op.description} called for its effect on "
                         f"'{varied[0]}': srcad does not follow in-place updates made by "
                         "calls; return the new value and assign it")
+
+    def check_mutating_helpers(self):
+        """Refuse srcad's own in-place helpers (add_at, take_at, ...) on a varied value:
+        only forward mode, running through generated gradients, follows their writes."""
+        for node in walk(self.tree):
+            value = node.value if isinstance(node, (gast.Assign, gast.Expr)) else None
+            if not isinstance(value, gast.Call) or not value.args \
+                    or not isinstance(value.args[0], gast.Name) \
+                    or value.args[0].id not in self.varied:
+                continue
+            op = getattr(node, "op", None) or self.resolver.op(value)
+            if op.kind == "rule" and op.primitive in MUTATING:
+                raise self.function.error(NoDerivativeError, node,
+                    f"cannot differentiate {op.description} in reverse mode: it writes into "
+                    f"'{value.args[0].id}' in place; it is a helper of srcad's generated "
+                    "code, not for use in differentiated functions")
 
     def refuse_no_derivative(self, node, op, inputs):
         if op.reason:

@@ -17,7 +17,7 @@ import pytest
 
 import srcad
 from fuzz_programs import check_program, program_seed
-from oracle import check_grad, numerical_grad
+from oracle import check_grad, numerical_grad, numerical_jvp
 
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input")
 
@@ -56,6 +56,11 @@ def test_a_program_that_corrupts_numpy_on_its_own_is_no_test():
 ])
 def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
+
+
+def test_a_call_of_a_writing_runtime_helper_is_refused():
+    # y += srcad.runtime.take_at(x, 2) zeroes x[2]; reverse mode took the call for a read
+    assert check_program(2012467).status != "failed"
 
 
 # ---------------------------------------------------------------------------
@@ -144,6 +149,28 @@ def test_called_function_changing_its_argument_is_refused(f):
         srcad.grad(f)(X.copy())
     with pytest.raises(srcad.UnsupportedSyntaxError, match="inside a called function"):
         srcad.jvp(f)(X.copy(), np.ones(3))
+
+
+def takes_at(x, y):
+    y += srcad.runtime.take_at(x, 2)      # reads x[2] and zeroes it
+    return np.sum(x)
+
+
+def takes_at_for_effect(x):
+    z = x
+    srcad.runtime.take_at(z, 0)
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("f", [takes_at, takes_at_for_effect])
+def test_runtime_helper_writing_its_argument(f):
+    args = (X.copy(), np.ones(3))[:f.__code__.co_argcount]
+    with pytest.raises(srcad.NoDerivativeError, match="writes into"):
+        srcad.grad(f)(*args)
+    # forward mode follows the write (it runs through generated gradients)
+    value, tangent = srcad.jvp(f)(*args, np.ones(3))
+    assert value == pytest.approx(f(*(np.copy(a) for a in args)))
+    assert tangent == pytest.approx(numerical_jvp(f, args, [0], [np.ones(3)]))
 
 
 def element_of_tuple_then_write(x, s):
