@@ -126,6 +126,22 @@ def records_arrays(stack):
     return any(type(v) is _ndarray and v.nbytes >= _PAGE for v in stack)
 
 
+def log_of_base(x, power):
+    """log(x), for the derivative of power = x ** y in y: complex where the power is (a
+    negative number to a fraction, in Python), else 0 where x <= 0 (0 ** y, and a
+    negative base to a whole y, whose neighbours have no real power)."""
+    if np.iscomplexobj(power) or np.iscomplexobj(x):
+        return np.log(np.where(x == 0, 1.0, x + 0j))
+    return np.log(np.where(x > 0, x, 1.0))
+
+
+def log_of_base_tangent(dx, x, power):
+    """The tangent of log_of_base(x, power) for the tangent dx of x."""
+    if np.iscomplexobj(power) or np.iscomplexobj(x):
+        return np.where(x == 0, 0.0, dx / np.where(x == 0, 1.0, x))
+    return np.where(x > 0, dx / np.where(x > 0, x, 1.0), 0.0)
+
+
 # -- broadcasting and reductions ------------------------------------------
 
 

@@ -58,6 +58,11 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_a_negative_base_to_a_differentiated_power():
+    # np.real(pow(-1.1, s)): Python's power is complex; its derivative in s was taken as 0
+    assert check_program(3001526).status == "ok"
+
+
 def test_a_call_of_a_writing_runtime_helper_is_refused():
     # y += srcad.runtime.take_at(x, 2) zeroes x[2]; reverse mode took the call for a read
     assert check_program(2012467).status != "failed"

@@ -436,3 +436,27 @@ def test_mod_on_python_floats():
     g = check_grad(op_mod_float, 7.5)
     # (x - 6) * x near 7.5 -> 2x - 6
     assert g == pytest.approx(9.0)
+
+
+# --- a negative base to a differentiated exponent: a complex power ----------
+
+NEGATIVE = -1.1
+
+
+def negative_base_power(s):
+    return np.real(NEGATIVE ** s) + np.imag(pow(NEGATIVE, 2.0 * s))
+
+
+def complex_base_power(s):
+    return np.real(np.sum(np.array([-2.0 + 1.0j, 0.5 - 0.3j]) ** s))
+
+
+@pytest.mark.parametrize("f", [negative_base_power, complex_base_power])
+def test_power_of_a_negative_or_complex_base_in_its_exponent(f):
+    # Python's (-1.1) ** 0.3 is complex: its derivative in the exponent takes the
+    # complex logarithm of the base (it was taken as 0)
+    check_grad(f, 0.3)
+    expected = (f(0.3 + 1e-6) - f(0.3 - 1e-6)) / 2e-6
+    assert srcad.jvp(f)(0.3, 1.0)[1] == pytest.approx(expected, rel=1e-6)
+    second = (srcad.grad(f)(0.3 + 1e-5) - srcad.grad(f)(0.3 - 1e-5)) / 2e-5
+    assert srcad.hessian(f)(0.3) == pytest.approx(second, rel=1e-5)

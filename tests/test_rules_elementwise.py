@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from srcad import runtime
+
 from rule_cases import (ANY, NONZERO, NUMPY2, POSITIVE, UNIT, arrays, broadcasting, case,
                         cases_of, floats, hvp_cases_of, one, run, run_hvp)
 
@@ -80,6 +82,15 @@ def h_complex_sign(x):
 case(np.sign, complex_sign, broadcasting(NONZERO, NONZERO).filter(   # NumPy 1: z.real != 0
     lambda p: np.all(np.abs(np.abs(p[0]) - np.abs(p[1])) > 1e-2)), wrt=(0, 1))
 case(np.sign, h_complex_sign, st.tuples(arrays((3,), floats(0.3, 0.9))), hvp=True)
+
+
+def h_power_in_exponent(x):
+    # the exponent's derivative takes log(base): real, of a negative Python base, complex
+    return np.sum(np.abs(x) ** x) + np.real((-1.1) ** x[0] + np.sum((0.5 - 2.0j) ** x))
+
+
+case(runtime.log_of_base, h_power_in_exponent, st.tuples(arrays((3,), floats(0.3, 0.9))),
+     hvp=True)
 
 
 def imag_of_real(x):

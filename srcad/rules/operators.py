@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import SrcadError
-from ..runtime import matmul_left, matmul_right, unbroadcast
+from ..runtime import log_of_base, matmul_left, matmul_right, unbroadcast
 from .templates import adjoint, d, nondifferentiable, tangent
 
 
@@ -36,7 +36,7 @@ def divide(result, x1, x2):
 @adjoint(operator.pow, np.power, np.float_power)
 def power(result, x1, x2):
     d[x1] = unbroadcast(d[result] * x2 * x1 ** (x2 - 1), x1)
-    d[x2] = unbroadcast(d[result] * result * np.log(np.where(x1 > 0, x1, 1.0)), x2)
+    d[x2] = unbroadcast(d[result] * result * log_of_base(x1, result), x2)
 
 
 @adjoint(operator.mod, np.mod, np.remainder)
@@ -83,7 +83,7 @@ def divide_tangent(result, x1, x2):
 
 @tangent(operator.pow, np.power, np.float_power)
 def power_tangent(result, x1, x2):
-    d[result] = d[x1] * x2 * x1 ** (x2 - 1) + d[x2] * result * np.log(np.where(x1 > 0, x1, 1.0))
+    d[result] = d[x1] * x2 * x1 ** (x2 - 1) + d[x2] * result * log_of_base(x1, result)
 
 
 @tangent(operator.mod, np.mod, np.remainder)

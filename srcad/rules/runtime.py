@@ -131,6 +131,11 @@ def sequence_grad_tangent(out, g, x):
     d[out] = runtime.sequence_grad(d[g], x)
 
 
+@tangent(runtime.log_of_base)
+def log_of_base_tangent(out, x, power):
+    d[out] = runtime.log_of_base_tangent(d[x], x, power)
+
+
 @tangent(as_gradient)
 def as_gradient_tangent(out, g, x):
     d[out] = as_gradient(d[g], x)
