@@ -20,26 +20,29 @@ import numpy as np
 from .dataflow import COMPOUND, Facts, assigned_name as _assigned_name, counts, \
     live_in_loop, live_through, loop_head
 from .generate import is_marker
+from .shapes import broadcast
 from .syntax import const, copy, walk
+from .updates import merge_updates
 
 FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
             gast.Pow: operator.pow}
 
 
-def optimize(body, gradients, in_place, shapes=None, seeds=(), nonzero=None,
+def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=None,
              seed_or_zeros=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
     incoming gradients known to be more than the zero 0.0; nonzero(dy): the test that
     dy is; seed_or_zeros(dy, y): dy, or zeros shaped like y where dy is still 0.0, for
-    a called function's adjoint (reverse.Pullback, ZeroPullbacks)."""
+    a called function's adjoint (reverse.Pullback, ZeroPullbacks); helpers: the
+    generated code's helpers (for updates.merge_updates)."""
     gradients = set(gradients)
     body = [Fold().visit(s) if _foldable(s) else s for s in body]
     ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
         body, (frozenset(), frozenset(seeds)))
     FirstContributions(gradients, in_place).block(body, set())
-    body = tidy(remove_dead_stores(body, gradients))
+    body = merge_updates(tidy(remove_dead_stores(body, gradients)), helpers)
     if shapes is None:
         return body
     body = propagate_copies(body, gradients, in_place)
@@ -576,16 +579,20 @@ def scalar_fills(body, gradients, in_place, shape_of, expected):
                     or shape_of(full[1], {}) != ():
                 continue
             scalar = {dv: ()}
+            fill = shape_of(gast.Name(id=full[0], ctx=gast.Load(), annotation=None,
+                                      type_comment=None), {})
             if _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of,
-                                 expected):
+                                 expected, fill):
                 stmt.value = full[1]
                 made |= set(scalar)
     return made
 
 
-def _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of, expected):
+def _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of, expected,
+                      fill):
     """Whether every read of the names in scalar (grown as it goes) gives a right shape:
-    a worklist over the statements reading each name that joins scalar."""
+    a worklist over the statements reading each name that joins scalar. fill: the
+    shape the names' arrays would have (None where not known)."""
     todo = list(scalar)
     while todo:
         for stmt in readers.get(todo.pop(), ()):
@@ -596,6 +603,8 @@ def _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of, ex
                 return False
             shape = shape_of(stmt.value, scalar)
             if shape is None:
+                if target not in scalar and _covered(stmt.value, scalar, fill, shape_of):
+                    continue
                 return False
             if shape == expected(target) and target not in scalar:
                 continue
@@ -608,6 +617,31 @@ def _scalar_reads_fit(scalar, readers, gradients, in_place, stores, shape_of, ex
                 continue
             return False
     return True
+
+
+def _covered(node, scalar, fill, shape_of):
+    """Whether node reads the names in scalar only through elementwise arithmetic that
+    also has an operand (not one of them) at least of shape fill: broadcasting against
+    it gives the shape their arrays would."""
+    if fill is None:
+        return False
+    covering = [False]
+
+    def visit(n):
+        if isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Sub, gast.Mult,
+                                                           gast.Div)):
+            return visit(n.left) and visit(n.right)
+        if isinstance(n, gast.UnaryOp) and isinstance(n.op, (gast.USub, gast.UAdd)):
+            return visit(n.operand)
+        if isinstance(n, gast.Name) and n.id in scalar:
+            return True
+        if not any(isinstance(m, gast.Name) and m.id in scalar for m in gast.walk(n)):
+            shape = shape_of(n, {})
+            covering[0] |= shape is not None and broadcast(shape, fill) == shape
+            return True
+        return False
+
+    return visit(node) and covering[0]
 
 
 # -- scalar factors and signs -------------------------------------------------------------
@@ -790,4 +824,6 @@ def _single_reader(block, i, dv, stores, loads):
             return None
         if dv in stmt_stores or written & stmt_stores.keys():
             return None
+        if written & stmt_loads.keys() and target is None and not is_marker(stmt):
+            return None     # a call or a write that may update what the value reads
     return None

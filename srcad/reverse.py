@@ -31,7 +31,6 @@ from .optimize import clean, optimize
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
-from .updates import merge_updates
 from .syntax import assign, call, const, copy, name, names_in, walk
 
 SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their shape
@@ -156,11 +155,10 @@ class ReverseFunction(Generator):
             else gast.Tuple(elts=grads, ctx=gast.Load())
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
         body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
-                        self.gradients.values(), in_place, AdjointShapes(self),
+                        self.gradients.values(), in_place, self.helpers, AdjointShapes(self),
                         seeds=(self.seed,),
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros)
-        body = merge_updates(body, self.helpers)
         self.narrow_final(body, head)
         self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)

@@ -52,13 +52,13 @@ def _block(body, loads, helpers):
             stmt.body = _block(stmt.body, loads, helpers)
             stmt.orelse = _block(stmt.orelse, loads, helpers)
         out.append(stmt)
-    out = _merged(out)
+    out = _merged(out, helpers)
     i = 0
     while i < len(out):
         end = _propagate(out, i, loads, helpers)
         if end:
             del out[i]
-            _merge_around(out, max(i - 1, 0), end - 1)
+            _merge_around(out, max(i - 1, 0), end - 1, helpers)
         else:
             i += 1
     return out
@@ -72,35 +72,67 @@ def _plain(stmt):
     return None
 
 
-def _merged(body):
+def _merged(body, helpers):
     out = []
     for stmt in body:
-        previous = out[-1] if out else None
         v = _plain(stmt)
-        if v is not None and previous is not None and _plain(previous) == v \
-                and getattr(previous, "srcad_tag", None) is None \
-                and isinstance(stmt.value, gast.BinOp) and isinstance(stmt.value.op, gast.Add) \
-                and isinstance(stmt.value.left, gast.Name) and stmt.value.left.id == v \
-                and v not in names_in(stmt.value.right):
+        k = _first_term(out, v, stmt, helpers) if v is not None else None
+        if k is not None:
+            previous = out.pop(k)
             merged = gast.BinOp(left=previous.value, op=gast.Add(), right=stmt.value.right)
-            out[-1] = gast.Assign(targets=previous.targets, value=merged, type_comment=None)
-            continue
+            stmt = gast.Assign(targets=previous.targets, value=merged, type_comment=None)
         out.append(stmt)
     return out
 
 
-def _merge_around(body, lo, hi):
-    """_merged over body[lo:hi], the statements a rewrite changed, and on past its ends
-    while their neighbours merge with them: what _merged of the whole body would do,
-    the rest having been merged already."""
-    window = _merged(body[lo:hi])
-    while lo > 0 and window and len(_merged([body[lo - 1], window[0]])) == 1:
-        lo -= 1
-        window[:1] = _merged([body[lo], window[0]])
-    while hi < len(body) and window and len(_merged([window[-1], body[hi]])) == 1:
-        window[-1:] = _merged([window[-1], body[hi]])
-        hi += 1
-    body[lo:hi] = window
+REACH = 32      # how far back an update looks for its first term (keeps the pass linear)
+
+
+def _first_term(out, v, stmt, helpers):
+    """For an update `v = v + E2` (E2 not reading v), the index in out of the
+    assignment `v = E1` it may merge with: the last statement, or an earlier one whose
+    E1 calls nothing and may run later, past statements that neither read v nor write
+    what E1 reads (and call only pure functions); else None."""
+    value = stmt.value
+    if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)
+            and isinstance(value.left, gast.Name) and value.left.id == v
+            and v not in names_in(value.right)):
+        return None
+    for k in range(len(out) - 1, max(len(out) - REACH, 0) - 1, -1):
+        other = out[k]
+        if _comment(other):
+            continue
+        if _plain(other) == v:
+            if getattr(other, "srcad_tag", None) is not None:
+                return None
+            if k < len(out) - 1 and not _may_run_later(other, out[k + 1:], helpers):
+                return None
+            return k
+        if _plain(other) is None or v in names_in(other.value):
+            return None
+    return None
+
+
+def _comment(stmt):
+    return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant) \
+        and isinstance(stmt.value.value, str)
+
+
+def _may_run_later(stmt, passed, helpers):
+    """Whether stmt (calling nothing) may run after the statements passed instead of
+    before them: none writes what it reads, and they call only pure functions."""
+    if any(isinstance(n, gast.Call) for n in gast.walk(stmt.value)):
+        return False
+    reads = names_in(stmt.value)
+    return all(_comment(other) or _pure_calls(other.value, helpers)
+               and _plain(other) not in reads for other in passed)
+
+
+def _merge_around(body, lo, hi, helpers):
+    """_merged over body[lo:hi], the statements a rewrite changed, and a few of their
+    neighbours on each side: the merges the rewrite may have made possible."""
+    lo, hi = max(lo - REACH // 4, 0), min(hi + REACH // 4, len(body))
+    body[lo:hi] = _merged(body[lo:hi], helpers)
 
 
 def _propagate(body, i, loads, helpers):
