@@ -23,6 +23,7 @@ class ForwardFunction(Generator):
     def __init__(self, module, function, tree, wrt, param_kinds, name_, is_callee):
         super().__init__(module, function, tree, wrt, param_kinds, is_callee)
         self.jvp_name = name_
+        self.popped = None      # the names assigned a record popped off a stack
 
     def build(self):
         body = self.tree.body
@@ -118,9 +119,21 @@ class ForwardFunction(Generator):
         pending = self.take_pending()
         if tangent is None:
             tangent = call(self.runtime("zeros_like"), name(target))
-        elif target in self.analysis.in_place or self.aliases_written(tangent, op):
+        elif target in self.analysis.in_place and not self.recorded(op) \
+                or self.aliases_written(tangent, op):
             tangent = call(self.runtime("seed_copy"), tangent)
         return [node] + pending + [assign(self.grad(target), tangent)]
+
+    def recorded(self, op):
+        """Whether op reads a record off a stack (`values = stack.pop()`, `y = values[0]`):
+        its tangent is the one recorded with it, shared as the value is, so that an update
+        in place of the value (restore_item) and of its tangent reach every record."""
+        if op.kind == "subscript" and isinstance(op.node.value, gast.Name):
+            if self.popped is None:
+                self.popped = {s.target for s in self.analysis.statements
+                               if s.op.kind == "pop"}
+            return op.node.value.id in self.popped
+        return op.kind == "pop"
 
     def aliases_written(self, tangent, op):
         """Whether a tangent is another variable's tangent itself where the primal made new

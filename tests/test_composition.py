@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srcad
-from oracle import floats
+from oracle import floats, numerical_grad
 from test_identity import directional_fd
 
 import test_calls as calls
@@ -363,6 +363,29 @@ def test_hessian_of_a_row_read_then_overwritten(f):
     got = srcad.hvp(f, wrt=(0, 1))(x, W, vx, vW)
     for g, p, m in zip(got, plus, minus):
         np.testing.assert_allclose(g, (p - m) / (2 * step), rtol=1e-6, atol=1e-6)
+
+
+def _squares(a):
+    return np.sum(a * a)
+
+
+def _entry_set_from_a_call(y, s):
+    y = y * s
+    y[2] = _squares(y)      # the call's record holds y, which the write then changes
+    return np.sum(y ** 2)
+
+
+def test_hvp_through_a_call_whose_argument_is_then_written():
+    # the adjoint restores y[2] in place before the call's adjoint reads y from its own
+    # record: the tangent of y must be restored in the same array, not in a copy
+    y, s = np.array([0.3, -1.2, 0.8, 0.5]), 0.4
+    gradient = srcad.grad(_entry_set_from_a_call, wrt=1)
+    step = 1e-5
+    expected = (gradient(y.copy(), s + step) - gradient(y.copy(), s - step)) / (2 * step)
+    assert srcad.hvp(_entry_set_from_a_call, wrt=1)(y.copy(), s, 1.0) == \
+        pytest.approx(expected, rel=1e-6)
+    assert srcad.grad(_entry_set_from_a_call, wrt=1)(y.copy(), s) == \
+        pytest.approx(numerical_grad(_entry_set_from_a_call, (y.copy(), s), wrt=1))
 
 
 def overwritten_then_scaled(x, y, s):

@@ -58,6 +58,11 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_a_hessian_through_a_call_whose_argument_is_then_written():
+    # al4[k] = helper0(al4, ...): the tangent's record was restored in a copy
+    assert check_program(3004731).status == "ok"
+
+
 def test_a_negative_base_to_a_differentiated_power():
     # np.real(pow(-1.1, s)): Python's power is complex; its derivative in s was taken as 0
     assert check_program(3001526).status == "ok"
