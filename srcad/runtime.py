@@ -192,6 +192,26 @@ def reduced_size(x, result):
     return np.size(x) // max(np.size(result), 1)
 
 
+def std_grad(g, x, result, axis=None, ddof=0, keepdims=False):
+    """Gradient of np.std(x, axis, ddof=ddof). A std over single elements is 0 whatever
+    they hold, so its gradient is 0 (the formula would give 0 / 0)."""
+    n = reduced_size(x, result)
+    if n == 1 and ddof < 1:
+        return np.zeros(np.shape(x), np.result_type(g, x))
+    return repeat_to_shape(g / result, x, axis, keepdims) \
+        * (x - np.mean(x, axis=axis, keepdims=True)) / (n - ddof)
+
+
+def std_jvp(t, x, result, axis=None, ddof=0, keepdims=False):
+    """Tangent of np.std(x, axis, ddof=ddof) for a tangent t of x (0 over single
+    elements, as std_grad)."""
+    n = reduced_size(x, result)
+    if n == 1 and ddof < 1:
+        return np.zeros(np.shape(result), np.result_type(np.real(t), result))
+    return np.sum(np.real(t * np.conj(x - np.mean(x, axis=axis, keepdims=True))), axis=axis,
+                  keepdims=keepdims) / ((n - ddof) * result)
+
+
 def extremum_grad(g, x, result, axis=None, keepdims=False):
     """Gradient of max/min: shared equally among the elements that attain it."""
     hit = np.asarray(x) == repeat_to_shape(result, x, axis, keepdims)

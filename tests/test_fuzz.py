@@ -68,6 +68,11 @@ def test_a_negative_base_to_a_differentiated_power():
     assert check_program(3001526).status == "ok"
 
 
+def test_a_std_of_one_value_is_constant():
+    # np.std(s) of a number is 0 whatever s is: its gradient is 0, not 0 / 0
+    assert check_program(3004684).status != "failed"
+
+
 def test_a_call_of_a_writing_runtime_helper_is_refused():
     # y += srcad.runtime.take_at(x, 2) zeroes x[2]; reverse mode took the call for a read
     assert check_program(2012467).status != "failed"

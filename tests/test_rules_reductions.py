@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from oracle import numerical_grad
 from rule_cases import (arrays, case, cases_of, distinct, floats, hvp_cases_of, run, run_hvp,
                         shapes, signed)
 import srcad
@@ -169,3 +170,47 @@ def test_reduction_along_axis_0_of_a_number():
     expected = (2.0 * (1 - np.tanh(s) ** 2) * np.sum(x), 2.0 * np.tanh(s) * np.ones(2))
     assert got[0] == pytest.approx(expected[0], rel=1e-12)
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+
+
+def std_of_single_values(s, x):
+    return np.sin(np.std(s)) + np.sum(np.std(x, axis=1) * x[:, 0]) \
+        + np.sum(np.std(x, axis=1, ddof=0.5, keepdims=True))
+
+
+def test_std_of_single_values_is_constant():
+    # a std over one value is 0 whatever it is: its derivative is 0, not 0 / 0
+    s, x = 0.7, np.array([[0.3], [-0.4], [1.2]])
+    with np.errstate(all="raise"):
+        got = srcad.grad(std_of_single_values, wrt=(0, 1))(s, x)
+        _, tangent = srcad.jvp(std_of_single_values, wrt=(0, 1))(s, x, 0.5, np.ones((3, 1)))
+    expected = numerical_grad(std_of_single_values, (s, x), wrt=(0, 1))
+    assert got[0] == expected[0] == 0.0
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert tangent == 0.0
+
+
+def std_at_zero_spread(x):
+    return np.std(x)
+
+
+def test_std_at_zero_spread_has_no_derivative():
+    # std(c + t v) = |t| std(v): a kink, where a finite number would be a guess
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.all(np.isnan(srcad.grad(std_at_zero_spread)(np.full(3, 0.5))))
+
+
+def spread_of_complex(z):
+    return np.var(z) + np.std(z[1:]) ** 3
+
+
+def test_spread_of_complex_values():
+    # the spread is real: its tangent is Re(conj(z - mean) dz), not (z - mean) dz
+    z = np.array([1.0 + 2.0j, 0.5 - 1.0j, 2.0 + 0.3j])
+    t = np.array([0.3 + 0.1j, -0.2 + 0.5j, 0.1 - 0.4j])
+    def along(u):
+        return spread_of_complex(z + u * t)
+
+    _, tangent = srcad.jvp(spread_of_complex)(z, t)
+    assert tangent == pytest.approx(numerical_grad(along, (0.0,)), rel=1e-8)
+    g = srcad.grad(spread_of_complex)(z)
+    assert np.real(np.vdot(g, t)) == pytest.approx(tangent, rel=1e-12)

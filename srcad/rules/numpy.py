@@ -13,7 +13,7 @@ from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad,
                        cumprod_divisor, cumprod_tangent_of, diagonal_grad, diff_grad, dot_left, dot_right,
                        einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
-                       sort_grad, take_along_axis_grad, take_grad, tensordot_left,
+                       sort_grad, std_grad, std_jvp, take_along_axis_grad, take_grad, tensordot_left,
                        tensordot_right, tile_grad, unbroadcast, unpad, unstack, untranspose,
                        where_grad, average_weights, real_like)
 from .templates import (ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, only, rule_table,
@@ -281,20 +281,18 @@ def var(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False
 
 @tangent(np.var)
 def var_tangent(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
-    d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
-                       keepdims=keepdims) * 2.0 / (reduced_size(a, result) - ddof)
+    d[result] = np.sum(np.real(d[a] * np.conj(a - np.mean(a, axis=axis, keepdims=True))),
+                       axis=axis, keepdims=keepdims) * 2.0 / (reduced_size(a, result) - ddof)
 
 
 @adjoint(np.std)
 def std(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
-    d[a] = repeat_to_shape(d[result] / result, a, axis, keepdims) \
-        * (a - np.mean(a, axis=axis, keepdims=True)) / (reduced_size(a, result) - ddof)
+    d[a] = std_grad(d[result], a, result, axis, ddof, keepdims)
 
 
 @tangent(np.std)
 def std_tangent(result, a, axis=None, dtype=None, out=only(None), ddof=0, keepdims=False):
-    d[result] = np.sum(d[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis,
-                       keepdims=keepdims) / ((reduced_size(a, result) - ddof) * result)
+    d[result] = std_jvp(d[a], a, result, axis, ddof, keepdims)
 
 
 @adjoint(np.max, np.amax, np.min, np.amin)

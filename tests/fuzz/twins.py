@@ -158,6 +158,7 @@ def _kink_numpy(gaps):
         setattr(kinked, name, divided(getattr(np, name)))
     kinked.clip, kinked.sort, kinked.argsort = clip, ordering(np.sort), ordering(np.argsort)
     kinked.arctan2 = at_origin(np.arctan2, gaps)
+    kinked.std = at_zero_spread(np.std, gaps)
     kinked.linalg = Delegate(np.linalg, norm=at_zero_norm(np.linalg.norm, gaps))
     return kinked
 
@@ -178,6 +179,17 @@ def at_origin(fn, gaps):
     def call(y, x, *args, **kw):
         gaps.add(np.hypot(np.asarray(y, dtype=float), np.asarray(x, dtype=float)))
         return fn(y, x, *args, **kw)
+    return call
+
+
+def at_zero_spread(fn, gaps):
+    """A std: singular where the values it reduces are all equal, unless each is alone
+    (a std of one value is 0 whatever it is)."""
+    def call(a, *args, **kw):
+        out = fn(a, *args, **kw)
+        if np.size(a) > np.size(out):
+            gaps.add(np.asarray(out, dtype=float))
+        return out
     return call
 
 
