@@ -1005,10 +1005,12 @@ def eigh_grad(g, result, uplo="L"):
     """Gradient of np.linalg.eigh(a, uplo) from the gradients of (w, v)."""
     gw, gv = parts(g, result)
     w, v = result
-    f, degenerate = _inverse_gaps(w)
-    if degenerate and np.any(gv != 0):
-        _refuse("eigenvectors of np.linalg.eigh at a repeated eigenvalue have no derivative")
-    inner = (_mT(v) @ gv) * f + np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
+    inner = np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
+    if np.any(gv != 0):    # (the eigenvalues' own gradient needs no 1 / (w_j - w_i))
+        f, degenerate = _inverse_gaps(w)
+        if degenerate:
+            _refuse("eigenvectors of np.linalg.eigh at a repeated eigenvalue have no derivative")
+        inner = inner + (_mT(v) @ gv) * f
     return symmetric_input_grad(v @ inner @ _mT(v), uplo)
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import srcad
 from srcad import runtime
+from oracle import numerical_grad
 from rule_cases import NUMPY2, arrays, case, cases_of, floats, hvp_cases_of, run, run_hvp
 
 SIZES = st.integers(1, 4)
@@ -413,6 +414,18 @@ def test_eigenvectors_at_a_repeated_eigenvalue_are_refused():
 
     with pytest.raises(srcad.SrcadError, match="repeated eigenvalue"):
         srcad.grad(general_vectors)(np.diag([1.0, 1.0, 2.0]))
+
+
+def exp_of_eigenvalues(a):
+    return np.sum(np.exp(np.linalg.eigh(a)[0]))
+
+
+def test_eigenvalues_alone_need_no_gaps():
+    # eigenvalues 1e-310 apart: 1 / (w_j - w_i) overflows, and only eigenvectors need it
+    a = np.diag([0.0, 1e-310])
+    with np.errstate(all="raise"):
+        got = srcad.grad(exp_of_eigenvalues)(a)
+    np.testing.assert_allclose(got, numerical_grad(exp_of_eigenvalues, (a,)), atol=1e-9)
 
 
 def test_complex_eigenvectors_are_refused():
