@@ -23,6 +23,7 @@ import builtins
 import inspect
 import math
 import operator
+from collections import Counter
 
 import gast
 import numpy as np
@@ -31,7 +32,7 @@ from .errors import SrcadError, UnsupportedSyntaxError
 from .normalize import local_names
 from .rules.numpy import returns_fresh
 from .runtime import stop_gradient
-from .syntax import names_in
+from .syntax import name, names_in
 
 FRESH_MODULES = {math.__name__, operator.__name__, "_operator", builtins.__name__}
 
@@ -127,7 +128,10 @@ def _caller(param):
 
 
 class SharingCheck:
-    def __init__(self, analysis, is_callee=False):
+    """recording: note what a run of the function writes (`writes`) and whether srcad
+    would refuse it (`refused`) instead of refusing."""
+
+    def __init__(self, analysis, is_callee=False, recording=False):
         self.analysis = analysis
         self.function = analysis.function
         self.locals = analysis.locals
@@ -136,6 +140,15 @@ class SharingCheck:
         self.is_callee = is_callee
         self.returned = set()       # the memory the function's results may reach
         self.made = set()           # the memory statements bound so far have made
+        self.recording = recording
+        self.reads = _loads(analysis.tree)
+        self.writes = set()         # the memory written so far
+        self.refused = False
+
+    def refuse(self, node, message):
+        if not self.recording:
+            raise self.function.error(UnsupportedSyntaxError, node, message)
+        self.refused = True
 
     def start(self):
         """The facts on entry: each parameter is its caller's memory, which in a called
@@ -158,6 +171,7 @@ class SharingCheck:
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
             self.check_reads(stmt, names_in(stmt.value) | names_in(target, gast.Load), facts)
+            self.call_writes(stmt, facts)
             if isinstance(target, gast.Name):
                 if getattr(stmt, "augmented", False) \
                         and self.analysis.kinds.get(target.id) != "scalar":
@@ -173,6 +187,7 @@ class SharingCheck:
                     self.put(facts.memory.get(stmt.value.id, ()), base, facts)
         elif isinstance(stmt, gast.Expr):
             self.check_reads(stmt, names_in(stmt.value), facts)
+            self.call_writes(stmt, facts)
             op = getattr(stmt, "op", None)
             if op is not None and op.kind == "append":
                 receiver = stmt.value.func.value.id
@@ -281,7 +296,7 @@ class SharingCheck:
         except (TypeError, ValueError):
             return everything
         kinds = {p: _node_kind(a, self.analysis) for p, a in bound.items()}
-        returned = returned_memory(op.callee, kinds, self.analysis.forward)
+        returned = summarize(op.callee, kinds, self.analysis.forward)[0]
         if returned is None:
             return everything
         memory = {m for m in returned if m.startswith("<outer ")}
@@ -297,8 +312,56 @@ class SharingCheck:
             memory |= facts.reach_all(set().union(*[names_in(a) for a in args]) & self.locals)
         return memory
 
+    def call_writes(self, stmt, facts):
+        """A call that may write into what it is passed: a write like the function's own.
+        A call of the user's function runs as it is where its result is not
+        differentiated, and there its `v += e` changes the caller's memory where srcad's
+        code would rebind v, and nothing undoes its writes: they are refused unless they
+        go into a value made for the call alone (`g(x * 2)`). Recording, other calls
+        srcad does not know are taken to write all they read."""
+        op = getattr(stmt, "op", None)
+        if op is not None and op.kind in ("unknown", "method", "pop") and self.recording:
+            for n in sorted(names_in(stmt.value) & self.locals):
+                self.written(n, stmt, facts)
+        if op is None or op.kind != "call":
+            return
+        as_is = self.analysis.runs_as_is(stmt)
+        for param, names in updated_arguments(op, self.analysis):
+            for n in sorted(names):
+                if as_is and not self.private(n, stmt, facts):
+                    self.refuse(stmt, self.call_write_message(op, param, n, facts))
+                self.written(n, stmt, facts)
+
+    def private(self, var, stmt, facts):
+        """Whether var is a value made for the call in stmt alone: in memory of its own,
+        and read by no other statement."""
+        if var not in self.locals or self.reads[var] != _loads(stmt.value)[var]:
+            return False
+        memory = facts.reach(var)
+        return bool(memory) and all(m.startswith("<made by ") for m in memory) \
+            and not any(facts.reach(n) & memory for n in facts.memory if n != var)
+
+    def call_write_message(self, op, param, var, facts):
+        callee = getattr(op.callee, "__name__", "the function")
+        memory = facts.reach(var) if var in self.locals else {_outer(var)}
+        shared = [f"'{n}'" for n in sorted(facts.memory) if n != var and n in self.user_names
+                  and facts.reach(n) & memory]
+        shared += [f"the caller's '{m[10:-1]}'" for m in sorted(memory)
+                   if m.startswith("<argument ") and f"'{m[10:-1]}'" not in shared]
+        shared += [f"the module-level value '{m[7:-1]}'" for m in sorted(memory)
+                   if m.startswith("<outer ")]
+        passed = f"'{var}'" if var in self.user_names else "the value passed"
+        shares = f", which shares memory with {', '.join(shared)}" if shared else ""
+        return (f"cannot differentiate this call of '{callee}': it updates "
+                f"{f'its parameter {param!r}' if param else 'its arguments'} in place, "
+                f"changing {passed}{shares}; srcad does not follow in-place updates made "
+                f"inside called functions: make '{callee}' return the new value (write "
+                "`v = v + e`, not `v += e`), or pass it a copy (np.copy(v))")
+
     def written(self, var, stmt, facts, augmented=False):
-        written = facts.memory.get(var, set())
+        written = facts.memory.get(var, set()) if var in self.locals else \
+            self.outer_memory(name(var))    # passed to a call
+        self.writes |= written
         for p in self.analysis.params if self.is_callee else ():
             # A called function changing its caller's array: a direct `p[i] = v` is
             # handled by the transformers (refused in reverse mode where p is
@@ -308,13 +371,13 @@ class SharingCheck:
             varied = self.analysis.varied
             if _caller(p) in written and (augmented or var != p and (p in varied
                                                                       or var in varied)):
-                raise self.function.error(UnsupportedSyntaxError, stmt,
+                self.refuse(stmt,
                     f"cannot differentiate this in-place update of the argument '{p}' "
                     f"{'' if var == p else f'through {var!r} '}inside a called function: "
                     "return the new value instead (write `v = v + e`, not `v += e`)")
         for m in sorted(written):
             if m.startswith("<outer "):
-                raise self.function.error(UnsupportedSyntaxError, stmt,
+                self.refuse(stmt,
                     f"cannot differentiate this in-place write into '{var}': it changes "
                     f"the module-level or closure value '{m[7:-1]}', whose memory it "
                     "shares, and srcad would undo that when taking the derivative; take a "
@@ -327,8 +390,17 @@ class SharingCheck:
             write, through = facts.stale[var]
             _, read_line, _ = self.function.location(stmt)
             shown = f"'{var}'" if var in self.user_names else "a value"
-            raise self.function.error(
-                UnsupportedSyntaxError, write,
+            op = getattr(write, "op", None)
+            if op is not None and op.kind == "call":
+                callee = getattr(op.callee, "__name__", "the function")
+                self.refuse(write,
+                    f"cannot differentiate this call of '{callee}': it updates what it is "
+                    f"passed in place, and so changes {shown}, which shares memory with it "
+                    f"and is read after the call, on line {read_line}; srcad follows values "
+                    f"by name, not by memory: pass a copy (np.copy(v)), or make '{callee}' "
+                    "return the new value")
+                continue
+            self.refuse(write,
                 f"cannot differentiate this in-place write into '{through}': it also changes "
                 f"{shown}, which shares memory with '{through}' (a view or the same object) "
                 f"and is read after the write, on line {read_line}; srcad follows values by "
@@ -344,6 +416,32 @@ def _containers(analysis):
     return {v for v, k in kinds.items() if k == {"literal"} and v not in analysis.params}
 
 
+def updated_arguments(op, analysis):
+    """(parameter, the names in its argument) for each parameter of the user's function
+    op calls that a run of it may write into (None for the parameter where the call
+    does not bind)."""
+    try:
+        bound = inspect.signature(op.callee).bind(*op.args, **op.keywords).arguments
+    except (TypeError, ValueError):
+        return [(None, set().union(*[names_in(a) for a in list(op.args)
+                                     + list(op.keywords.values())]))]
+    kinds = {p: _node_kind(a, analysis) for p, a in bound.items()}
+    written = summarize(op.callee, kinds, analysis.forward)[1]
+    updated = []
+    for p, arg in bound.items():
+        if kinds[p] != "scalar" and (written is None or _caller(p) in written):
+            args = arg if isinstance(arg, (tuple, list)) else \
+                arg.values() if isinstance(arg, dict) else [arg]
+            updated.append((p, set().union(*[names_in(a) for a in args])))
+    return updated
+
+
+def _loads(node):
+    """How many times node reads each name."""
+    return Counter(n.id for n in gast.walk(node)
+                   if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
+
+
 def _node_kind(node, analysis):
     """The kind of a call's argument, as the called function's parameter gets it."""
     if isinstance(node, gast.Constant):
@@ -354,12 +452,16 @@ def _node_kind(node, analysis):
 
 
 _SUMMARIZED = set()     # functions being summarized: a recursive call proves nothing
-_summaries = None       # {(function, kinds, mode): its returned memory}, during one check
+_summaries = None       # {(function, kinds, mode): its summary}, during one check
+_recording = False      # summarizing: Analysis leaves the check to the summary
 
 
-def returned_memory(fn, param_kinds, forward):
-    """The memory a user's function's result may reach, as `<argument p>` for its
-    parameters' and `<outer n>` for module-level values'; None where not proven."""
+def summarize(fn, param_kinds, forward):
+    """(returned, written) for a user's function: the memory its result may reach (None
+    where srcad refuses the function) and the memory a run of it may write into (None
+    where not proven), as `<argument p>` for its parameters' and `<outer n>` for
+    module-level values'."""
+    global _recording
     from .analysis import Analysis
     from .normalize import normalize
     from .parse import parse_function
@@ -369,29 +471,35 @@ def returned_memory(fn, param_kinds, forward):
     except (KeyError, TypeError):   # not found, or kinds that do not hash
         pass
     if fn in _SUMMARIZED:
-        return None
+        return None, None
     _SUMMARIZED.add(fn)
+    recording, _recording = _recording, True
     try:
         function = parse_function(fn)
         analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
-        check = SharingCheck(analysis, is_callee=True)
+        check = SharingCheck(analysis, is_callee=True, recording=True)
         check.block(analysis.tree.body, check.start())
         returned = {m for m in check.returned if m.startswith(("<argument ", "<outer "))}
+        written = {m for m in check.writes if m.startswith(("<argument ", "<outer "))}
+        summary = None if check.refused else returned, written
     except SrcadError:      # refused where the call is transformed, if it is
-        returned = None
+        summary = None, None
     finally:
         _SUMMARIZED.discard(fn)
+        _recording = recording
     try:
-        _summaries[key] = returned
+        _summaries[key] = summary
     except TypeError:
         pass
-    return returned
+    return summary
 
 
 def check_sharing(analysis, is_callee=False):
     """Refuse reads of memory changed in place through another name. Functions called
     are summarized once per check (nothing they depend on changes during it)."""
     global _summaries
+    if _recording:
+        return
     outermost = _summaries is None
     if outermost:
         _summaries = {}

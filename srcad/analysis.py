@@ -435,6 +435,16 @@ class Analysis:
             return False
         return self.sites.get(name, 0) > 1 or in_loop or name in self.in_loop
 
+    def runs_as_is(self, node):
+        """Whether the call of the user's function in the statement node runs as it is,
+        not transformed: where its result is not differentiated (in forward mode, nor an
+        argument passed to it by position)."""
+        target = node.targets[0].id if isinstance(node, gast.Assign) else None
+        if not self.forward:
+            return target not in self.active
+        return target is not None and target not in self.active and not any(
+            isinstance(a, gast.Name) and a.id in self.active for a in node.op.args)
+
     # -- in-place writes ----------------------------------------------------------
 
     def check_in_place_writes(self, is_callee):

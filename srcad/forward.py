@@ -101,8 +101,7 @@ class ForwardFunction(Generator):
 
     def assignment(self, node, target):
         op = node.op
-        if op.kind == "call" and (target in self.active or any(
-                isinstance(a, gast.Name) and a.id in self.active for a in op.args)):
+        if op.kind == "call" and not self.analysis.runs_as_is(node):
             return [self.user_call(node, target if target in self.active else None, op)]
         if op.kind == "pop" and self.has_tangent(op.args[0].id) and target not in self.active:
             stack = gast.Attribute(value=name(self.grad(op.args[0].id)), attr="pop",

@@ -100,6 +100,20 @@ def add_reversed(x, d):
     return np.cumsum(x)
 
 
+def _shifts(a, b, scale=0.5):
+    t = a
+    t += np.sqrt(b ** 2 + 1.0)      # writes into the array passed as a
+    return t * scale
+
+
+def shifts_a_fresh_value(x, W, d):
+    """The helper updates values made for its calls alone: where its result is not
+    differentiated srcad runs it as it is, and nothing else sees the update."""
+    u = np.sum(W, axis=0) * 2.0
+    v = _shifts(u, x) + _shifts(np.exp(-x), W[0])
+    return np.sum(np.sin(d) * v) + np.sum(W[0] * d)
+
+
 RNG = np.random.default_rng(3)
 X, Y = RNG.uniform(0.2, 0.9, 5), RNG.uniform(0.2, 0.9, 5)
 W = RNG.uniform(-0.9, 0.9, (3, 5))
@@ -119,6 +133,7 @@ CASES = [
     pytest.param(read_other_name_after_write, (X, W, 0.9), (1, 2), ("grad", "jvp", "vjp"),
                  id="7000340-read"),
     pytest.param(scale_first_row, (W, 3.0), (0, 1), (), id="row"),
+    pytest.param(shifts_a_fresh_value, (X, W, Y), 2, (), id="fresh-for-a-call"),
 ]
 
 
@@ -218,3 +233,84 @@ def test_a_call_whose_result_is_unused_is_still_checked_for_updates():
     # helper as it is and missed the update (a wrong gradient); it is refused at the update
     with pytest.raises(srcad.SrcadError, match="in-place update of the argument 'a'"):
         srcad.grad(result_unused_but_argument_updated, wrt=1)(np.ones(3), np.full(3, 0.5))
+
+
+def shifts_a_column_then_subtracts(x, y, W, s, d, k):
+    """3004090: where the helper's result is not differentiated (wrt y or d), srcad ran it
+    as it is, updating a column of the caller's W through a view, then computed
+    `W -= ...` as `W = W - ...`: the caller's W was left as neither f nor srcad leaves it."""
+    W -= np.outer(_shifts(W[:, k % 5], W[:, 2]), s - x)
+    return np.sum(y * d) + np.sum(W)
+
+
+def reads_then_shifts_a_row(W, d):
+    """A call that updates a row of W after W was read: reverse mode read the updated W
+    when taking the derivative of np.sum(W * d) (a wrong gradient)."""
+    y = np.sum(W * d)
+    z = _shifts(W[0], W[1])
+    return y
+
+
+def _fill_first(h, v):
+    h[0] = v
+    return h * v
+
+
+def fills_a_row_then_reads_W(W, d):
+    """A differentiated call writes into a row of W, then W is read: forward mode
+    updated the row's tangent but not W's (a wrong tangent)."""
+    z = _fill_first(W[0], d[0])
+    return np.sum(z) + np.sum(W * d)
+
+
+TRANSFORMS = {
+    "grad": lambda f, wrt, args: srcad.grad(f, wrt=wrt)(*args),
+    "value_and_grad": lambda f, wrt, args: srcad.value_and_grad(f, wrt=wrt)(*args),
+    "vjp": lambda f, wrt, args: srcad.vjp(f, wrt=wrt)(*args)[1](1.0),
+    "jvp": lambda f, wrt, args: srcad.jvp(f, wrt=wrt)(
+        *args, *[np.ones_like(args[p]) for p in (wrt if isinstance(wrt, tuple) else (wrt,))]),
+}
+
+
+def refusal(f, mode, wrt, args):
+    given = fresh(args)
+    with pytest.raises(srcad.SrcadError) as refused:
+        TRANSFORMS[mode](f, wrt, given)
+    assert_args_unchanged(given, args)
+    return refused.value
+
+
+@pytest.mark.parametrize("mode", TRANSFORMS)
+@pytest.mark.parametrize("wrt", [0, 1, 2, 3, 4, (0, 2)])
+def test_a_helper_updating_a_view_of_an_argument_is_refused(mode, wrt):
+    args = (X, Y, np.outer(Y, X), 0.3, X[::-1].copy(), 2)
+    error = refusal(shifts_a_column_then_subtracts, mode, wrt, args)
+    assert "in place" in str(error) or "in-place" in str(error)
+    if wrt in (1, 4):     # the helper runs as it is: refused at its call
+        assert "it updates its parameter 'a' in place" in str(error)
+        assert "shares memory with 'W'" in str(error)
+        assert error.source_line.strip().startswith("W -= np.outer(_shifts(")
+
+
+@pytest.mark.parametrize("mode", TRANSFORMS)
+def test_a_helper_updating_an_array_read_before_the_call_is_refused(mode):
+    error = refusal(reads_then_shifts_a_row, mode, 1, (W, X))
+    assert "updates its parameter 'a' in place" in str(error)
+    assert error.source_line.strip().startswith("z = _shifts(")
+
+
+@pytest.mark.parametrize("mode", TRANSFORMS)
+def test_a_differentiated_call_writing_into_a_view_read_after_is_refused(mode):
+    error = refusal(fills_a_row_then_reads_W, mode, 1, (W, X))
+    assert "updates what it is passed in place, and so changes 'W'" in str(error)
+    assert error.source_line.strip().startswith("z = _fill_first(")
+
+
+def test_a_helper_may_update_a_named_value_only_it_reads():
+    def named(x, d):
+        u = np.cos(x) * 3.0
+        return np.sum(_shifts(u, x) * d)
+
+    check_grad(named, X, Y, wrt=1)
+    expected = numerical_jvp(named, (X, Y), [1], [np.ones(5)])
+    assert_tree_allclose(srcad.jvp(named, wrt=1)(X, Y, np.ones(5))[1], expected)
