@@ -68,6 +68,12 @@ def test_a_negative_base_to_a_differentiated_power():
     assert check_program(3001526).status == "ok"
 
 
+def test_a_helper_updating_a_view_of_an_argument_in_place():
+    # helper0(W[:, k % 5], ...) does `t = a; t += ...`: run as it is, it changed W's column,
+    # then `W -= ...` was rebound: the caller's W was left in a third state
+    assert check_program(3004090).status != "failed"
+
+
 def test_a_std_of_one_value_is_constant():
     # np.std(s) of a number is 0 whatever s is: its gradient is 0, not 0 / 0
     assert check_program(3004684).status != "failed"
