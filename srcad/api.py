@@ -279,11 +279,12 @@ class Transform:
         compiled = self.compiled(call.values)
         recordings = compiled.recordings
         with call:
-            stack = recordings.tape() if recordings else []
+            stack = recordings.tape(call.args) if recordings else []
             value = compiled.primal(stack, *call.args, **call.kwargs)
             _check_scalar(value, self, compiled, stack)
             if recordings is None:
-                compiled.recordings = not compiled.restores and runtime.records_arrays(stack) \
+                compiled.recordings = not compiled.restores \
+                    and runtime.records_arrays(stack, call.args) \
                     and runtime.Recordings()
             grads = self.shaped(compiled.adjoint(stack, 1.0), call.values)
         if recordings:
@@ -632,7 +633,8 @@ def _entry(transform, compiled, args, key):
     lines = [f"def {name}({', '.join(params)}):",
              "    if not (" + "\n            and ".join(checks) + "):",
              "        return MISS",
-             "    stack = recordings.tape()" if recordings else "    stack = []",
+             f"    stack = recordings.tape(({''.join(p + ', ' for p in params)}))"
+             if recordings else "    stack = []",
              "    try:",
              f"        {'value = ' if value else ''}primal(stack, {', '.join(params)})"]
     if value:

@@ -26,8 +26,10 @@ class Tape(list):
     A plain list records the fresh arrays the primal made; the adjoint frees them
     as it pops, and the allocator gives that memory back to the system, so each
     call page-faults its whole recording in again. A Tape copies each array of
-    a page or more into `kept[i]` (the i-th array the last call recorded) where
-    that has the array's shape, dtype and strides, and records the copy: the
+    a page or more it records, alone or in a statement's tuple, but for the
+    call's arguments (which outlive it), into `kept[i]` (the i-th array the last
+    call recorded) where that has the array's shape, dtype and strides, and
+    records the copy: the
     primal's arrays then die young, their memory reused within the call, and a
     steady-state call takes no new pages.
 
@@ -38,16 +40,25 @@ class Tape(list):
     is, so that the adjoint computes on the same memory layout, to the last bit.
     """
 
-    __slots__ = ("kept", "used")
+    __slots__ = ("kept", "used", "inputs")
 
-    def __init__(self, kept):
+    def __init__(self, kept, inputs=()):
         self.kept = kept    # arrays of the last call, in push order (None: none kept)
         self.used = 0
+        self.inputs = inputs    # the call's arguments: their memory outlives the call
 
     def append(self, value):
-        if type(value) is not _ndarray or value.nbytes < _PAGE:
-            list.append(self, value)
-            return
+        if type(value) is tuple:        # a statement's record: its arrays kept one by one
+            list.append(self, tuple([self.kept_copy(v) if type(v) is _ndarray else v
+                                     for v in value]))
+        else:
+            list.append(self, self.kept_copy(value) if type(value) is _ndarray else value)
+
+    def kept_copy(self, value):
+        """value copied into the array kept for it, or value itself (a small one, or
+        one no copy would do for, or an argument of the call)."""
+        if value.nbytes < _PAGE or _among(value, self.inputs):
+            return value
         i = self.used
         self.used = i + 1
         kept = self.kept
@@ -59,16 +70,20 @@ class Tape(list):
                 kept[i] = copy
             else:
                 kept.append(copy)
-            if copy is None:
-                list.append(self, value)
-                return
-        else:
-            _copyto(copy, value)
-        list.append(self, copy)
+            return value if copy is None else copy
+        _copyto(copy, value)
+        return copy
 
 
 _ndarray = np.ndarray
 _copyto = np.copyto
+
+
+def _among(value, inputs):
+    for x in inputs:
+        if x is value:
+            return True
+    return False
 
 
 def _copy_to_keep(value):
@@ -100,13 +115,14 @@ class Recordings:
     def __init__(self):
         self.free = []
 
-    def tape(self):
-        """A Tape for a call: on a recording no other call is using, or on none."""
+    def tape(self, inputs=()):
+        """A Tape for a call of the arguments inputs: on a recording no other call is
+        using, or on none."""
         try:
             kept = self.free.pop()
         except IndexError:
             kept = []
-        return Tape(kept)
+        return Tape(kept, inputs)
 
     def keep(self, tape):
         """After a call that ran on tape, and only then (a call that raised leaves its
@@ -121,9 +137,11 @@ class Recordings:
             self.free.append(kept)
 
 
-def records_arrays(stack):
-    """Whether a primal's recording holds arrays a Tape would keep."""
-    return any(type(v) is _ndarray and v.nbytes >= _PAGE for v in stack)
+def records_arrays(stack, inputs):
+    """Whether a primal's recording, of a call of the arguments inputs, holds arrays a
+    Tape would keep."""
+    return any(type(v) is _ndarray and v.nbytes >= _PAGE and not _among(v, inputs)
+               for record in stack for v in (record if type(record) is tuple else (record,)))
 
 
 def log_of_base(x, power):

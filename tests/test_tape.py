@@ -48,9 +48,30 @@ def test_later_calls_reuse_the_recording_and_leave_results_alone():
     assert isinstance(recordings, runtime.Recordings)
     kept = recordings.free[0]
     arrays = [weakref.ref(a) for a in kept if a is not None]
-    assert len(arrays) == 7     # x and tanh(x @ W) of each step, but the first tanh
+    # x and tanh(x @ W) of each step but the first (the argument x, and None), and the
+    # last x and tanh, recorded together at the end; never the arguments themselves
+    assert len(arrays) == 8
     g(*inputs(9))
     assert all(r() is a for r, a in zip(arrays, kept))
+
+
+def one_record(x, W):
+    return np.sum(np.tanh(x @ W) * x)
+
+
+def test_a_statement_record_is_kept_but_not_the_arguments():
+    # the primal records (x, W, tanh) as one tuple: the tanh is kept for the next call,
+    # x and W, whose memory outlives the call, are recorded as they are
+    g = srcad.grad(one_record, wrt=(0, 1))
+    for seed in range(3):
+        x, W = inputs(seed)
+        got = g(x, W)
+        for r, e in zip(got, numerical_grad(one_record, (x, W), wrt=(0, 1))):
+            np.testing.assert_allclose(r, e, rtol=1e-6, atol=1e-8)
+        if seed:        # (the first call finds out that the code records arrays)
+            kept = [a for a in g.last.recordings.free[0] if a is not None]
+            assert len(kept) == 1 and not any(a is x or a is W for a in kept)
+            del kept    # (held here, the array would be left to this test at the next call)
 
 
 def recorded_gradient(x, w):
