@@ -144,6 +144,10 @@ class SharingCheck:
         self.reads = _loads(analysis.tree)
         self.writes = set()         # the memory written so far
         self.refused = False
+        # reverse mode: the memory differentiated statements read so far, which the
+        # adjoint reads again after the whole function has run
+        self.derivative_reads = set()
+        self.follows = not recording and not analysis.forward
 
     def refuse(self, node, message):
         if not self.recording:
@@ -171,6 +175,9 @@ class SharingCheck:
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
             self.check_reads(stmt, names_in(stmt.value) | names_in(target, gast.Load), facts)
+            if self.follows and isinstance(target, gast.Name) \
+                    and target.id in self.analysis.active:
+                self.derivative_reads |= self.memory_of(names_in(stmt.value), facts)
             self.call_writes(stmt, facts)
             if isinstance(target, gast.Name):
                 if getattr(stmt, "augmented", False) \
@@ -189,6 +196,8 @@ class SharingCheck:
             self.check_reads(stmt, names_in(stmt.value), facts)
             self.call_writes(stmt, facts)
             op = getattr(stmt, "op", None)
+            if self.follows and op is not None and op.kind in ("method", "unknown", "rule"):
+                self.effect_on_derivative(stmt, op, facts)
             if op is not None and op.kind == "append":
                 receiver = stmt.value.func.value.id
                 self.written(receiver, stmt, facts)
@@ -200,9 +209,10 @@ class SharingCheck:
         elif isinstance(stmt, (gast.For, gast.While)):
             head = stmt.iter if isinstance(stmt, gast.For) else stmt.test
             self.check_reads(stmt, names_in(head), facts)
-            while True:
+            while True:     # (and until the reads the derivative makes stop growing)
+                reads = len(self.derivative_reads)
                 after = self.block(stmt.body, facts.copy()).join(facts)
-                if after.same(facts):
+                if after.same(facts) and len(self.derivative_reads) == reads:
                     return after
                 facts = after
         elif isinstance(stmt, gast.Return):
@@ -326,11 +336,54 @@ class SharingCheck:
         if op is None or op.kind != "call":
             return
         as_is = self.analysis.runs_as_is(stmt)
+        if as_is and self.follows:
+            self.outer_writes(stmt, op)
         for param, names in updated_arguments(op, self.analysis):
             for n in sorted(names):
                 if as_is and not self.private(n, stmt, facts):
                     self.refuse(stmt, self.call_write_message(op, param, n, facts))
                 self.written(n, stmt, facts)
+
+    def outer_writes(self, stmt, op):
+        """Reverse mode: a call of the user's function run as it is may write into a
+        module-level value; refused where a differentiated statement read it before."""
+        written = written_memory(op, self.analysis)
+        outer = {m for m in self.derivative_reads if m.startswith("<outer ")}
+        changed = outer if written is None else outer & written
+        if changed:
+            callee = getattr(op.callee, "__name__", "the function")
+            self.refuse(stmt,
+                f"cannot differentiate this call of '{callee}': it may change the "
+                f"module-level value '{min(changed)[7:-1]}' in place, which the derivative "
+                "reads as it was before the call, and srcad does not undo updates made by "
+                f"calls; pass the value to '{callee}' and have it return the new one")
+
+    def memory_of(self, names, facts):
+        """The memory names (locals, or module-level values) may reach."""
+        return facts.reach_all(names & self.locals) | self.outer_memory(
+            gast.Tuple(elts=[name(n) for n in sorted(names - self.locals)], ctx=gast.Load()))
+
+    def effect_on_derivative(self, stmt, op, facts):
+        """Reverse mode: a call made for its effect (`W.sort()`, `np.copyto(W, v)`) may
+        change what it is passed in place, which nothing undoes: refused where that is
+        memory a differentiated statement read before (the adjoint reads it again)."""
+        from .rules.runtime import MUTATING
+        if op.kind == "rule" and op.primitive in MUTATING:
+            return          # srcad's own helpers: analysis.py refuses them or follows them
+        call = stmt.value
+        passed = set().union(*[names_in(a) for a in list(call.args)
+                               + [k.value for k in call.keywords]])
+        if isinstance(call.func, gast.Attribute):
+            passed |= names_in(call.func.value)
+        for n in sorted(passed):
+            if self.memory_of({n}, facts) & self.derivative_reads:
+                what = f"method '.{call.func.attr}()'" if op.kind == "method" and \
+                    isinstance(call.func, gast.Attribute) else (op.description or "this call")
+                self.refuse(stmt,
+                    f"cannot differentiate {what} called for its effect: it may change "
+                    f"'{n}' in place, which the derivative reads as it was before the call, "
+                    "and srcad does not undo updates made by calls; work on a new value "
+                    "instead (`W = np.sort(W)`, not `W.sort()`)")
 
     def private(self, var, stmt, facts):
         """Whether var is a value made for the call in stmt alone: in memory of its own,
@@ -416,6 +469,17 @@ def _containers(analysis):
     return {v for v, k in kinds.items() if k == {"literal"} and v not in analysis.params}
 
 
+def written_memory(op, analysis):
+    """The memory a run of the user's function op calls may write into (None where not
+    proven), as summarize gives it."""
+    try:
+        bound = inspect.signature(op.callee).bind(*op.args, **op.keywords).arguments
+    except (TypeError, ValueError):
+        return None
+    kinds = {p: _node_kind(a, analysis) for p, a in bound.items()}
+    return summarize(op.callee, kinds, analysis.forward)[1]
+
+
 def updated_arguments(op, analysis):
     """(parameter, the names in its argument) for each parameter of the user's function
     op calls that a run of it may write into (None for the parameter where the call
@@ -426,7 +490,7 @@ def updated_arguments(op, analysis):
         return [(None, set().union(*[names_in(a) for a in list(op.args)
                                      + list(op.keywords.values())]))]
     kinds = {p: _node_kind(a, analysis) for p, a in bound.items()}
-    written = summarize(op.callee, kinds, analysis.forward)[1]
+    written = written_memory(op, analysis)
     updated = []
     for p, arg in bound.items():
         if kinds[p] != "scalar" and (written is None or _caller(p) in written):

@@ -13,7 +13,7 @@ import pytest
 
 import srcad
 from oracle import (assert_args_unchanged, assert_tree_allclose, check_grad, check_vjp,
-                    numerical_jvp, numerical_vjp, wrt_positions)
+                    numerical_grad, numerical_jvp, numerical_vjp, wrt_positions)
 
 
 def helper(a, b):
@@ -314,3 +314,76 @@ def test_a_helper_may_update_a_named_value_only_it_reads():
     check_grad(named, X, Y, wrt=1)
     expected = numerical_jvp(named, (X, Y), [1], [np.ones(5)])
     assert_tree_allclose(srcad.jvp(named, wrt=1)(X, Y, np.ones(5))[1], expected)
+
+
+# -- calls made for their effect on memory the derivative reads (reverse mode) --------
+
+G = np.array([3.0, 1.0, 2.0])
+
+
+def _set_g(v):
+    G[0] = 10.0 * v
+    return 0.0
+
+
+def sorted_after_read(W, d):
+    y = np.sum(W * d)
+    W.sort()
+    return y
+
+
+def filled_after_read(W, d):
+    y = np.sum(W * d)
+    W.fill(2.0)
+    return y
+
+
+def copied_into_after_read(W, d):
+    y = np.sum(W * d)
+    np.copyto(W, 1.0)
+    return y
+
+
+def filled_in_a_loop_before_read(W, d):
+    y = 0.0
+    for i in range(3):
+        W.fill(float(i))          # the adjoint would read the last fill at every step
+        y = y + np.sum(W * d)
+    return y
+
+
+def global_written_by_a_call(W, d):
+    y = np.sum(G * d)
+    z = _set_g(1.0)
+    return y + z
+
+
+@pytest.mark.parametrize("f", [sorted_after_read, filled_after_read, copied_into_after_read,
+                               filled_in_a_loop_before_read, global_written_by_a_call])
+def test_an_update_by_a_call_of_what_the_derivative_read_is_refused(f):
+    W, d = np.array([3.0, 1.0, 2.0]), np.arange(1.0, 4.0)
+    G[:] = [3.0, 1.0, 2.0]
+    with pytest.raises(srcad.UnsupportedSyntaxError, match="in place"):
+        srcad.grad(f, wrt=1)(W.copy(), d)
+    # forward mode computes in the function's order: right
+    G[:] = [3.0, 1.0, 2.0]
+    _, tangent = srcad.jvp(f, wrt=1)(W.copy(), d, np.array([1.0, 0.0, 0.0]))
+
+    def from_the_start(W, d):   # each call sees G as the first did
+        G[:] = [3.0, 1.0, 2.0]
+        return f(W, d)
+    expected = numerical_jvp(from_the_start, (W.copy(), d), [1], [np.array([1.0, 0.0, 0.0])])
+    assert tangent == pytest.approx(expected)
+
+
+def sorted_copy_after_read(W, d):
+    V = W * 2.0
+    y = np.sum(V * d)
+    W.sort()                      # V is memory of its own: the derivative reads V
+    return y
+
+
+def test_an_update_by_a_call_of_other_memory_is_differentiated():
+    W, d = np.array([3.0, 1.0, 2.0]), np.arange(1.0, 4.0)
+    got = srcad.grad(sorted_copy_after_read, wrt=1)(W.copy(), d)
+    assert got == pytest.approx(numerical_grad(sorted_copy_after_read, (W.copy(), d), wrt=1))
