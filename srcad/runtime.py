@@ -138,10 +138,16 @@ class Recordings:
 
 
 def records_arrays(stack, inputs):
-    """Whether a primal's recording, of a call of the arguments inputs, holds arrays a
-    Tape would keep."""
-    return any(type(v) is _ndarray and v.nbytes >= _PAGE and not _among(v, inputs)
-               for record in stack for v in (record if type(record) is tuple else (record,)))
+    """Whether a primal's recording, of a call of the arguments inputs, holds enough
+    arrays a Tape would keep for keeping them to pay: more than the allocator keeps
+    for reuse on its own (glibc gives back free memory above 128 KiB)."""
+    return sum(v.nbytes for record in stack
+               for v in (record if type(record) is tuple else (record,))
+               if type(v) is _ndarray and v.nbytes >= _PAGE
+               and not _among(v, inputs)) >= _KEEP_FROM
+
+
+_KEEP_FROM = 1 << 18
 
 
 def log_of_base(x, power):

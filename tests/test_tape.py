@@ -19,6 +19,24 @@ from oracle import numerical_grad
 N = 24      # 24 x 24 float64 arrays: 4608 bytes, more than the page a Tape copies from
 
 
+@pytest.fixture(autouse=True)
+def small_recordings_on_a_tape(monkeypatch):
+    # a Tape is used where the recording is large enough for keeping it to pay; these
+    # tests make small ones, and have every recording of arrays kept
+    monkeypatch.setattr(runtime, "_KEEP_FROM", 0)
+
+
+def _small(x, W):
+    return np.sum(np.tanh(x @ W) ** 2)
+
+
+def test_a_small_recording_is_a_plain_list(monkeypatch):
+    monkeypatch.setattr(runtime, "_KEEP_FROM", 1 << 18)
+    g = srcad.grad(_small, wrt=(0, 1))
+    g(*inputs(0))
+    assert g.last.recordings is False
+
+
 def rk4_like(x, W):
     h = 0.1
     for i in range(4):
