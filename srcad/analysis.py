@@ -317,6 +317,21 @@ class Analysis:
                         f"'{varied[0]}': srcad does not follow in-place updates made by "
                         "calls; return the new value and assign it")
 
+    def effect_targets(self):
+        """The names a call made for its effect may update in place (`W.sort()`,
+        `np.copyto(W, v)`): its receiver and the names it is passed."""
+        targets = set()
+        for node in walk(self.tree):
+            op = getattr(node, "op", None)
+            if isinstance(node, gast.Expr) and isinstance(op, Op) \
+                    and op.kind in ("method", "unknown", "rule"):
+                call = node.value
+                for a in list(call.args) + [k.value for k in call.keywords] + \
+                        ([call.func.value] if isinstance(call.func, gast.Attribute) else []):
+                    if isinstance(a, gast.Name):
+                        targets.add(a.id)
+        return targets
+
     def check_mutating_helpers(self):
         """Refuse srcad's own in-place helpers (add_at, take_at, ...) on a varied value:
         only forward mode, running through generated gradients, follows their writes."""

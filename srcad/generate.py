@@ -77,15 +77,16 @@ class Generator:
         return "\n".join(rows)
 
     def written_params(self):
-        """Parameters the function writes into, directly or through a name that may share
-        their memory (`a = W; a[0] = v`)."""
+        """Parameters the function writes into, directly, through a name that may share
+        their memory (`a = W; a[0] = v`), or by a call made for its effect (`W.sort()`)."""
         links = {}
         for s in self.analysis.statements:
             if not s.write and may_share(s.op):
                 for n, _ in s.op.inputs():
                     links.setdefault(n, set()).add(s.target)
                     links.setdefault(s.target, set()).add(n)
-        written = {s.target for s in self.analysis.statements if s.write and not s.synthetic}
+        written = {s.target for s in self.analysis.statements if s.write and not s.synthetic} \
+            | self.analysis.effect_targets()
         found = []
         for p in self.analysis.params:
             seen, todo = {p}, [p]

@@ -387,3 +387,24 @@ def test_an_update_by_a_call_of_other_memory_is_differentiated():
     W, d = np.array([3.0, 1.0, 2.0]), np.arange(1.0, 4.0)
     got = srcad.grad(sorted_copy_after_read, wrt=1)(W.copy(), d)
     assert got == pytest.approx(numerical_grad(sorted_copy_after_read, (W.copy(), d), wrt=1))
+
+
+def sorted_then_updated(W, d):
+    W[::-1].sort()                # in place, in the caller's W
+    W += 1.0                      # srcad rebinds W here
+    return np.sum(W * d)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_an_argument_sorted_in_place_is_left_as_it_was(mode):
+    # the transform works on a copy of W: the caller's W is left as it was, where it was
+    # left half-updated (sorted, not incremented)
+    W, d = np.array([[3.0, 1.0, 2.0], [0.5, -1.0, 0.2]]), np.array([0.3, -0.7, 1.1])
+    before = W.copy()
+    expected = numerical_grad(sorted_then_updated, (W.copy(), d), wrt=1)
+    if mode == "grad":
+        got = srcad.grad(sorted_then_updated, wrt=1)(W, d)
+    else:
+        got = np.array([srcad.jvp(sorted_then_updated, wrt=1)(W, d, e)[1] for e in np.eye(3)])
+    np.testing.assert_array_equal(W, before)
+    assert got == pytest.approx(expected)

@@ -66,6 +66,12 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
             "custom_rule": 0.1, "inputs": 0.3, "exotic": 0.12, "no_return": 0.03,
             "objects": 0.2}
 
+# features added after seeds were kept as regression tests (tests/test_fuzz.py): drawn
+# from a stream of their own, so that a program without them is still the one its seed
+# always gave, and from one (LATER_STREAM) none of those seeds draws them from
+LATER_FEATURES = {"effects": 0.2}
+LATER_STREAM = "later features 1 of {}"
+
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
 ARRAY_KINDS = ("N", "M", "MN", "O")
@@ -155,6 +161,9 @@ class ProgramGenerator:
         self.inner_fns = []     # unary elementwise helpers defined inside f
         self.in_loop = 0
         self.features = {name for name, p in FEATURES.items() if self.rng.random() < p}
+        self.later = random.Random(LATER_STREAM.format(seed))
+        self.features |= {name for name, p in LATER_FEATURES.items()
+                          if self.later.random() < p}
         if focus:       # a run aimed at some features: those always, no others
             self.features = set(focus)
         self.constructs = set()
@@ -711,6 +720,8 @@ class ProgramGenerator:
 
     def statement(self, lines, indent, scope, budget, depth):
         """Emit one (possibly compound) statement; returns statements used."""
+        if "effects" in self.features and self.later.random() < 0.25:
+            self.effect(lines, indent, scope)
         weights = {
             "new": 6, "reassign": 5, "aug": 4, "buffer": 2, "write": 4, "alias": 1.5,
             "for": 2.5 if depth < 2 else 0, "while": 1 if depth < 2 else 0,
@@ -970,6 +981,20 @@ class ProgramGenerator:
                 "shape": f"x.shape[0] * ({e})",
                 "conditional": f"({e} if {e} > 0 else -({e}))"}[form]
 
+    def effect(self, lines, indent, scope):
+        """A call made for its effect on an array, in place: on an argument, a buffer or
+        an alias, before or after reads of it (drawn from the later features' stream)."""
+        targets = sorted(self.assignable(scope, ARRAY_KINDS))
+        if not targets:
+            return
+        name, k = self.later.choice(targets)
+        others = [v for v, kv in targets if kv == k and v != name] + ["0.5"]
+        forms = [f"{name}.sort()", f"{name}.fill({self.later.choice([0.5, -1.0])})",
+                 f"np.copyto({name}, {self.later.choice(others)})",
+                 f"np.clip({name}, -1.0, 1.0, out={name})", f"{name}[::-1].sort()"]
+        self.tag("statement:effect")
+        self.emit(lines, indent, self.later.choice(forms))
+
     def write(self, name, k, scope):
         op = self.rng.choice(["=", "=", "+=", "-=", "*="])
 
@@ -1187,7 +1212,8 @@ class ProgramGenerator:
 
 def generate(seed, focus=()):
     """The program of a seed; with focus (feature names), only those features, always."""
-    unknown = set(focus) - set(FEATURES)
+    known = set(FEATURES) | set(LATER_FEATURES)
+    unknown = set(focus) - known
     if unknown:
-        raise ValueError(f"unknown features {sorted(unknown)}: choose from {sorted(FEATURES)}")
+        raise ValueError(f"unknown features {sorted(unknown)}: choose from {sorted(known)}")
     return ProgramGenerator(seed, focus).generate()
