@@ -58,6 +58,12 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_extra_singular_vectors_are_no_test_of_a_derivative():
+    # np.linalg.svd(W, 2)[2] of a 3 x 5 W: rows of vh past the third are not unique, and
+    # forward mode's tangent for them is nan; differences measured LAPACK's choice
+    assert check_program(6003910).status == "skipped"
+
+
 def test_a_hessian_through_a_call_whose_argument_is_then_written():
     # al4[k] = helper0(al4, ...): the tangent's record was restored in a copy
     assert check_program(3004731).status == "ok"

@@ -159,7 +159,8 @@ def _kink_numpy(gaps):
     kinked.clip, kinked.sort, kinked.argsort = clip, ordering(np.sort), ordering(np.argsort)
     kinked.arctan2 = at_origin(np.arctan2, gaps)
     kinked.std = at_zero_spread(np.std, gaps)
-    kinked.linalg = Delegate(np.linalg, norm=at_zero_norm(np.linalg.norm, gaps))
+    kinked.linalg = Delegate(np.linalg, norm=at_zero_norm(np.linalg.norm, gaps),
+                             svd=extra_singular_vectors(np.linalg.svd, gaps))
     return kinked
 
 
@@ -199,6 +200,17 @@ def at_zero_norm(fn, gaps):
         out = fn(*args, **kw)
         gaps.add(np.asarray(out, dtype=float))
         return out
+    return call
+
+
+def extra_singular_vectors(fn, gaps):
+    """An svd of a matrix that is not square, with full matrices: its extra singular
+    vectors are not unique, and have no derivative (srcad's forward mode gives nan
+    tangents for them, its reverse mode refuses): no input is away from that."""
+    def call(a, full_matrices=True, compute_uv=True, *args, **kw):
+        if full_matrices and compute_uv and np.shape(a)[-1] != np.shape(a)[-2]:
+            gaps.add(0.0)
+        return fn(a, full_matrices, compute_uv, *args, **kw)
     return call
 
 
