@@ -8,10 +8,10 @@ first, then the original arguments, and returns `(value, tangent)`.
 """
 import gast
 
-from . import rules
+from . import rules, runtime
 from .dtypes import floating_check
 from .errors import NoDerivativeError
-from .rules.numpy import returns_fresh
+from .aliasing import may_share
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .optimize import optimize_forward
@@ -24,14 +24,14 @@ class ForwardFunction(Generator):
         super().__init__(module, function, tree, wrt, param_kinds, is_callee)
         self.jvp_name = name_
         self.popped = None      # the names assigned a record popped off a stack
+        self.updated = None     # the names whose memory may be updated in place
 
     def build(self):
         body = self.tree.body
         result = body[-1].value
         statements, _ = self.block(body[:-1])
-        updated = self.analysis.in_place | self.passed_to_calls()
         copies = [assign(self.grad(p), call(self.runtime("seed_copy"), name(self.grad(p))))
-                  for p in self.wrt if p in self.active and p in updated
+                  for p in self.wrt if p in self.active and p in self.updated_names()
                   and not self.is_callee]     # the caller's tangents stay as they were
         zeros = [assign(self.grad(p), call(self.runtime("zeros_like"), name(p)))
                  for p in self.analysis.params if p in self.active and p not in self.wrt]
@@ -50,14 +50,17 @@ class ForwardFunction(Generator):
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])
 
-    def passed_to_calls(self):
-        """Names passed to the user's functions, which may update them in place (srcad's
-        own generated primals write into the arrays they are given, then restore them,
-        but not their tangents)."""
-        return {n.id for node in walk(self.tree)
+    def updated_names(self):
+        """Names written or read in place, and names passed to the user's functions, which
+        may update them in place (srcad's own generated primals write into the arrays
+        they are given, then restore them, but not their tangents)."""
+        if self.updated is None:
+            self.updated = self.analysis.in_place | {
+                n.id for node in walk(self.tree)
                 if getattr(getattr(node, "op", None), "kind", None) == "call"
                 for n in list(node.op.args) + list(node.op.keywords.values())
                 if isinstance(n, gast.Name)}
+        return self.updated
 
     def tangent_or_zero(self, node):
         if isinstance(node, gast.Name) and node.id in self.active:
@@ -135,13 +138,15 @@ class ForwardFunction(Generator):
         return op.kind == "pop"
 
     def aliases_written(self, tangent, op):
-        """Whether a tangent is another variable's tangent itself where the primal made new
-        memory (`b = W.copy()`, tangent `dW`) and that variable is written in place: the
-        tangent must be a copy too, as the value is."""
-        if not isinstance(tangent, gast.Name) or op.kind != "rule" \
-                or not returns_fresh(op.primitive, op.keywords):
+        """Whether a tangent may be another variable's tangent itself where the primal made
+        new memory (`b = W + 1.0`, tangent `dW` or `fit(dW, b)`) and that variable is
+        written in place: the tangent must be a copy too, as the value is."""
+        while isinstance(tangent, gast.Call) and isinstance(tangent.func, gast.Name) \
+                and self.helpers.get(tangent.func.id) is runtime.fit:
+            tangent = tangent.args[0]       # fit returns a tangent of the right shape itself
+        if not isinstance(tangent, gast.Name) or op.kind != "rule" or may_share(op):
             return False
-        return any(self.gradients.get(v) == tangent.id for v in self.analysis.in_place)
+        return any(self.gradients.get(v) == tangent.id for v in self.updated_names())
 
     def has_tangent(self, var):
         """Whether var has a tangent here: an active variable, or a differentiated

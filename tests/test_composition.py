@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srcad
-from oracle import floats, numerical_grad
+from oracle import floats, numerical_grad, numerical_jvp
 from test_identity import directional_fd
 
 import test_calls as calls
@@ -386,6 +386,53 @@ def test_hvp_through_a_call_whose_argument_is_then_written():
         pytest.approx(expected, rel=1e-6)
     assert srcad.grad(_entry_set_from_a_call, wrt=1)(y.copy(), s) == \
         pytest.approx(numerical_grad(_entry_set_from_a_call, (y.copy(), s), wrt=1))
+
+
+def _shifted_then_rows_scaled(W, s, c):
+    shifted = W + c     # new memory, whose tangent is dW itself (or fit(dW, shifted))
+    W[1:] *= s
+    return np.sum(W[:, 0] ** 3) + np.sum(shifted ** 2)
+
+
+def _scale_rows(A, s):
+    A[1:] *= s
+
+
+def _shifted_then_rows_scaled_by_a_call(W, s, c):
+    shifted = W + c
+    _scale_rows(W, 0.5)
+    return np.sum(W ** 3) * s + np.sum(shifted ** 2)
+
+
+_SHIFTS = pytest.mark.parametrize("c", [1.0, np.array([0.3, -0.2, 0.1])], ids=["number", "row"])
+
+
+def _matrix_and_directions():
+    rng = np.random.default_rng(5)
+    return rng.normal(size=(3, 3)), 0.7, rng.normal(size=(3, 3)), -0.4
+
+
+@_SHIFTS
+def test_hvp_of_a_sum_whose_operand_is_then_written(c):
+    """`W + c` is new memory, but its tangent may be dW itself: the write into W, and
+    into dW, must leave the sum's tangent as it leaves the sum."""
+    W, s, vW, vs = _matrix_and_directions()
+    gradient = srcad.grad(_shifted_then_rows_scaled, wrt=(0, 1))
+    step = 1e-5
+    plus = gradient(W + step * vW, s + step * vs, c)
+    minus = gradient(W - step * vW, s - step * vs, c)
+    got = srcad.hvp(_shifted_then_rows_scaled, wrt=(0, 1))(W.copy(), s, c, vW, vs)
+    for g, p, m in zip(got, plus, minus):
+        np.testing.assert_allclose(g, (p - m) / (2 * step), rtol=1e-6, atol=1e-6)
+
+
+@_SHIFTS
+@pytest.mark.parametrize("f", [_shifted_then_rows_scaled, _shifted_then_rows_scaled_by_a_call],
+                         ids=lambda f: f.__name__)
+def test_jvp_of_a_sum_whose_operand_is_then_written(f, c):
+    W, s, vW, vs = _matrix_and_directions()
+    _, got = srcad.jvp(f, wrt=(0, 1))(W.copy(), s, c, vW, vs)
+    assert got == pytest.approx(numerical_jvp(f, (W, s, c), (0, 1), (vW, vs)), rel=1e-6)
 
 
 def overwritten_then_scaled(x, y, s):

@@ -69,6 +69,11 @@ def test_a_hessian_through_a_call_whose_argument_is_then_written():
     assert check_program(3004731).status == "ok"
 
 
+def test_a_hessian_through_a_sum_whose_operand_is_then_written():
+    # v2 = exp(-(W + x[-1]) ** 2) then W[1:] *= ...: dv2 was fit(dW, ...), dW itself
+    assert check_program(6005952).status != "failed"
+
+
 def test_a_negative_base_to_a_differentiated_power():
     # np.real(pow(-1.1, s)): Python's power is complex; its derivative in s was taken as 0
     assert check_program(3001526).status == "ok"
