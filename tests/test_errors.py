@@ -773,3 +773,15 @@ def test_atleast_1d_of_several_arrays_is_refused(transform):
     with pytest.raises(srcad.NoDerivativeError) as info:
         transform(er_atleast_1d_of_two)(x, x, *([x] if transform is srcad.jvp else []))
     assert_located(info.value, er_atleast_1d_of_two, "# MARK")
+
+
+def clipped_into_itself(W, d):
+    np.clip(W, -1.0, 1.0, out=W)
+    return np.sum(W * d)
+
+
+def test_a_rule_signature_in_a_refusal_shows_what_it_allows():
+    # out= is allowed only as None: the signature says so, not an object's repr
+    with pytest.raises(srcad.SrcadError, match=r"out=None only") as refused:
+        srcad.grad(clipped_into_itself, wrt=1)(np.ones(3), np.ones(3))
+    assert " object at " not in str(refused.value)

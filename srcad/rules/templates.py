@@ -218,6 +218,9 @@ class only:
     def __init__(self, *values):
         self.values = values
 
+    def __repr__(self):     # as a rule's signature shows it in a refusal
+        return " or ".join(repr(v) for v in self.values) + " only"
+
 
 class _Fold(gast.NodeTransformer):
     """`a if test else b` where the test is made of constants: the arm it picks."""
