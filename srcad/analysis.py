@@ -158,13 +158,13 @@ class Analysis:
         updated by the call (a module-level value it is passed is not: a function srcad
         transforms never writes into one, nor into a function; nor does srcad's generated
         code into an object, its reverse-mode callees refusing to write differentiated
-        values into their arguments)."""
+        values into their arguments; the user's functions may write into an array)."""
         for arg in list(op.args) + list(op.keywords.values()):
             kind = self.param_kinds.get(getattr(arg, "id", None), "other")
             constant = objects.is_constant_kind(kind) and (
                 self.function.generated or not isinstance(kind, objects.Instance))
-            if isinstance(arg, gast.Name) and arg.id in self.locals \
-                    and kind not in ("scalar", "array") and not constant:
+            if isinstance(arg, gast.Name) and arg.id in self.locals and kind != "scalar" \
+                    and not (kind == "array" and self.function.generated) and not constant:
                 self.statements.append(Statement(node, arg.id, op, depth, write=True,
                                                  synthetic=True))
 

@@ -254,3 +254,24 @@ def test_tangent_of_a_copy_does_not_follow_later_writes():
     expected = (copy_then_write_original(W + e * V, 0.7)
                 - copy_then_write_original(W - e * V, 0.7)) / (2 * e)
     assert tangent == pytest.approx(expected, rel=1e-7)
+
+
+def _scale_tail_rows(A, s):
+    A[1:] *= s
+
+
+def scales_its_argument_by_a_call(W, s):
+    _scale_tail_rows(W, s)      # W's new rows depend on s
+    return np.sum(W ** 3)
+
+
+def test_jvp_through_a_call_that_updates_an_array_argument():
+    # an array parameter passed to a function was taken as not updated by it: s's tangent
+    # was not passed to the call
+    W = np.array([[0.1, -0.2], [0.3, 0.4], [0.5, 0.6]])
+    V = np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]])
+    _, tangent = srcad.jvp(scales_its_argument_by_a_call, wrt=(0, 1))(W.copy(), 0.7, V, -0.3)
+    e = 1e-6
+    expected = (scales_its_argument_by_a_call(W + e * V, 0.7 - 0.3 * e)
+                - scales_its_argument_by_a_call(W - e * V, 0.7 + 0.3 * e)) / (2 * e)
+    assert tangent == pytest.approx(expected, rel=1e-7)
