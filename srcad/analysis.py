@@ -47,6 +47,11 @@ class Statement:
         self.write = write            # an in-place update of target (x[i] = v, xs.append(v))
 
 
+# the modules of the primitives srcad has its own rules for (ndarray's methods have none)
+KNOWN_MODULES = {"numpy", "scipy", "srcad", "builtins", "math", "cmath", "operator",
+                 "_operator"}
+
+
 class Analysis:
     def __init__(self, function, tree, wrt, param_kinds, is_callee=False, forward=False):
         self.forward = forward
@@ -422,9 +427,11 @@ class Analysis:
             primitive in (builtins.abs, builtins.float, builtins.max, builtins.min)
         if elementwise and all(k == "scalar" for k in arg_kinds):
             return "scalar"
-        if getattr(primitive, "__module__", None) == "math" or primitive is builtins.float:
+        module = getattr(primitive, "__module__", None) or ""
+        if module == "math" or primitive is builtins.float:
             return "scalar"
-        return "array"
+        # a function of the user's with a custom rule may return anything
+        return "other" if module and module.split(".")[0] not in KNOWN_MODULES else "array"
 
     # -- recording --------------------------------------------------------------
 

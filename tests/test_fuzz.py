@@ -58,6 +58,11 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_a_custom_primitive_returning_a_number():
+    # np.sum(mysq(s) ** 2) with a custom rule for mysq: its result taken for an array
+    assert check_program(6012609).status != "failed"
+
+
 def test_extra_singular_vectors_are_no_test_of_a_derivative():
     # np.linalg.svd(W, 2)[2] of a 3 x 5 W: rows of vh past the third are not unique, and
     # forward mode's tangent for them is nan; differences measured LAPACK's choice

@@ -67,3 +67,24 @@ def test_a_wrong_declaration_is_refused_on_every_numpy(numpy_version, version, r
     assert info.value.lineno == rule.__code__.co_firstlineno
     assert sort_of_numpy_1 not in ADJOINTS
 
+
+
+def _cube(a):
+    return a ** 3       # of a Python float: a Python float, which has no .shape
+
+
+@srcad.adjoint(_cube)
+def _cube_adjoint(result, a):
+    d[a] = d[result] * 3.0 * a ** 2
+
+
+def summed_cube(s):
+    v = _cube(s)
+    return np.sum(v ** 2)
+
+
+def test_a_custom_primitive_may_return_a_number():
+    # the result of a function with a custom rule was taken for an array, and the
+    # gradient of np.sum(v ** 2) read v's .shape
+    check_grad(summed_cube, 0.7)
+    check_grad(summed_cube, np.array([0.7, -0.2]))
