@@ -574,8 +574,11 @@ def pop_grad(total, xs):
 def sequence_grad(g, x):
     """The gradient of a list or tuple x, from the gradient of the array built from it."""
     if isinstance(x, (list, tuple)):
-        # 0.0 is the zero gradient (of an array built from x that nothing read)
-        return 0.0 if _is_zero(g) else list(g)
+        # 0.0 is the zero gradient (of an array built from x that nothing read); a NumPy
+        # scalar is one everywhere the same (0.0 after arithmetic with a NumPy scalar)
+        if _is_zero(g):
+            return 0.0
+        return [g] * len(x) if np.ndim(g) == 0 else list(g)
     return g
 
 

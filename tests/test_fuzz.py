@@ -58,6 +58,22 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def _scaled(b):
+    t = b * (np.tanh(0.5) * 0.5)       # a NumPy scalar factor
+    return t * 0.5
+
+
+def unread_call_of_an_array_from_a_list(W, a):
+    v = _scaled(np.array([a for i in range(3)]))     # read by nothing
+    return np.sum(W) * a
+
+
+def test_a_numpy_scalar_gradient_of_an_array_from_a_list():
+    # the unread call's gradient of b was np.float64(0.0), which sequence_grad took for
+    # an array (seed 6017484 of the grammar without the effects feature)
+    check_grad(unread_call_of_an_array_from_a_list, np.ones(3), 0.7, wrt=(0, 1))
+
+
 def test_a_custom_primitive_returning_a_number():
     # np.sum(mysq(s) ** 2) with a custom rule for mysq: its result taken for an array
     assert check_program(6012609).status != "failed"
