@@ -299,6 +299,7 @@ class Analysis:
         return edges
 
     def check_unknown_ops(self):
+        self.check_outputs_into_arrays()
         if not self.forward:
             self.check_mutating_helpers()
         for s in self.statements:
@@ -321,6 +322,46 @@ class Analysis:
                         f"cannot differentiate {op.description} called for its effect on "
                         f"'{varied[0]}': srcad does not follow in-place updates made by "
                         "calls; return the new value and assign it")
+
+    def check_outputs_into_arrays(self):
+        """Refuse a NumPy call that writes its result into an array it is given (`out=b`,
+        `np.sin(x, b)`, `x.conj(b)`), differentiated or not: srcad follows values by name,
+        and would not see b change."""
+        ops = [(s.node, s.op, s.target) for s in self.statements] + \
+            [(n, n.op, None) for n in walk(self.tree)
+             if isinstance(n, gast.Expr) and isinstance(getattr(n, "op", None), Op)]
+        for node, op, target in ops:
+            if op.kind in ("method", "unknown") and target is not None \
+                    and target not in self.active:   # (else refused as not proven)
+                self.check_method_arguments(node, op)
+            if op.kind != "rule":
+                continue
+            out = op.keywords.get("out")
+            extra = isinstance(op.primitive, np.ufunc) and len(op.args) > op.primitive.nin
+            if extra or out is not None and not (isinstance(out, gast.Constant)
+                                                 and out.value is None):
+                raise self.function.error(UnsupportedSyntaxError, node,
+                    f"cannot differentiate {op.description} writing its result into an array "
+                    "it is given (out=...): srcad follows values by name, not by memory; "
+                    "assign the result instead (`b = np.sin(x)`)")
+
+    def check_method_arguments(self, node, op):
+        """A method srcad cannot resolve (its receiver's type is known only when it runs)
+        may write into an array it is passed (`y.conj(b)`, `y.sum(0, None, b)`): refused
+        where that is a differentiated value."""
+        call = op.node if isinstance(op.node, gast.Call) else getattr(node, "value", None)
+        if not isinstance(call, gast.Call) or not isinstance(call.func, gast.Attribute) \
+                or not isinstance(call.func.value, gast.Name) \
+                or call.func.value.id not in self.locals:
+            return      # not a method of a local value
+        for a in list(call.args) + [k.value for k in call.keywords]:
+            if isinstance(a, gast.Name) and a.id in self.varied \
+                    and self.kinds.get(a.id) != "scalar":
+                raise self.function.error(UnsupportedSyntaxError, node,
+                    f"cannot differentiate {op.description or 'this method call'}: srcad "
+                    f"cannot prove which method runs, and it is passed '{a.id}', a "
+                    "differentiated value it may write into (an out argument); call the "
+                    "NumPy function instead, and assign its result")
 
     def effect_targets(self):
         """The names a call made for its effect may update in place (`W.sort()`,

@@ -58,6 +58,29 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_a_method_that_may_write_into_its_argument():
+    # L7.append(y.conj(buf5)) with y's type known only at run time: conj writes into buf5
+    # (seed 6019181 of the grammar without the effects feature; its program there)
+    assert check_program(6019181, source=PROGRAM_6019181).status != "failed"
+
+
+PROGRAM_6019181 = """import numpy as np
+
+def helper0(a, b, scale=0.5, steps=2, on=True):
+    t = (np.sin(a)) + ((a) * (b))
+    return t * scale
+
+def f(x, y, W, s, d, k, flag):
+    x = (x) * ((s) * (s))
+    buf5 = np.zeros_like(x)
+    y = helper0((s) / 2.0, b=np.abs(x))
+    buf5[:] -= np.cos(y)
+    L7 = [(np.where(buf5))[0]]
+    L7.append((y).conj(buf5))
+    return np.sum(np.sin(buf5))
+"""
+
+
 def _scaled(b):
     t = b * (np.tanh(0.5) * 0.5)       # a NumPy scalar factor
     return t * 0.5

@@ -408,3 +408,22 @@ def test_an_argument_sorted_in_place_is_left_as_it_was(mode):
         got = np.array([srcad.jvp(sorted_then_updated, wrt=1)(W, d, e)[1] for e in np.eye(3)])
     np.testing.assert_array_equal(W, before)
     assert got == pytest.approx(expected)
+
+
+def sine_into_a_buffer(x):
+    b = np.zeros(3)
+    np.sin(x, b)                  # the result goes into b
+    return np.sum(b)
+
+
+def sum_out_of_a_constant(x):
+    b = np.zeros(3)
+    c = np.add(np.ones(3), 1.0, out=b)     # nothing differentiated, but b is written
+    return np.sum(b * x) + np.sum(c)
+
+
+@pytest.mark.parametrize("f", [sine_into_a_buffer, sum_out_of_a_constant])
+def test_a_result_written_into_a_given_array_is_refused(f):
+    for transform in (srcad.grad(f), lambda x: srcad.jvp(f)(x, np.ones(3))):
+        with pytest.raises(srcad.SrcadError, match="out=|do not match its derivative rule"):
+            transform(np.array([0.3, -0.2, 0.5]))
