@@ -58,6 +58,11 @@ def test_singular_points_are_kinks_to_the_oracle(seed):
     assert check_program(seed).status != "failed"
 
 
+def test_the_tangent_of_a_new_sum_whose_operand_is_then_written():
+    # v2 = y + c; y[3] *= ...: jvp gave v2 the tangent of y itself, which the write changed
+    assert check_program(6025933).status == "ok"
+
+
 def test_a_method_that_may_write_into_its_argument():
     # L7.append(y.conj(buf5)) with y's type known only at run time: conj writes into buf5
     # (seed 6019181 of the grammar without the effects feature; its program there)
