@@ -323,14 +323,19 @@ class Analysis:
                         f"'{varied[0]}': srcad does not follow in-place updates made by "
                         "calls; return the new value and assign it")
 
+    def operations(self):
+        """(node, op, target) of each operation: the statements' (target: the variable
+        assigned or updated), and calls made for their effect (target None)."""
+        seen = {id(st.node) for st in self.statements}
+        return [(st.node, st.op, st.target) for st in self.statements] + \
+            [(n, n.op, None) for n in walk(self.tree) if isinstance(n, gast.Expr)
+             and isinstance(getattr(n, "op", None), Op) and id(n) not in seen]
+
     def check_outputs_into_arrays(self):
         """Refuse a NumPy call that writes its result into an array it is given (`out=b`,
         `np.sin(x, b)`, `x.conj(b)`), differentiated or not: srcad follows values by name,
         and would not see b change."""
-        ops = [(s.node, s.op, s.target) for s in self.statements] + \
-            [(n, n.op, None) for n in walk(self.tree)
-             if isinstance(n, gast.Expr) and isinstance(getattr(n, "op", None), Op)]
-        for node, op, target in ops:
+        for node, op, target in self.operations():
             if op.kind in ("method", "unknown") and target is not None \
                     and target not in self.active:   # (else refused as not proven)
                 self.check_method_arguments(node, op)
@@ -367,10 +372,8 @@ class Analysis:
         """The names a call made for its effect may update in place (`W.sort()`,
         `np.copyto(W, v)`): its receiver and the names it is passed."""
         targets = set()
-        for node in walk(self.tree):
-            op = getattr(node, "op", None)
-            if isinstance(node, gast.Expr) and isinstance(op, Op) \
-                    and op.kind in ("method", "unknown", "rule"):
+        for node, op, _ in self.operations():
+            if isinstance(node, gast.Expr) and op.kind in ("method", "unknown", "rule"):
                 call = node.value
                 for a in list(call.args) + [k.value for k in call.keywords] + \
                         ([call.func.value] if isinstance(call.func, gast.Attribute) else []):
@@ -381,13 +384,12 @@ class Analysis:
     def check_mutating_helpers(self):
         """Refuse srcad's own in-place helpers (add_at, take_at, ...) on a varied value:
         only forward mode, running through generated gradients, follows their writes."""
-        for node in walk(self.tree):
-            value = node.value if isinstance(node, (gast.Assign, gast.Expr)) else None
+        for node, op, _ in self.operations():
+            value = node.value
             if not isinstance(value, gast.Call) or not value.args \
                     or not isinstance(value.args[0], gast.Name) \
                     or value.args[0].id not in self.varied:
                 continue
-            op = getattr(node, "op", None) or self.resolver.op(value)
             if op.kind == "rule" and op.primitive in MUTATING:
                 raise self.function.error(NoDerivativeError, node,
                     f"cannot differentiate {op.description} in reverse mode: it writes into "
