@@ -23,7 +23,8 @@ A long run writes its progress, tallies and failures to the state file and
 resumes from it: run the same command again after a stop (or with a larger
 --count to go further). Each program runs in a worker process with a time
 limit; a worker that crashes or hangs is replaced and its program recorded
-as a failure.
+as a failure (as invalid where it hung outside srcad, in the program's own C
+code).
 """
 import argparse
 import json

@@ -3,7 +3,8 @@
 Program i of a run with base seed B has the seed ``program_seed(B, i)``. The
 parent hands programs to ``jobs`` worker processes one at a time; a worker
 that dies (a crash in C code) or runs past the time limit is replaced, and
-its program recorded as a failure. Every few seconds, and at the end, the
+its program recorded as a failure; or as invalid where it was stuck past the
+limit outside srcad's code (the program's own call into C never ends). Every few seconds, and at the end, the
 state is written (atomically) to the state file: which programs are done,
 the tallies by status and by construct, the refusal messages, and every
 failure with its program. Run the same command again to go on where it
@@ -99,8 +100,10 @@ def record(state, index, outcome):
 # Workers
 # ---------------------------------------------------------------------------
 
-def _worker(conn, hvp_every, time_limit, focus):
+def _worker(conn, in_srcad, hvp_every, time_limit, focus):
+    from . import check
     from .check import check_program
+    check.IN_SRCAD = in_srcad
     while True:
         task = conn.recv()
         if task is None:
@@ -125,10 +128,13 @@ class Pool:
 
     def _start(self):
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_worker, args=(child,) + self.args, daemon=True)
+        in_srcad = self.context.Value("i", 0, lock=False)
+        process = self.context.Process(target=_worker, args=(child, in_srcad) + self.args,
+                                       daemon=True)
         process.start()
         child.close()
-        return {"process": process, "conn": parent, "task": None, "since": 0.0, "done": 0}
+        return {"process": process, "conn": parent, "task": None, "since": 0.0, "done": 0,
+                "in_srcad": in_srcad}
 
     def run(self, tasks):
         """Yield (index, outcome) for each (index, seed) task, in the order they end."""
@@ -147,7 +153,7 @@ class Pool:
                 if w["conn"] in ready:
                     try:
                         result = w["conn"].recv()
-                    except EOFError:
+                    except (EOFError, ConnectionResetError):
                         result = None
                     if result is not None:
                         w["task"] = None
@@ -163,9 +169,11 @@ class Pool:
                     index, seed = w["task"]
                     why = (f"the worker process died (exit code {w['process'].exitcode})"
                            if died else f"no result after {self.limit} s: the worker was ended")
+                    # stuck in C code outside srcad: the program itself does not end
+                    status = "failed" if died or w["in_srcad"].value else "invalid"
                     w["process"].kill()
                     self.workers[i] = self._start()
-                    yield index, _lost(seed, why, self.focus)
+                    yield index, _lost(seed, why, self.focus, status)
 
     def close(self):
         for w in self.workers:
@@ -182,11 +190,11 @@ class Pool:
             worker["process"].kill()
 
 
-def _lost(seed, why, focus):
+def _lost(seed, why, focus, status="failed"):
     from .grammar import generate
     program = generate(seed, focus)
-    return {"seed": seed, "status": "failed", "checks": [], "refusals": [], "skips": [],
-            "failure": ("process", why), "constructs": sorted(program.constructs),
+    return {"seed": seed, "status": status, "checks": [], "refusals": [], "skips": [],
+            "failure": ("process" if status == "failed" else "invalid", why), "constructs": sorted(program.constructs),
             "oracles": [], "source": program.source, "cells": program.cells}
 
 
