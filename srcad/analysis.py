@@ -72,8 +72,12 @@ class Analysis:
         self.returned = _returned_name(tree)
         self.varied = self.propagate_varied(set(wrt))
         outputs = {self.returned} if self.returned else set()
-        if forward:     # arguments updated in place are outputs too
+        if forward:     # arguments updated in place are outputs too, and values a runtime
+            # helper updates in place (restore_item on a record that other records share)
             outputs |= {s.target for s in self.statements if s.write and s.target in self.params}
+            outputs |= {s.op.args[0].id for s in self.statements
+                        if s.op.kind == "rule" and s.op.primitive in MUTATING
+                        and isinstance(s.op.args[0], gast.Name) and s.op.args[0].id in self.varied}
         else:           # a call may update a differentiated argument: its code is generated,
             outputs |= {s.target for s in self.statements   # which refuses such updates
                         if s.op.kind == "call" and any(n in self.varied for n, _ in s.op.inputs())}

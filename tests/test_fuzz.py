@@ -79,6 +79,26 @@ def test_a_worker_stuck_outside_srcad_is_no_failure(monkeypatch):
     assert seen and set(seen) == {1} and check.IN_SRCAD.value == 0
 
 
+def test_a_hessian_through_a_helper_whose_argument_is_then_written():
+    # v8 = helper0(y, ...); y[k] *= ...: forward mode over the adjoint restored y but not
+    # its tangent, which the helper's record shares (seed 8004945)
+    assert check_program(8004945).status == "ok"
+
+    def helper(a):
+        return np.sum(a * a)
+
+    def f(y):
+        v = helper(y) * 2.0
+        y[1] *= 3.0
+        return v
+
+    np.testing.assert_allclose(srcad.hvp(f)(np.arange(1.0, 6.0), np.ones(5)), 4.0 * np.ones(5))
+
+
+def test_an_hvp_of_a_tuple_argument_is_a_tuple_to_the_oracle_too():
+    assert check_program(8002446).status == "ok"
+
+
 def test_the_tangent_of_a_new_sum_whose_operand_is_then_written():
     # v2 = y + c; y[3] *= ...: jvp gave v2 the tangent of y itself, which the write changed
     assert check_program(6025933).status == "ok"

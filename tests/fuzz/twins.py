@@ -579,8 +579,12 @@ class JaxTransforms:
         def call(*all_args):
             args, vectors = all_args[:count], all_args[count:]
             g = jax.grad(self._partial(f, args, positions), argnums=tuple(range(len(positions))))
-            primals = tuple(jnp.asarray(args[p], float) for p in positions)
-            out = jax.jvp(g, primals, tuple(jnp.asarray(v, float) for v in vectors))[1]
+            # a tuple or list argument stays one, as in srcad's hvp (and JAX's grad)
+            primals = tuple(jax.tree_util.tree_map(lambda p: jnp.asarray(p, float), args[p])
+                            for p in positions)
+            vectors = tuple(jax.tree_util.tree_map(lambda v: jnp.asarray(v, float), v)
+                            for v in vectors)
+            out = jax.jvp(g, primals, vectors)[1]
             return out if multi else out[0]
         return call
 
