@@ -67,6 +67,7 @@ class Analysis:
         self.statements = []
         self.loop_targets = {}        # loop variable -> number of loops binding it
         self.methods = []             # (node, statement or None) of each method call
+        self.returned_kinds = {}      # (called function, its parameters' kinds) -> result's
         self.collect(tree.body, 0)
         self.kinds = self.resolve_methods(param_kinds)
         self.returned = _returned_name(tree)
@@ -443,9 +444,41 @@ class Analysis:
             return kinds.get(node.id, "other") if node.id in self.locals else "other"
         return "other"
 
+    def argument_kind(self, node, kinds):
+        """The kind of a value passed to a call: a local's, else that of the constant
+        object a global or attribute name is bound to (a number, a function...)."""
+        kind = self.kind_of_node(node, kinds) if isinstance(node, gast.AST) else "other"
+        if kind == "other" and isinstance(node, (gast.Name, gast.Attribute)):
+            value = self.resolver.constant(node)
+            kind = "other" if value is UNRESOLVED else objects.value_kind(value)
+            return kind if objects.is_constant_kind(kind) else "other"
+        return kind
+
+    def call_kind(self, op, kinds):
+        """The kind a called user function returns for the kinds of this call's
+        arguments, by its own analysis: "scalar" or "array", else "other"."""
+        from .generate import runtime_kind
+        from .wrappers import call_signature
+        try:
+            bound = call_signature(op.callee).bind(*op.args, **op.keywords)
+        except (TypeError, ValueError):
+            return "other"
+        arg_kinds = {}
+        for p, param in bound.signature.parameters.items():
+            if p in bound.arguments:
+                arg_kinds[p] = self.argument_kind(bound.arguments[p], kinds)
+            elif param.default is not param.empty:
+                arg_kinds[p] = runtime_kind(param.default)
+        key = (op.callee, tuple(sorted(arg_kinds.items(), key=str)))
+        if key not in self.returned_kinds:
+            self.returned_kinds[key] = _returned_kind(op.callee, arg_kinds, self.forward)
+        return self.returned_kinds[key]
+
     def kind_of(self, op, kinds):
         if op.kind == "copy":
             return self.kind_of_node(op.node, kinds)
+        if op.kind == "call":
+            return self.call_kind(op, kinds)
         if op.kind == "zero":
             if isinstance(op.node, gast.Constant):
                 return self.kind_of_node(op.node, kinds)
@@ -576,6 +609,25 @@ def _returns_array(fn, param_kinds, forward):
         _PROBED.discard(fn)
     last = analysis.tree.body[-1].value
     return analysis.receiver_kind(last, analysis.kinds) in ("array", "scalar")
+
+
+def _returned_kind(fn, param_kinds, forward):
+    """The kind of what fn returns where its parameters have these kinds: "scalar" or
+    "array" as fn's own analysis finds it, else "other"."""
+    from .normalize import normalize
+    from .parse import parse_function
+    if fn in _PROBED:
+        return "other"
+    _PROBED.add(fn)
+    try:
+        function = parse_function(fn)
+        analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
+    except SrcadError:      # refused where the call is transformed, if it is
+        return "other"
+    finally:
+        _PROBED.discard(fn)
+    kind = analysis.kind_of_node(analysis.tree.body[-1].value, analysis.kinds)
+    return kind if kind in ("scalar", "array") else "other"
 
 
 def _is_number(node):

@@ -20,8 +20,8 @@ from .syntax import assign, call, const, copy, name, walk
 
 class ForwardFunction(Generator):
     forward = True
-    def __init__(self, module, function, tree, wrt, param_kinds, name_, is_callee):
-        super().__init__(module, function, tree, wrt, param_kinds, is_callee)
+    def __init__(self, module, function, tree, wrt, param_kinds, name_, is_callee, shapes):
+        super().__init__(module, function, tree, wrt, param_kinds, is_callee, shapes)
         self.jvp_name = name_
         self.popped = None      # the names assigned a record popped off a stack
         self.updated = None     # the names whose memory may be updated in place
@@ -229,7 +229,8 @@ class ForwardFunction(Generator):
                 kinds[param] = runtime_kind(p.default)
         wrt = self.callee_wrt(signature, bound)
         tangents = [name(self.grad(bound.arguments[p].id)) for p in wrt]
-        generated = self.module.callee(callee, kinds, wrt, (self.function, node))
+        generated = self.module.callee(callee, kinds, wrt, (self.function, node),
+                                       self.callee_shapes(bound, kinds))
         self.helpers[generated.jvp_name] = generated
         value = gast.Call(func=name(generated.jvp_name), args=tangents + list(op.args),
                           keywords=call_keywords(op))
@@ -262,9 +263,10 @@ class ForwardFunction(Generator):
 class ForwardModule(GeneratedModule):
     """All functions one forward-mode transform generates, each specialized to kinds."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes):
         name_ = self.fresh(fn.__name__ + "_jvp", function)
-        generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee)
+        generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee,
+                                    shapes)
         self.started(fn, param_kinds, generated, is_callee)
         definition = generated.build()
         self.after("forward", fn.__qualname__, [definition])

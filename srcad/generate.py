@@ -1,5 +1,7 @@
 """What the reverse and forward transformers share: names, helpers, comments, kinds."""
 
+import inspect
+
 import gast
 import numpy as np
 
@@ -7,8 +9,7 @@ from . import rules, runtime
 from .aliasing import may_share
 from .analysis import Analysis
 from .errors import SrcadError
-from .objects import Instance, instance_dependencies, is_constant_kind, value_kind
-from .resolve import UNRESOLVED
+from .objects import Instance, instance_dependencies, value_kind
 from .shapes import BINARY, UNARY, ShapeInference
 from .syntax import assign, call, const, name
 from .wrappers import call_signature
@@ -45,7 +46,7 @@ class Generator:
 
     forward = False
 
-    def __init__(self, module, function, tree, wrt, param_kinds, is_callee):
+    def __init__(self, module, function, tree, wrt, param_kinds, is_callee, shapes=None):
         self.module = module
         self.function = function
         self.tree = tree
@@ -60,9 +61,9 @@ class Generator:
         self.helper_names = {id(f): n for n, f in tree.lifted.items()}   # id(object) -> name
         self.gradients = {}      # variable -> the name of its gradient (or tangent)
         self.filename = function.filename.rsplit("/", 1)[-1]
-        shapes = getattr(module, "param_shapes", None) if not is_callee else None
-        self.shapes = ShapeInference(self.analysis, shapes or {}).shapes
-        if module.trace is not None:
+        self.param_shapes = shapes or {}
+        self.shapes = ShapeInference(self.analysis, self.param_shapes, self.returned_shape).shapes
+        if module.trace is not None and not isinstance(self, ShapeProbe):
             module.after("analysis", function.fn.__qualname__, self.facts())
 
     def facts(self):
@@ -108,6 +109,44 @@ class Generator:
         except TypeError as e:
             raise self.function.error(SrcadError, node, f"the call of {op.description} does "
                                       f"not fit its parameters {signature}: {e}") from None
+
+    def callee_shapes(self, bound, kinds, shape_of=None):
+        """The shape patterns of a called function's array parameters at a call, as this
+        function's shapes know its arguments (shape_of: while they are being found)."""
+        shape_of = shape_of or self.shape_of
+        shapes = {}
+        for param, node in bound.arguments.items():
+            shape = shape_of(node) if kinds.get(param) == "array" \
+                and isinstance(node, gast.AST) else None
+            if shape is not None:
+                shapes[param] = shape
+        return shapes
+
+    def returned_shape(self, op, shape_of):
+        """The shape of what a call of a user function returns, from the called
+        function's own shapes for this call's arguments; None where not known."""
+        try:
+            bound = call_signature(op.callee).bind(*op.args, **op.keywords)
+        except TypeError:
+            return None
+        kinds = self.call_kinds(bound, watch=False)
+        return self.module.returned_shape(op.callee, kinds,
+                                          self.callee_shapes(bound, kinds, shape_of),
+                                          self.forward)
+
+    def call_kinds(self, bound, watch=True):
+        """The kinds of a called function's parameters at a call (bound: its arguments
+        bound to its signature): an argument's, else its default value's. watch: the
+        code made for the call depends on the objects passed (node_kind)."""
+        kinds = {}
+        for param, p in bound.signature.parameters.items():
+            if param in bound.arguments:
+                node = bound.arguments[param]
+                kinds[param] = self.node_kind(node) if watch else \
+                    self.analysis.argument_kind(node, self.kinds)
+            elif p.default is not inspect.Parameter.empty:
+                kinds[param] = runtime_kind(p.default)
+        return kinds
 
     def callee_wrt(self, signature, bound):
         """The parameters of a called function that this call passes differentiated values:
@@ -273,15 +312,10 @@ class Generator:
         return statements, bound
 
     def node_kind(self, node):
-        if isinstance(node, gast.Constant):
-            return "scalar" if isinstance(node.value, (int, float)) else "other"
-        kind = self.kinds.get(node.id, "other") if isinstance(node, gast.Name) else "other"
-        if kind == "other" and isinstance(node, (gast.Name, gast.Attribute)):
-            value = self.analysis.resolver.constant(node)   # a function, an object
-            kind = "other" if value is UNRESOLVED else value_kind(value)
-            if isinstance(kind, Instance):
-                self.function.namespace.watched += instance_dependencies(value)
-            return kind if is_constant_kind(kind) else "other"
+        kind = self.analysis.argument_kind(node, self.kinds)
+        if isinstance(kind, Instance):      # the code depends on the object's fields
+            value = self.analysis.resolver.constant(node)
+            self.function.namespace.watched += instance_dependencies(value)
         return kind
 
     def template_names(self, template):
@@ -400,19 +434,35 @@ class GeneratedModule:
 
     def __init__(self):
         self.functions = []
-        self.specializations = {}   # (function, kinds, wrt) -> generated callee
+        self.specializations = {}   # (function, kinds, wrt, shapes) -> generated callee
+        self.returned_shapes = {}   # (function, kinds, shapes) -> the shape it returns
         self.reserved = set()       # the names of the generated functions: helpers avoid them
         self.trace = None           # show(stage, title, code), where verbose=2 (pipeline.py)
 
-    def add(self, fn, wrt, param_kinds, is_callee=False):
-        """Stages 1 to 5 (pipeline.py) for fn, and for the functions it calls."""
+    def add(self, fn, wrt, param_kinds, is_callee=False, shapes=None):
+        """Stages 1 to 5 (pipeline.py) for fn, and for the functions it calls; shapes:
+        the shape patterns of its array parameters (shapes.py), where known."""
         from .normalize import normalize
         from .parse import parse_function
         function = parse_function(fn)
         self.after("parse", fn.__qualname__, function.node)
         tree = normalize(function)
         self.after("normalize", fn.__qualname__, tree)
-        return self.generate(fn, function, tree, list(wrt), param_kinds, is_callee)
+        return self.generate(fn, function, tree, list(wrt), param_kinds, is_callee,
+                             shapes or {})
+
+    def returned_shape(self, fn, kinds, shapes, forward):
+        """The shape of what fn returns for parameters of these kinds and shapes, from an
+        analysis of fn alone (ShapeProbe); None where not known, or while fn is being
+        probed (a recursive call)."""
+        key = _key(fn, kinds, shapes)
+        if key not in self.returned_shapes:
+            self.returned_shapes[key] = None
+            try:
+                self.returned_shapes[key] = ShapeProbe(self, fn, kinds, shapes, forward).result
+            except SrcadError:      # refused where the call is transformed
+                pass
+        return self.returned_shapes[key]
 
     def after(self, stage, title, code):
         """Show the code as it is after a stage, where the transform is traced."""
@@ -423,18 +473,19 @@ class GeneratedModule:
         """Record a function before it is built, so that recursive calls find it."""
         self.functions.append(generated)
         if is_callee:
-            self.specializations[_key(fn, param_kinds, generated.wrt)] = generated
+            key = _key(fn, param_kinds, generated.param_shapes, generated.wrt)
+            self.specializations[key] = generated
         return generated
 
-    def callee(self, fn, kinds, wrt, site):
-        """fn's code for these kinds, differentiated with respect to the parameters wrt;
-        site: (the caller's Function, the call statement), where an error about fn that
-        has no line of its own points."""
-        found = self.specializations.get(_key(fn, kinds, wrt))
+    def callee(self, fn, kinds, wrt, site, shapes):
+        """fn's code for these kinds and shapes, differentiated with respect to the
+        parameters wrt; site: (the caller's Function, the call statement), where an
+        error about fn that has no line of its own points."""
+        found = self.specializations.get(_key(fn, kinds, shapes, wrt))
         if found is not None:
             return found
         try:
-            return self.add(fn, wrt, kinds, is_callee=True)
+            return self.add(fn, wrt, kinds, is_callee=True, shapes=shapes)
         except SrcadError as e:
             if e.filename is not None:
                 raise
@@ -454,5 +505,19 @@ class GeneratedModule:
         return candidate
 
 
-def _key(fn, kinds, wrt):
-    return fn, tuple(sorted(kinds.items())), tuple(wrt)
+def _key(fn, kinds, shapes, wrt=()):
+    return fn, tuple(sorted(kinds.items())), tuple(sorted(shapes.items())), tuple(wrt)
+
+
+class ShapeProbe(Generator):
+    """A called function's analysis and shapes alone, no code: `result` is the shape
+    of what it returns for parameters of these kinds and shapes."""
+
+    def __init__(self, module, fn, kinds, shapes, forward):
+        from .normalize import normalize
+        from .parse import parse_function
+        self.forward = forward
+        function = parse_function(fn)
+        super().__init__(module, function, normalize(function), [], kinds, True, shapes)
+        result = self.tree.body[-1].value
+        self.result = self.shape_of(result)

@@ -72,9 +72,8 @@ def reverse(fn, wrt, kinds, shapes, trace=False):
     adjoint_name, and whose `lean` is the name of the primal grad runs (None where
     it is the primal itself)."""
     module = ReverseModule()
-    module.param_shapes = shapes
     module.trace = show if trace else None
-    top = module.add(fn, wrt, kinds)
+    top = module.add(fn, wrt, kinds, shapes=shapes)
     units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
     # grad does not return the value: a primal without what only computes it, where
     # the value is known to be a scalar (so that grad need not check it)

@@ -16,7 +16,6 @@ Every push starts out paired with its pop; `prune` then drops the pairs that
 record values the adjoint never reads.
 """
 import builtins
-import inspect
 
 import numpy
 
@@ -26,7 +25,7 @@ from . import rules, runtime
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
-from .generate import GeneratedModule, Generator, call_keywords, is_marker, runtime_kind
+from .generate import GeneratedModule, Generator, call_keywords, is_marker
 from .optimize import clean, optimize
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
@@ -51,8 +50,8 @@ def tag_of(node):
 class ReverseFunction(Generator):
     """The primal and adjoint of one user function, for one set of argument kinds."""
 
-    def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee):
-        super().__init__(module, function, tree, wrt, param_kinds, is_callee)
+    def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee, shapes):
+        super().__init__(module, function, tree, wrt, param_kinds, is_callee, shapes)
         self.primal_name, self.adjoint_name = names
         self.loop_depth = 0
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
@@ -358,14 +357,10 @@ class ReverseFunction(Generator):
     def user_call(self, node, target, op):
         callee = op.callee
         signature, bound = self.bind_callee(node, op)
-        kinds = {}
-        for param, p in signature.parameters.items():
-            if param in bound.arguments:
-                kinds[param] = self.node_kind(bound.arguments[param])
-            elif p.default is not inspect.Parameter.empty:
-                kinds[param] = runtime_kind(p.default)
+        kinds = self.call_kinds(bound)
         wrt = self.callee_wrt(signature, bound)
-        generated = self.module.callee(callee, kinds, wrt, (self.function, node))
+        generated = self.module.callee(callee, kinds, wrt, (self.function, node),
+                                       self.callee_shapes(bound, kinds))
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),
@@ -859,12 +854,13 @@ def _definitely_assigned(stmt):
 class ReverseModule(GeneratedModule):
     """All the functions one reverse-mode transform generates."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes):
         names = (self.fresh(fn.__name__ + "_primal", function),
                  self.fresh(fn.__name__ + "_adjoint", function))
         if not is_callee:   # named before any helper is bound, so that helpers avoid it
             self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
-        generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee)
+        generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee,
+                                    shapes)
         self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = list(generated.build())
         if not is_callee:

@@ -9,11 +9,18 @@ pattern, broadcasting is decided at transform time: two dimensions with
 different symbols cannot meet in a broadcast (the primal would have raised),
 1 broadcasts, equal symbols match.
 
-`infer_shapes` propagates patterns through the statements of a function,
+`ShapeInference` propagates patterns through the statements of a function,
 flow-insensitively like the kinds of analysis.py: a variable whose
 assignments give different shapes, or an operation without a shape rule,
 has an unknown shape (None), and the generated code keeps the run-time
-helpers (`unbroadcast`, `matmul_left`, ...) there.
+helpers (`unbroadcast`, `matmul_left`, ...) there. A call of a user function
+has the shape that function's own inference gives for the call's arguments.
+
+A slice with constant bounds makes a *derived* dimension: `x[1:]` and
+`y[:-1]` of dimension `n1` both have `n1-1`, which stands for max(0, n1 - 1).
+Equal symbols still mean equal sizes; but a derived dimension may be 1 at run
+time, so only equality is concluded from it (as from any two symbols, which
+`broadcast` never takes to match).
 """
 import builtins
 import operator
@@ -28,6 +35,7 @@ BINARY = {operator.add, operator.sub, operator.mul, operator.truediv, operator.p
           np.power, np.maximum, np.minimum, np.arctan2, np.where}
 UNARY = {operator.neg, operator.pos, np.copy, np.asarray}
 REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod}
+LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.full_like}
 MATMUL = {operator.matmul, np.matmul, np.dot}
 
 
@@ -91,10 +99,35 @@ def reduction_shape(shape, axis, keepdims):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
+def sliced(dim, index):
+    """The dimension a slice with constant bounds (step 1) leaves of dim, or None:
+    `n1` -> `n1-k` for `[a:]` and `[a:-b]` (k = a + b), a literal 1 -> 1 or None."""
+    if not isinstance(index, slice) or index.step not in (None, 1):
+        return None
+    start, stop = index.start or 0, index.stop
+    if dim == 1:
+        return 1 if len(range(1)[index]) == 1 else None
+    if start < 0 or stop is not None and stop >= 0:
+        return None
+    k = start - (stop or 0)
+    if k == 0:
+        return dim
+    base, _, offset = dim.partition("-")
+    return f"{base}-{int(offset or 0) + k}"
+
+
 class ShapeInference:
-    def __init__(self, analysis, param_shapes):
+    """shapes: {variable: pattern or None}; returned_shape(op, of): the shape a call of
+    a user function returns, where `of` gives its arguments' shapes."""
+
+    def __init__(self, analysis, param_shapes, returned_shape=None):
         self.analysis = analysis
         self.kinds = analysis.kinds
+        self.returned_shape = returned_shape
+        self.defined = {}       # a local assigned once -> its Op (constant indices)
+        for s in analysis.statements:
+            if not s.write:
+                self.defined[s.target] = None if s.target in self.defined else s.op
         self.shapes = {}
         for p in analysis.params:
             if self.kinds.get(p) == "scalar":
@@ -135,10 +168,15 @@ class ShapeInference:
         if op.kind == "copy":
             return self.of(op.node)
         if op.kind == "subscript":
-            base, index = op.node.value, op.node.slice
-            shape = self.of(base)
-            if shape and self.integer(index):
-                return shape[1:]
+            return self.subscript_shape(self.of(op.node.value), op.node.slice)
+        if op.kind == "call" and self.returned_shape is not None:
+            return self.returned_shape(op, self.of)
+        if op.kind == "zero" and op.primitive in LIKE:     # np.zeros_like(x), no derivative
+            call = op.node
+            if isinstance(call, gast.Call) and call.args and len(call.args) <= 2 \
+                    and not isinstance(call.args[0], gast.Starred) \
+                    and all(k.arg in ("dtype", "order", "subok") for k in call.keywords):
+                return self.of(call.args[0])
             return None
         if op.kind != "rule" or op.primitive is None:
             return None
@@ -171,10 +209,54 @@ class ShapeInference:
                                    _constant(bindings.get("keepdims"), False))
         return None
 
+    def subscript_shape(self, shape, index):
+        """The shape of x[index] for x of this shape: integers and constant slices on
+        leading axes."""
+        if not shape:
+            return None
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        if len(parts) > len(shape):
+            return None
+        out = []
+        for dim, part in zip(shape, parts):
+            if self.integer(part):
+                continue
+            bounds = self.constant_slice(part)
+            if bounds is None or sliced(dim, bounds) is None:
+                return None
+            out.append(sliced(dim, bounds))
+        return tuple(out) + shape[len(parts):]
+
+    def constant_slice(self, node):
+        if not isinstance(node, gast.Slice):
+            return None
+        bounds = [None if n is None or isinstance(n, gast.Constant) and n.value is None
+                  else self.integer_constant(n) for n in (node.lower, node.upper, node.step)]
+        if any(b is UNSET for b in bounds):
+            return None
+        return slice(*bounds)
+
+    def integer_constant(self, node):
+        """The int a node always has (a constant, or a local assigned once a constant or
+        its negation: normalization names `-1`), else UNSET."""
+        if isinstance(node, gast.Constant):
+            return node.value if type(node.value) is int else UNSET
+        if isinstance(node, gast.Name) and node.id not in self.analysis.params \
+                and node.id not in self.analysis.loop_targets:
+            op = self.defined.get(node.id)
+            if op is not None and op.kind == "rule" and op.primitive is operator.neg \
+                    and len(op.args) == 1 and not op.keywords:
+                value = self.integer_constant(op.args[0])
+                return UNSET if value is UNSET else -value
+            if op is not None and op.kind == "copy":
+                return self.integer_constant(op.node)
+        return UNSET
+
     def integer(self, index):
         if isinstance(index, gast.Constant):
             return type(index.value) is int
         if isinstance(index, gast.Name):
-            loops = self.analysis.loop_targets.get(index.id, 0)
-            return loops > 0 and self.analysis.sites.get(index.id, 0) == loops
+            loops = self.analysis.loop_targets.get(index.id, 0)    # of a range: a number
+            return loops > 0 and self.analysis.sites.get(index.id, 0) == loops \
+                and self.kinds.get(index.id) == "scalar"
         return False

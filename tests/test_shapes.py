@@ -113,3 +113,68 @@ def test_hessian_through_the_mean_gradient():
     H = srcad.hessian(logistic)(w, X, y)
     p = 1.0 / (1.0 + np.exp(-(X @ w)))
     np.testing.assert_allclose(H, X.T @ (X * (p * (1 - p))[:, None]) / 6, rtol=1e-8)
+
+
+def rhs(x, y):
+    z = np.empty_like(y)
+    z[0] = x[0]
+    z[1:] = x[1:] * y[:-1]
+    return z
+
+
+def euler(x, y0, w):
+    y = y0
+    for _ in range(3):
+        y = y + 0.1 * rhs(x, y) * w
+    return np.sum(y ** 2)
+
+
+def test_a_helper_returns_its_kind_and_shape():
+    from oracle import check_grad
+    rng = np.random.default_rng(5)
+    x, y0, w = rng.normal(size=4), rng.normal(size=4), rng.normal(size=4)
+    df = srcad.grad(euler, wrt=(0, 1, 2))
+    check_grad(euler, x, y0, w, wrt=(0, 1, 2))
+    df(x, y0, w)
+    adjoint = df.source.split("def euler_adjoint")[1].split("def ")[0]
+    assert "unbroadcast" not in adjoint and "accumulate" not in adjoint
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_slices_of_any_size_against_a_broadcast_operand(n):
+    # x[1:] has the derived dimension n1-1, which is 1 when n is 2: a product with an
+    # array of one entry, or of n entries, must sum its gradient back either way
+    from oracle import check_grad
+
+    def f(x, w, v):
+        a = x[1:] * w
+        b = x[:-1] * x[1:]
+        return np.sum(a * a) + np.sum(b * v[:-1])
+
+    rng = np.random.default_rng(n)
+    df = srcad.grad(f, wrt=(0, 1, 2))
+    for w in (rng.normal(size=1), rng.normal(size=max(n - 1, 1))):
+        x, v = rng.normal(size=n), rng.normal(size=n)
+        try:
+            f(x, w, v)
+        except ValueError:
+            continue
+        got = df(x, w, v)
+        check_grad(f, x, w, v, wrt=(0, 1, 2))
+        assert [g.shape for g in got] == [x.shape, w.shape, v.shape]
+
+
+def test_a_helper_of_unknown_result_and_a_recursive_one_stay_general():
+    from oracle import check_grad
+
+    def pair(a):
+        return a, 2.0 * a
+
+    def power(a, k):
+        return a if k == 0 else a * power(a, k - 1)
+
+    def f(x):
+        p, q = pair(x)
+        return np.sum(p * q) + np.sum(power(x, 2))
+
+    check_grad(f, np.array([0.5, -1.0, 2.0]))
