@@ -171,6 +171,8 @@ def log_of_base_tangent(dx, x, power):
 
 def unbroadcast(g, x):
     """Sum the gradient g down to the shape of x (undoing NumPy broadcasting)."""
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
+        return g
     shape = np.shape(x)
     if np.shape(g) == shape:
         return g
@@ -311,7 +313,7 @@ def zeros_like(x):
     """The zero gradient for a value: same shape and structure (of a container, a list or
     dict of its parts' zeros: containers.py), float entries."""
     if isinstance(x, np.ndarray):
-        return np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+        return np.zeros(x.shape, dtype=_floating(x.dtype))
     container = containers.of(x)
     if container is not None:
         parts = container.parts(x)
@@ -357,6 +359,11 @@ def _owned(g):
     return g
 
 
+def _floating(dtype):
+    """The dtype of a gradient of values of this dtype: float64 for integers and bools."""
+    return dtype if dtype.char in "dD" else np.result_type(dtype, np.float64)
+
+
 def _is_zero(g):
     return type(g) is float and g == 0.0
 
@@ -376,7 +383,7 @@ def seed_or_zeros(g, y):
 def seed_copy(g):
     """An owned copy of an incoming gradient, safe to update in place."""
     if isinstance(g, np.ndarray):
-        return g.astype(np.result_type(g.dtype, np.float64), copy=True)
+        return g.astype(_floating(g.dtype), copy=True)
     if isinstance(g, (list, tuple)):
         return [seed_copy(v) for v in g]
     if isinstance(g, dict):
@@ -392,6 +399,13 @@ def add_at(total, x, index, g):
 
     Repeated integer indices accumulate (scatter-add). Returns the total.
     """
+    if type(x) is np.ndarray:     # the common case first: real arrays, a basic index
+        if type(total) is float and total == 0.0:
+            total = np.zeros(x.shape, dtype=_floating(x.dtype))
+        if type(total) is np.ndarray and total.dtype.kind != "c" and type(index) in (int, slice) \
+                and (type(g) is float or type(g) is np.ndarray and g.dtype.kind != "c"):
+            total[index] += g
+            return total
     if _is_zero(total) and not isinstance(x, (int, float)):
         total = zeros_like(x)
     elif isinstance(x, np.ndarray) and isinstance(total, np.number) and np.ndim(total) == 0:
