@@ -62,7 +62,8 @@ class Generator:
         self.gradients = {}      # variable -> the name of its gradient (or tangent)
         self.filename = function.filename.rsplit("/", 1)[-1]
         self.param_shapes = shapes or {}
-        self.shapes = ShapeInference(self.analysis, self.param_shapes, self.returned_shape).shapes
+        self.inferred = ShapeInference(self.analysis, self.param_shapes, self.returned_shape)
+        self.shapes = self.inferred.shapes
         if module.trace is not None and not isinstance(self, ShapeProbe):
             module.after("analysis", function.fn.__qualname__, self.facts())
 

@@ -390,8 +390,11 @@ class ReverseFunction(Generator):
             value = node.value
             if isinstance(value, gast.Name) and value.id in self.active:
                 # the value may have been broadcast into the slots (`x[[0, 1]] = s`,
-                # `x[1:] = s`): sum their gradient back to its shape
-                taken = call(self.runtime("unbroadcast"), taken, name(value.id))
+                # `x[1:] = s`): sum their gradient back to its shape, unless both are
+                # arrays of one shape
+                slot = self.inferred.subscript_shape(self.shapes.get(base), target.slice)
+                if not slot or slot != self.shape_of(value):
+                    taken = call(self.runtime("unbroadcast"), taken, name(value.id))
                 adjoint = self.contribute(value.id, taken)
             else:
                 adjoint = [gast.Expr(value=taken)]
