@@ -339,12 +339,13 @@ class ReverseFunction(Generator):
         statements, contributions = template.expand(name(target), read, gradient_of,
                                                     self.namer.fresh,
                                                     self.template_names(template))
-        out = arrays + statements
+        out = list(statements)
         for param, expr in contributions:
             expr = self.without_unbroadcast(expr, op, param, bindings)
             expr = self.specialize(expr, target)     # plain NumPy where shapes are known
             out += self.contribute(bindings[param].id, expr)
-        return out
+        used = set().union(*(names_in(s, gast.Load) for s in out))  # tanh's reads no argument
+        return [a for a in arrays if a.targets[0].id in used] + out
 
     def without_unbroadcast(self, expr, op, param, bindings):
         """Drop `unbroadcast(g, x)` where x's shape is already the result's shape."""

@@ -73,6 +73,10 @@ def gs_vector(x):
     return y
 
 
+def gs_list(xs, y):
+    return np.sum(np.tanh(xs) * y)  # LINE-LIST
+
+
 CASES = [
     (gs_readme, (np.ones((3, 2)) * 0.3, np.array([0.1, -0.2]), np.arange(12.0).reshape(4, 3) * 0.1,
                  np.zeros((4, 2))), (0, 1), "# LINE-ROW"),
@@ -80,6 +84,8 @@ CASES = [
     (gs_calls, (np.array([0.5, -1.0]), 1.5), (0, 1), "# LINE-CALLS"),
     (gs_while, (0.8,), 0, "# LINE-WHILE"),
     (gs_softmax, (np.array([0.3, 1.2, -0.4]), np.array([1.0, 2.0, 3.0])), 0, "# LINE-SOFTMAX"),
+    # a list read as an array by a rule that reads only its result (tanh's)
+    (gs_list, ([0.1, -0.4], np.array([1.0, 2.0])), 0, "# LINE-LIST"),
 ]
 IDS = [f.__name__ for f, _, _, _ in CASES]
 
