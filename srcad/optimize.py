@@ -48,7 +48,7 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     body = propagate_copies(body, gradients, in_place)
     made = scalar_fills(body, gradients, in_place, shapes.shape_of, shapes.expected)
     body = propagate_copies(body, gradients, in_place)
-    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made))
+    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers)
     return tidy(remove_dead_stores(body, gradients))
 
 
@@ -742,13 +742,15 @@ def _materialize(form):
     return negated(form.core) if negative else form.core
 
 
-def fold_scalars(body, gradients, in_place, scalar):
+def fold_scalars(body, gradients, in_place, scalar, helpers=None):
     """Move scalar factors and signs out of elementwise arithmetic, so that NumPy makes one
     pass per array operation: a gradient defined as `-g * a` or `s * a` and read by one later
     statement of its block is written into that statement, where the factors meet:
     `dp = -dsub2; dp = dp + dlog / p` with `dsub2 = s * sub / sub2` and `dlog = s * y`
-    becomes `dp = -s * (sub / sub2 - y / p)`; `-(-a)` cancels; a factor passes through `@`.
-    scalar(node): whether an expression is sure to be a scalar."""
+    becomes `dp = -s * (sub / sub2 - y / p)`; `-(-a)` cancels; a factor passes through `@`,
+    and out of a sum (`np.sum(-(2 * a), axis=0)` -> `-2 * np.sum(a, axis=0)`), so that it
+    scales the smaller result. scalar(node): whether an expression is sure to be a scalar;
+    helpers: the generated code's names of objects (which calls are sums)."""
     gradients = set(gradients)
     while _fold_pass(body, gradients, in_place, scalar):
         pass
@@ -759,7 +761,37 @@ def fold_scalars(body, gradients, in_place, scalar):
             if dv is not None and dv in gradients and not scalar(stmt.value) \
                     and _np_calls_only(stmt.value):
                 stmt.value = _materialize(_form(stmt.value, scalar))
+            elif dv is not None and dv in gradients and helpers:
+                stmt.value = _FactorsOutOfSums(scalar, helpers).visit(stmt.value)
     return body
+
+
+class _FactorsOutOfSums(gast.NodeTransformer):
+    """`unbroadcast(s * a, x)` -> `s * unbroadcast(a, x)`, and so for np.sum over axes:
+    a sum is linear, and a scalar factor costs less on its result."""
+
+    def __init__(self, scalar, helpers):
+        self.scalar, self.helpers = scalar, helpers
+
+    def sums(self, node):
+        from . import runtime
+        func = node.func
+        if isinstance(func, gast.Name):
+            return self.helpers.get(func.id) is runtime.unbroadcast and len(node.args) == 2 \
+                and not node.keywords
+        return isinstance(func, gast.Attribute) and func.attr == "sum" \
+            and isinstance(func.value, gast.Name) and self.helpers.get(func.value.id) is np \
+            and len(node.args) == 1 and all(k.arg in ("axis", "keepdims") for k in node.keywords)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if not self.sums(node):
+            return node
+        form = _form(node.args[0], self.scalar)
+        if form.trivial() or form.core is None:
+            return node
+        node.args[0] = form.core
+        return _materialize(_Form(form.sign, form.coefs, node))
 
 
 def _fold_pass(body, gradients, in_place, scalar):

@@ -210,22 +210,26 @@ class ShapeInference:
         return None
 
     def subscript_shape(self, shape, index):
-        """The shape of x[index] for x of this shape: integers and constant slices on
-        leading axes."""
+        """The shape of x[index] for x of this shape: integers, constant slices and new
+        axes (None) on leading axes."""
         if not shape:
             return None
         parts = index.elts if isinstance(index, gast.Tuple) else [index]
-        if len(parts) > len(shape):
-            return None
-        out = []
-        for dim, part in zip(shape, parts):
+        out, i = [], 0
+        for part in parts:
+            if isinstance(part, gast.Constant) and part.value is None:
+                out.append(1)
+                continue
+            if i == len(shape):
+                return None
+            dim, i = shape[i], i + 1
             if self.integer(part):
                 continue
             bounds = self.constant_slice(part)
             if bounds is None or sliced(dim, bounds) is None:
                 return None
             out.append(sliced(dim, bounds))
-        return tuple(out) + shape[len(parts):]
+        return tuple(out) + shape[i:]
 
     def constant_slice(self, node):
         if not isinstance(node, gast.Slice):

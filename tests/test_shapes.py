@@ -180,3 +180,26 @@ def test_a_helper_of_unknown_result_and_a_recursive_one_stay_general():
         return np.sum(p * q) + np.sum(power(x, 2))
 
     check_grad(f, np.array([0.5, -1.0, 2.0]))
+
+
+def kmeans(centroids, points):
+    d2 = np.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return np.sum(np.min(d2, axis=1))
+
+
+def test_new_axes_keep_shapes_and_a_factor_leaves_the_sum():
+    from oracle import check_grad, dead_assignments
+    rng = np.random.default_rng(6)
+    centroids, points = rng.normal(size=(3, 2)), rng.normal(size=(7, 2))
+    check_grad(kmeans, centroids, points)
+    df = srcad.grad(kmeans)
+    df(centroids, points)
+    # the broadcast over points is summed straight away, and -2 scales the (1, 3, 2) sum
+    assert "-2 * np.sum(dpow * sub, axis=0, keepdims=True)" in df.source
+    hvp = srcad.hvp(kmeans)
+    ones = np.ones_like(centroids)
+    np.testing.assert_allclose(hvp(centroids, points, ones),
+                               2.0 * np.bincount(np.argmin(
+                                   ((points[:, None] - centroids[None]) ** 2).sum(2), axis=1),
+                                   minlength=3)[:, None] * ones)
+    assert dead_assignments(hvp.source) == []
