@@ -15,7 +15,7 @@ from .aliasing import may_share
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .optimize import optimize_forward
-from .syntax import assign, call, const, copy, name, walk
+from .syntax import assign, call, const, copy, name, names_in, walk
 
 
 class ForwardFunction(Generator):
@@ -210,7 +210,10 @@ class ForwardFunction(Generator):
             result, read, tangent_of, self.namer.fresh, self.template_names(template))
         if expression is None:
             return None
-        self.pending = arrays + tangent_arrays + statements
+        used = names_in(expression, gast.Load).union(     # tanh's reads no argument
+            *(names_in(s, gast.Load) for s in statements))
+        self.pending = [a for a in arrays + tangent_arrays if a.targets[0].id in used] \
+            + statements
         reverse = rules.ADJOINTS.get(op.primitive)
         broadcasting = reverse is not None and "unbroadcast" in reverse.free
         if dropped and broadcasting and target is not None and not all(
