@@ -358,28 +358,36 @@ class Analysis:
     def check_method_arguments(self, node, op):
         """A method srcad cannot resolve (its receiver's type is known only when it runs)
         may write into an array it is passed (`y.conj(b)`, `y.sum(0, None, b)`): refused
-        where that is a differentiated value."""
+        where that is a differentiated value, or where what it writes may be one (its
+        receiver is)."""
         call = op.node if isinstance(op.node, gast.Call) else getattr(node, "value", None)
         if not isinstance(call, gast.Call) or not isinstance(call.func, gast.Attribute) \
                 or not isinstance(call.func.value, gast.Name) \
                 or call.func.value.id not in self.locals:
             return      # not a method of a local value
-        for a in list(call.args) + [k.value for k in call.keywords]:
-            if isinstance(a, gast.Name) and a.id in self.varied \
-                    and self.kinds.get(a.id) != "scalar":
+        arrays = [a for a in list(call.args) + [k.value for k in call.keywords]
+                  if isinstance(a, gast.Name) and self.kinds.get(a.id) != "scalar"]
+        receiver = call.func.value.id
+        for a in arrays:
+            if receiver in self.varied or a.id in self.varied:
+                what = "a differentiated value" if a.id in self.varied else \
+                    f"an array, with a value computed from the differentiated '{receiver}'"
                 raise self.function.error(UnsupportedSyntaxError, node,
                     f"cannot differentiate {op.description or 'this method call'}: srcad "
-                    f"cannot prove which method runs, and it is passed '{a.id}', a "
-                    "differentiated value it may write into (an out argument); call the "
-                    "NumPy function instead, and assign its result")
+                    f"cannot prove which method runs, and it is passed '{a.id}', {what} "
+                    "it may write into (an out argument); call the NumPy function "
+                    "instead, and assign its result")
 
     def effect_targets(self):
-        """The names a call made for its effect may update in place (`W.sort()`,
-        `np.copyto(W, v)`): its receiver and the names it is passed."""
+        """The names a call may update in place: those a call made for its effect is
+        passed (`W.sort()`, `np.copyto(W, v)`: its receiver and arguments), and those
+        a method or function srcad cannot resolve is passed, its result used or not
+        (`c = y.conj(d)` writes into d where y is an ndarray)."""
         targets = set()
         for node, op, _ in self.operations():
-            if isinstance(node, gast.Expr) and op.kind in ("method", "unknown", "rule"):
-                call = node.value
+            call = getattr(node, "value", None)
+            if isinstance(call, gast.Call) and (op.kind in ("method", "unknown") or
+                                                isinstance(node, gast.Expr) and op.kind == "rule"):
                 for a in list(call.args) + [k.value for k in call.keywords] + \
                         ([call.func.value] if isinstance(call.func, gast.Attribute) else []):
                     if isinstance(a, gast.Name):

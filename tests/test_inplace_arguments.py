@@ -427,3 +427,32 @@ def test_a_result_written_into_a_given_array_is_refused(f):
     for transform in (srcad.grad(f), lambda x: srcad.jvp(f)(x, np.ones(3))):
         with pytest.raises(srcad.SrcadError, match="out=|do not match its derivative rule"):
             transform(np.array([0.3, -0.2, 0.5]))
+
+
+def conj_of_a_reassigned_value_into_an_argument(y, d, s):
+    y = y * s if s > 0 else [0.0, 0.0]    # y's type known only at run time
+    c = y.conj(d)                 # writes conj(y), a differentiated value, into d
+    return np.sum(d)
+
+
+def conj_result_kept_into_an_alias(y, d, s):
+    y = y * s if s > 0 else [0.0, 0.0]
+    v = d
+    c = y.conj(v)                 # the result is used, and v (d) is written too
+    return np.sum(v) + 0.0 * np.sum(c)
+
+
+@pytest.mark.parametrize("f", [conj_of_a_reassigned_value_into_an_argument,
+                               conj_result_kept_into_an_alias])
+def test_an_unresolved_method_writing_a_differentiated_value_is_refused(f):
+    # seed 10003147: d's gradient came out 0, and d was left neither as it was nor as
+    # f leaves it
+    y, d = np.array([0.3, -0.2]), np.array([1.0, 2.0])
+    with pytest.raises(srcad.SrcadError, match="it may write into|cannot prove that 'y'"):
+        srcad.grad(f, wrt=2)(y, d.copy(), 1.5)
+    assert check_program_status(10003147) != "failed"
+
+
+def check_program_status(seed):
+    from fuzz_programs import check_program
+    return check_program(seed).status
