@@ -70,6 +70,7 @@ DATACLASS = Container(
     label=lambda x, key: f".{key}", user_type=True)
 
 _REGISTRY = {list: LIST, tuple: TUPLE, dict: DICT}
+_BY_TYPE = {}       # type -> its Container or None, as `of` finds it (a type decides it)
 
 
 def of(x):
@@ -77,6 +78,14 @@ def of(x):
     of register_container), a NamedTuple, a dataclass, or a subclass of list, tuple or
     dict (taken apart as its base)."""
     t = type(x)
+    try:
+        return _BY_TYPE[t]
+    except KeyError:
+        found = _BY_TYPE[t] = _of_type(x, t)
+        return found
+
+
+def _of_type(x, t):
     found = _REGISTRY.get(t)
     if found is not None:
         return found
@@ -148,6 +157,7 @@ def register_container(cls, flatten, unflatten):
             return None
         return next((i for i, m in enumerate(markers) if m is read), None)
 
+    _BY_TYPE.clear()
     _REGISTRY[cls] = Container(name, lambda x: list(enumerate(flattened(x)[0])), rebuild,
                                by_position=True, field=field,
                                label=lambda x, key: f"[child {key}]", user_type=True)

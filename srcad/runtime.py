@@ -606,8 +606,12 @@ def gradient_dtype(x):
 
 def as_gradient(g, x):
     """Give gradient g the type, structure and dtype of the argument x."""
-    if type(g) is float and type(x) is float:   # the common case, first
+    if type(g) is float and type(x) is float:   # the common cases, first
         return g
+    if type(x) is dict and type(g) is dict:
+        return {k: as_gradient(g.get(k, 0.0), v) for k, v in x.items()}
+    if type(x) is list and type(g) is list and len(g) == len(x):
+        return [as_gradient(d, v) for d, v in zip(g, x)]
     if isinstance(x, np.ndarray):
         if np.iscomplexobj(g) and not np.iscomplexobj(x):   # dL = Re(g dx) for a real x
             g = np.real(g)
