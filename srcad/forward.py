@@ -273,6 +273,142 @@ class ForwardModule(GeneratedModule):
         self.started(fn, param_kinds, generated, is_callee)
         definition = generated.build()
         self.after("forward", fn.__qualname__, [definition])
-        definition.body = optimize_forward(definition.body, generated.gradients.values())
+        definition.body = optimize_forward(definition.body, generated.gradients.values(),
+                                           generated.helpers)
         generated.definitions = [definition]
         return generated
+
+    def narrow_records(self):
+        """Forward mode over reverse-mode code (an hvp): the tangents of the record a
+        primal pushes last that its adjoint, popping it first, never reads are not
+        computed (`None` is pushed in their place): the tangent of a value the adjoint
+        reads for its shape, or only through a zero derivative."""
+        by_fn = {}
+        for g in self.functions:
+            by_fn.setdefault(g.function.fn, []).append(g)
+        generated = {g.jvp_name for g in self.functions}
+        for g in self.functions:
+            primal = getattr(g.function.fn, "srcad_primal", None)
+            if primal is None or len(by_fn.get(primal, ())) != 1 or len(by_fn[g.function.fn]) != 1:
+                continue
+            p = by_fn[primal][0]
+            read = _first_record_read(g, generated)
+            narrowed = read is not None and _narrow_last_record(p, read, generated)
+            if narrowed | self.drop_unread_result(p):
+                p.definitions[0].body = optimize_forward(p.definitions[0].body,
+                                                         p.gradients.values(), p.helpers)
+
+    def drop_unread_result(self, p):
+        """Return None for the tangent of a primal's value where every call of its jvp
+        drops it (`_, _ = f_primal_jvp(...)`: a gradient needs the record, not the
+        value); whether it did."""
+        calls = [n for g in self.functions for d in g.definitions for n in walk(d)
+                 if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
+                 and isinstance(n.value.func, gast.Name) and n.value.func.id == p.jvp_name]
+        uses = sum(isinstance(n, gast.Name) and n.id == p.jvp_name
+                   for g in self.functions for d in g.definitions for n in walk(d))
+        if not calls or uses != len(calls) + 0 or not all(
+                isinstance(c.targets[0], gast.Tuple) and len(c.targets[0].elts) == 2
+                and isinstance(c.targets[0].elts[1], gast.Name)
+                and c.targets[0].elts[1].id == "_" for c in calls):
+            return False
+        ret = p.definitions[0].body[-1]
+        if not isinstance(ret, gast.Return) or not isinstance(ret.value, gast.Tuple) \
+                or len(ret.value.elts) != 2:
+            return False
+        ret.value.elts[1] = const(None)
+        return True
+
+
+def _tangent_stack(g):
+    """The name of the tangent of a generated primal's or adjoint's stack, or None."""
+    params = g.analysis.params
+    return g.gradients.get(params[0]) if params and params[0] in g.active else None
+
+
+def _stack_calls(node, generated):
+    """Whether node pushes or pops a stack, or calls generated code (which may)."""
+    for n in walk(node):
+        if isinstance(n, gast.Call):
+            f = n.func
+            if isinstance(f, gast.Attribute) and f.attr in ("append", "pop") \
+                    or isinstance(f, gast.Name) and f.id in generated:
+                return True
+    return False
+
+
+def _first_record_read(g, generated):
+    """The positions of the tangent record an adjoint's jvp pops first that it reads
+    (`dvalues[1]`), or None where it is not that simple."""
+    dstack = _tangent_stack(g)
+    stack = g.analysis.params[0] if g.analysis.params else None
+    body = g.definitions[0].body
+    for i, stmt in enumerate(body):
+        value = getattr(stmt, "value", None)
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                and value.func.attr == "pop" and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id == stack:
+            continue        # the record itself, popped in step with its tangents
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                and value.func.attr == "pop" and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id == dstack and dstack is not None:
+            if isinstance(stmt, gast.Expr):
+                return set()
+            if not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+                return None
+            record = stmt.targets[0].id
+            return _positions_read(body[i + 1:], record)
+        if _stack_calls(stmt, generated):
+            return None
+    return None
+
+
+def _positions_read(body, record):
+    positions = set()
+    parents = {}
+    for stmt in body:
+        for n in walk(stmt):
+            for child in gast.iter_child_nodes(n):
+                parents[id(child)] = n
+            if isinstance(n, gast.Name) and n.id == record:
+                if isinstance(n.ctx, gast.Store):
+                    return None
+                parent = parents.get(id(n))
+                if not (isinstance(parent, gast.Subscript) and parent.value is n
+                        and isinstance(parent.slice, gast.Constant)
+                        and type(parent.slice.value) is int):
+                    return None
+                positions.add(parent.slice.value)
+    return positions
+
+
+def _narrow_last_record(p, read, generated):
+    """Push None for the tangents at positions not in read of the record a primal's jvp
+    pushes last; whether it did."""
+    dstack = _tangent_stack(p)
+    body = p.definitions[0].body
+    for i in range(len(body) - 1, -1, -1):
+        stmt = body[i]
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Expr) and isinstance(value, gast.Call) \
+                and isinstance(value.func, gast.Attribute) and value.func.attr == "append" \
+                and isinstance(value.func.value, gast.Name) and dstack is not None \
+                and value.func.value.id == dstack and len(value.args) == 1 \
+                and isinstance(value.args[0], gast.Name):
+            return _none_unread(body[:i], value.args[0].id, read)
+        if _stack_calls(stmt, generated):
+            return False
+    return False
+
+
+def _none_unread(before, record, read):
+    """In the assignment `record = (...)` among before, None at positions not in read."""
+    for stmt in reversed(before):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+                and stmt.targets[0].id == record:
+            if not isinstance(stmt.value, gast.Tuple):
+                return False
+            elts = stmt.value.elts
+            stmt.value.elts = [e if k in read else const(None) for k, e in enumerate(elts)]
+            return True
+    return False

@@ -52,11 +52,12 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     return tidy(remove_dead_stores(body, gradients))
 
 
-def optimize_forward(body, tangents):
+def optimize_forward(body, tangents, helpers=None):
     """Optimize a forward-mode body: arithmetic on constants in a tangent's value folded
     (`dpow = derr * 2 * err ** (2 - 1)` becomes `derr * 2 * err`) where the value stays
     arithmetic, so new memory (never a name or view that a later in-place write could
-    change), and tangents computed and never read left out."""
+    change), and tangents computed and never read left out, calls of NumPy and of
+    srcad's helpers that write nothing included (helpers: the code's names of objects)."""
     tangents = set(tangents)
     for block in _blocks(body):
         for stmt in block:
@@ -65,7 +66,26 @@ def optimize_forward(body, tangents):
                 value = Fold().visit(stmt.value)
                 if _arithmetic(value) or isinstance(value, gast.Constant):
                     stmt.value = value
-    return tidy(remove_dead_stores(body, tangents))
+    return tidy(remove_dead_stores(body, tangents, _pure_calls(helpers or {})))
+
+
+def _pure_calls(helpers):
+    """Whether a call node calls NumPy or a helper of srcad's runtime that writes
+    nothing, by the objects the code's names stand for."""
+    from . import runtime
+    from .rules.runtime import MUTATING
+
+    def pure_call(node):
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            return helpers.get(func.value.id) is np and not func.attr.startswith("random")
+        if not isinstance(func, gast.Name):
+            return False
+        obj = helpers.get(func.id)
+        if getattr(obj, "__module__", None) == runtime.__name__:
+            return obj not in MUTATING and obj is not runtime.check_floating
+        return isinstance(obj, np.ufunc)
+    return pure_call
 
 
 def _arithmetic(node):
@@ -259,25 +279,28 @@ class FirstContributions:
         return value
 
 
-def remove_dead_stores(body, tracked):
-    return _remove(body, set(), tracked, Facts(body))
+def remove_dead_stores(body, tracked, pure_call=None):
+    """body without the assignments of names in tracked that nothing reads after, whose
+    values call nothing (or only what pure_call(call node) allows)."""
+    return _remove(body, set(), tracked, Facts(body), pure_call)
 
 
-def _remove(body, live_after, tracked, facts):
+def _remove(body, live_after, tracked, facts, pure_call=None):
     out = []
     live = set(live_after)
     for stmt in reversed(body):
         target = _assigned_name(stmt)
-        if target in tracked and target not in live and _pure(stmt.value):
+        if target in tracked and target not in live and _pure(stmt.value, pure_call):
             continue
         if isinstance(stmt, gast.If):
-            stmt.body = _remove(stmt.body, live, tracked, facts)
-            stmt.orelse = _remove(stmt.orelse, live, tracked, facts)
+            stmt.body = _remove(stmt.body, live, tracked, facts, pure_call)
+            stmt.orelse = _remove(stmt.orelse, live, tracked, facts, pure_call)
             if not stmt.body:
                 stmt.body = [gast.Pass()]
         elif isinstance(stmt, (gast.For, gast.While)):
             loop_live = live_in_loop(stmt, live, facts)
-            stmt.body = _remove(stmt.body, loop_live, tracked, facts) or [gast.Pass()]
+            stmt.body = _remove(stmt.body, loop_live, tracked, facts, pure_call) \
+                or [gast.Pass()]
         live = live_through(stmt, live, facts)
         out.append(stmt)
     return out[::-1]
@@ -288,8 +311,9 @@ def _reads(node):
             and isinstance(n.ctx, gast.Load)}
 
 
-def _pure(value):
-    return not any(isinstance(n, gast.Call) for n in walk(value))
+def _pure(value, pure_call=None):
+    return all(not isinstance(n, gast.Call) or pure_call is not None and pure_call(n)
+               for n in walk(value))
 
 
 def tidy(body):

@@ -91,6 +91,8 @@ def reverse(fn, wrt, kinds, shapes, trace=False):
         module.after("optimize", unit[0].node.name, unit[1])
     made = Made(module, top, units, f"reverse mode of {fn.__qualname__}")
     made.lean = lean.name if lean is not None else None
+    for g in module.functions:  # which primal records what an adjoint pops (forward.py)
+        made.functions[g.adjoint_name].srcad_primal = made.functions[g.primal_name]
     return made
 
 
@@ -99,6 +101,7 @@ def forward(fn, wrt, kinds, trace=False):
     module = ForwardModule()
     module.trace = show if trace else None
     top = module.add(fn, wrt, kinds)
+    module.narrow_records()
     units = [(g.function, g.definitions, g.helpers) for g in module.functions]
     for unit in units:
         module.after("optimize", unit[0].node.name, unit[1])
