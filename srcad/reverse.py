@@ -38,6 +38,12 @@ SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their s
 }
 
 
+SHARES_ONLY = {  # runtime helper -> the arguments its result may share memory with
+    runtime.add_at: (0, 3),     # (a list's total holds the gradient added itself)
+    runtime.accumulate: (0,), runtime.seed_copy: (), runtime.copy_value: (),
+}
+
+
 def tagged(node, tag):
     node.srcad_tag = tag
     return node
@@ -707,6 +713,12 @@ def _may_share(expr, helpers):
             and returns_fresh(getattr(numpy, expr.func.attr, None), [k.arg for k in expr.keywords]):
         return set()
     skip = set()
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
+            and helpers.get(expr.func.id) in SHARES_ONLY:
+        # the total a gradient is added into; a copy
+        return set().union(*(_may_share(expr.args[i], helpers)
+                             for i in SHARES_ONLY[helpers.get(expr.func.id)]
+                             if i < len(expr.args)))
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):
         skip = {id(expr.args[i]) for i in SHAPE_ONLY.get(helpers.get(expr.func.id), ())
                 if i < len(expr.args)} | {id(expr.func)}
