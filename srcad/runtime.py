@@ -370,8 +370,14 @@ def _is_zero(g):
 
 def nonzero_gradient(g):
     """Whether g is more than the zero gradient 0.0 that a variable's gradient starts as
-    (rules that index or reshape a gradient are run only on such a gradient)."""
-    return type(g) is not float or g != 0.0
+    (rules that index or reshape a gradient are run only on such a gradient). A NumPy
+    zero with no dimensions is that zero too: arithmetic with a NumPy scalar makes it
+    (`s * 0.0`), where the code, knowing shapes, spreads nothing to the variable's."""
+    if type(g) is float:
+        return g != 0.0
+    if isinstance(g, (np.ndarray, np.generic)):
+        return g.ndim != 0 or bool(g != 0)
+    return True
 
 
 def seed_or_zeros(g, y):

@@ -95,6 +95,17 @@ def test_a_hessian_through_a_helper_whose_argument_is_then_written():
     np.testing.assert_allclose(srcad.hvp(f)(np.arange(1.0, 6.0), np.ones(5)), 4.0 * np.ones(5))
 
 
+def test_a_numpy_zero_is_the_zero_gradient_of_a_helper_shaped_by_its_arguments():
+    # helper0(s, b=np.max(W, axis=1)) whose result is unread: its adjoint, specialized to
+    # b's shape, made b's gradient s * 0.0, a NumPy zero with no dimensions, and the
+    # gradient of np.max then spread it along an axis it does not have (seed 13003817)
+    assert check_program(13003817).status == "ok"
+    assert not srcad.runtime.nonzero_gradient(np.float64(0.0) * np.float32(2.0))
+    assert not srcad.runtime.nonzero_gradient(np.asarray(0.0))
+    assert srcad.runtime.nonzero_gradient(np.zeros(2))
+    assert srcad.runtime.nonzero_gradient(np.float64(-1e-300))
+
+
 def test_an_hvp_of_a_tuple_argument_is_a_tuple_to_the_oracle_too():
     assert check_program(8002446).status == "ok"
 
