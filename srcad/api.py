@@ -733,7 +733,8 @@ class Jvp(Transform):
         for p, t in zip(self.wrt_names, tangents):
             refusal = _refusal(t, False, f"the tangent of {p}")
             if refusal is not None:
-                raise SrcadError(f"{self.transform_name} of {self.__qualname__}: {refusal}")
+                raise SrcadError(f"{self.transform_name} of {self.__qualname__}: {refusal}",
+                                 *_def_location(_function_of(self)))
         tangents = [_promoted(t) for t in tangents]
         call = self.prepare(primal, kwargs)
         for p, t in zip(self.wrt_names, tangents):

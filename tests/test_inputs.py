@@ -103,6 +103,13 @@ def test_array_type_with_its_own_dispatch_is_refused():
         srcad.grad(scaled_sum)(np.ones(2), OwnDispatch([1.0, 2.0]))
 
 
+def test_a_tangent_of_an_array_type_of_its_own_is_refused_at_the_def():
+    with pytest.raises(srcad.SrcadError, match="'the tangent of x' is a .*OwnDispatch") as e:
+        srcad.jvp(sum_of_squares)(np.ones(2), OwnDispatch([1.0, 2.0]))
+    assert (e.value.filename, e.value.lineno) == (__file__,
+                                                  sum_of_squares.__code__.co_firstlineno)
+
+
 @pytest.mark.parametrize("transform", [srcad.value_and_grad, srcad.vjp, srcad.jacobian,
                                        srcad.hessian, srcad.jvp])
 def test_every_transform_classifies_its_arguments(transform):
