@@ -18,6 +18,7 @@ or record more values, never fewer than correctness needs.
 """
 import builtins
 import inspect
+import operator
 
 import gast
 import numpy as np
@@ -302,6 +303,38 @@ class Analysis:
                     source, sink = (name, s.target) if forward else (s.target, name)
                     edges.setdefault(source, set()).add(sink)
         return edges
+
+    def numeric(self):
+        """Locals whose every value is numbers, never booleans (whose `+` is an `or`):
+        made by a NumPy function that returns no booleans (np.sin, np.sum), a true
+        division, or arithmetic with a number or with such a local."""
+        found = set()
+        sites = {}
+        for s in self.statements:
+            sites.setdefault(s.target, []).append(s)
+        changed = True
+        while changed:
+            changed = False
+            for var, assigned in sites.items():
+                if var not in found and var not in self.params and all(
+                        not s.write and self.numeric_op(s.op, found) for s in assigned):
+                    found.add(var)
+                    changed = True
+        return found
+
+    def numeric_op(self, op, found):
+        p = op.primitive
+        if op.kind != "rule" or p is None or isinstance(p, str):
+            return False
+        if p in (operator.truediv, np.true_divide, np.sum, np.mean, np.prod):
+            return True
+        if isinstance(p, np.ufunc):
+            if not any(t.endswith("?") for t in p.types):
+                return True
+        elif p not in _ARITHMETIC:
+            return False
+        return any(isinstance(a, gast.Constant) and type(a.value) in (int, float, complex)
+                   or isinstance(a, gast.Name) and a.id in found for a in op.args)
 
     def check_unknown_ops(self):
         self.check_outputs_into_arrays()
@@ -596,6 +629,9 @@ def _makes_array(op):
 
 
 _OPERATORS = set(OPERATORS.values())
+# operators whose result is numbers where an operand is (no comparison, no bit operation)
+_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.pow, operator.matmul,
+               operator.neg, operator.pos, operator.floordiv, operator.mod}
 
 
 _PROBED = set()     # functions whose result kind is being found: a recursion proves nothing

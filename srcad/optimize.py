@@ -29,14 +29,15 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
 
 
 def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=None,
-             seed_or_zeros=None):
+             seed_or_zeros=None, numeric=()):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
     incoming gradients known to be more than the zero 0.0; nonzero(dy): the test that
     dy is; seed_or_zeros(dy, y): dy, or zeros shaped like y where dy is still 0.0, for
     a called function's adjoint (reverse.Pullback, ZeroPullbacks); helpers: the
-    generated code's helpers (for updates.merge_updates)."""
+    generated code's helpers (for updates.merge_updates); numeric: primal variables
+    whose values are numbers, never booleans (Analysis.numeric)."""
     gradients = set(gradients)
     body = [Fold().visit(s) if _foldable(s) else s for s in body]
     ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
@@ -48,7 +49,8 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     body = propagate_copies(body, gradients, in_place)
     made = scalar_fills(body, gradients, in_place, shapes.shape_of, shapes.expected)
     body = propagate_copies(body, gradients, in_place)
-    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers)
+    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers,
+                 numeric)
     return tidy(remove_dead_stores(body, gradients))
 
 
@@ -690,16 +692,17 @@ def _same(a, b):
                                     for x, y in zip(a, b))
 
 
-def _form(node, scalar):
-    """Split node into a _Form; scalar(node): whether node is sure to be a scalar."""
+def _form(node, scalar, gradients=frozenset()):
+    """Split node into a _Form; scalar(node): whether node is sure to be a scalar;
+    gradients: names of gradients (numbers, never booleans)."""
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        inner = _form(node.operand, scalar)
+        inner = _form(node.operand, scalar, gradients)
         if inner.core is None and not inner.coefs:
             return _Form(1, [(gast.Mult(), node)])
         return _Form(-inner.sign, inner.coefs, inner.core)
     if isinstance(node, gast.BinOp) and not scalar(node):
         op = node.op
-        left, right = _form(node.left, scalar), _form(node.right, scalar)
+        left, right = _form(node.left, scalar, gradients), _form(node.right, scalar, gradients)
         if isinstance(op, (gast.Mult, gast.MatMult)):
             if isinstance(op, gast.MatMult) and (left.core is None or right.core is None):
                 return _Form(core=_binop(_materialize(left), op, _materialize(right)))
@@ -716,7 +719,10 @@ def _form(node, scalar):
         if isinstance(op, (gast.Add, gast.Sub)) and left.core is not None \
                 and right.core is not None:
             sub = isinstance(op, gast.Sub)
-            if _same(left.coefs, right.coefs):
+            # `g * m1 + g * m2` -> `g * (m1 + m2)` only where the sum is of numbers: of
+            # two boolean masks it is their `or` (and `-` fails)
+            if _same(left.coefs, right.coefs) and (_numeric(left.core, gradients)
+                                                   or _numeric(right.core, gradients)):
                 minus = (left.sign * right.sign * (-1 if sub else 1)) < 0
                 core = _binop(left.core, gast.Sub() if minus else gast.Add(), right.core)
                 return _Form(left.sign, left.coefs, core)
@@ -728,6 +734,22 @@ def _form(node, scalar):
     if scalar(node):
         return _Form(1, [(gast.Mult(), node)])
     return _Form(core=node)
+
+
+def _numeric(node, gradients):
+    """Whether an expression's value is surely numbers, not booleans: a gradient, a
+    number, a quotient, or arithmetic with one of these."""
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float, complex)
+    if isinstance(node, gast.Name):
+        return node.id in gradients
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _numeric(node.operand, gradients)
+    if isinstance(node, gast.BinOp):
+        return isinstance(node.op, gast.Div) or isinstance(
+            node.op, (gast.Add, gast.Sub, gast.Mult, gast.Pow, gast.MatMult)) and (
+            _numeric(node.left, gradients) or _numeric(node.right, gradients))
+    return False
 
 
 def _materialize(form):
@@ -766,7 +788,7 @@ def _materialize(form):
     return negated(form.core) if negative else form.core
 
 
-def fold_scalars(body, gradients, in_place, scalar, helpers=None):
+def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=()):
     """Move scalar factors and signs out of elementwise arithmetic, so that NumPy makes one
     pass per array operation: a gradient defined as `-g * a` or `s * a` and read by one later
     statement of its block is written into that statement, where the factors meet:
@@ -774,9 +796,12 @@ def fold_scalars(body, gradients, in_place, scalar, helpers=None):
     becomes `dp = -s * (sub / sub2 - y / p)`; `-(-a)` cancels; a factor passes through `@`,
     and out of a sum (`np.sum(-(2 * a), axis=0)` -> `-2 * np.sum(a, axis=0)`), so that it
     scales the smaller result. scalar(node): whether an expression is sure to be a scalar;
-    helpers: the generated code's names of objects (which calls are sums)."""
+    helpers: the generated code's names of objects (which calls are sums); numeric: other
+    names whose values are numbers (a common factor leaves `g * a + g * b` only where
+    `a + b` adds numbers: of two boolean masks it is their `or`)."""
     gradients = set(gradients)
-    while _fold_pass(body, gradients, in_place, scalar):
+    numbers = gradients | set(numeric)
+    while _fold_pass(body, gradients, in_place, scalar, numbers):
         pass
     # what is left: each gradient's scalar factors applied once
     for block in _blocks(body):
@@ -784,9 +809,9 @@ def fold_scalars(body, gradients, in_place, scalar, helpers=None):
             dv = _assigned_name(stmt)
             if dv is not None and dv in gradients and not scalar(stmt.value) \
                     and _np_calls_only(stmt.value):
-                stmt.value = _materialize(_form(stmt.value, scalar))
+                stmt.value = _materialize(_form(stmt.value, scalar, numbers))
             elif dv is not None and dv in gradients and helpers:
-                stmt.value = _FactorsOutOfSums(scalar, helpers).visit(stmt.value)
+                stmt.value = _FactorsOutOfSums(scalar, helpers, numbers).visit(stmt.value)
     return body
 
 
@@ -794,8 +819,8 @@ class _FactorsOutOfSums(gast.NodeTransformer):
     """`unbroadcast(s * a, x)` -> `s * unbroadcast(a, x)`, and so for np.sum over axes:
     a sum is linear, and a scalar factor costs less on its result."""
 
-    def __init__(self, scalar, helpers):
-        self.scalar, self.helpers = scalar, helpers
+    def __init__(self, scalar, helpers, gradients):
+        self.scalar, self.helpers, self.gradients = scalar, helpers, gradients
 
     def sums(self, node):
         from . import runtime
@@ -811,14 +836,14 @@ class _FactorsOutOfSums(gast.NodeTransformer):
         self.generic_visit(node)
         if not self.sums(node):
             return node
-        form = _form(node.args[0], self.scalar)
+        form = _form(node.args[0], self.scalar, self.gradients)
         if form.trivial() or form.core is None:
             return node
         node.args[0] = form.core
         return _materialize(_Form(form.sign, form.coefs, node))
 
 
-def _fold_pass(body, gradients, in_place, scalar):
+def _fold_pass(body, gradients, in_place, scalar, numbers):
     """One pass of fold_scalars over every block; whether it changed anything. The counts
     of stores and reads are kept up to date as statements fold into their readers."""
     loads, stores = _summed_pair([counts(stmt) for stmt in body])
@@ -831,7 +856,7 @@ def _fold_pass(body, gradients, in_place, scalar):
             reader = None
             if dv is not None and dv in gradients and dv not in in_place \
                     and not scalar(stmt.value) and _np_calls_only(stmt.value):
-                form = _form(stmt.value, scalar)
+                form = _form(stmt.value, scalar, numbers)
                 if not form.trivial():
                     reader = _single_reader(block, i, dv, stores, loads)
             if reader is None:
@@ -843,7 +868,7 @@ def _fold_pass(body, gradients, in_place, scalar):
             _count(loads, counts(block[reader])[0], -1)
             moved = _materialize(form)
             block[reader].value = _substitute(block[reader].value, dv, moved)
-            block[reader].value = _materialize(_form(block[reader].value, scalar))
+            block[reader].value = _materialize(_form(block[reader].value, scalar, numbers))
             _count(loads, counts(block[reader])[0], 1)
             del block[i]
             changed = True

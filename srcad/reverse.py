@@ -163,7 +163,7 @@ class ReverseFunction(Generator):
                         self.gradients.values(), in_place, self.helpers, AdjointShapes(self),
                         seeds=(self.seed,),
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
-                        seed_or_zeros=self.seed_or_zeros)
+                        seed_or_zeros=self.seed_or_zeros, numeric=self.analysis.numeric())
         self.narrow_final(body, head)
         self.unshare_returned(body)
         return _function(self.adjoint_name, args, head + body)

@@ -223,3 +223,30 @@ def test_vjp_gradient_is_not_the_cotangent():
     g = pullback(cotangent)
     assert not np.shares_memory(g, cotangent)
     np.testing.assert_array_equal(g, cotangent)
+
+
+def masked_twice(x, m1, m2):
+    y = x * m1 + x * m2
+    return np.sum(y * 3.0)
+
+
+def test_a_common_factor_stays_out_of_a_sum_of_boolean_masks():
+    # dy * m1 + dy * m2 with a scalar dy became dy * (m2 + m1): the `or` of the masks,
+    # [3, 3, 0] where [6, 3, 0] is right
+    x = np.array([1.0, 2.0, 3.0])
+    m1, m2 = np.array([True, True, False]), np.array([True, False, False])
+    np.testing.assert_array_equal(srcad.grad(masked_twice)(x, m1, m2), [6.0, 3.0, 0.0])
+
+
+def test_a_common_factor_stays_out_of_a_difference_of_comparisons():
+    # s = np.maximum(-s, s): ds * ((neg < s) - (neg >= s)) subtracted booleans (seed
+    # 13015199), a TypeError in the gradient code
+    from fuzz_programs import check_program
+
+    def f(s):
+        for _ in range(2):
+            s = np.maximum(-s, s)
+        return s * 1.5
+
+    assert srcad.grad(f)(np.float64(-0.7)) == pytest.approx(-1.5)
+    assert check_program(13015199).status == "ok"
