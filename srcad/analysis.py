@@ -495,21 +495,27 @@ class Analysis:
             return kind if objects.is_constant_kind(kind) else "other"
         return kind
 
+    def parameter_kinds(self, bound, kinds):
+        """The kinds of a called function's parameters at a call (bound: its arguments
+        bound to its signature): an argument's, else its default value's."""
+        from .generate import runtime_kind
+        found = {}
+        for p, param in bound.signature.parameters.items():
+            if p in bound.arguments:
+                found[p] = self.argument_kind(bound.arguments[p], kinds)
+            elif param.default is not param.empty:
+                found[p] = runtime_kind(param.default)
+        return found
+
     def call_kind(self, op, kinds):
         """The kind a called user function returns for the kinds of this call's
         arguments, by its own analysis: "scalar" or "array", else "other"."""
-        from .generate import runtime_kind
         from .wrappers import call_signature
         try:
             bound = call_signature(op.callee).bind(*op.args, **op.keywords)
         except (TypeError, ValueError):
             return "other"
-        arg_kinds = {}
-        for p, param in bound.signature.parameters.items():
-            if p in bound.arguments:
-                arg_kinds[p] = self.argument_kind(bound.arguments[p], kinds)
-            elif param.default is not param.empty:
-                arg_kinds[p] = runtime_kind(param.default)
+        arg_kinds = self.parameter_kinds(bound, kinds)
         key = (op.callee, tuple(sorted(arg_kinds.items(), key=str)))
         if key not in self.returned_kinds:
             self.returned_kinds[key] = _returned_kind(op.callee, arg_kinds, self.forward)
@@ -637,40 +643,37 @@ _ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.pow, operator.
 _PROBED = set()     # functions whose result kind is being found: a recursion proves nothing
 
 
-def _returns_array(fn, param_kinds, forward):
-    """Whether fn returns an ndarray or a number where its parameters have these kinds."""
+def _probe(fn, param_kinds, forward):
+    """fn's own Analysis where its parameters have these kinds, and the node it returns;
+    None where fn is refused (it is where the call is transformed, if it is) or is being
+    probed already (a recursion proves nothing)."""
     from .normalize import normalize
     from .parse import parse_function
     if fn in _PROBED:
-        return False
+        return None
     _PROBED.add(fn)
     try:
         function = parse_function(fn)
         analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
-    except SrcadError:      # refused where the call is transformed, if it is
-        return False
+    except SrcadError:
+        return None
     finally:
         _PROBED.discard(fn)
-    last = analysis.tree.body[-1].value
-    return analysis.receiver_kind(last, analysis.kinds) in ("array", "scalar")
+    return analysis, analysis.tree.body[-1].value
+
+
+def _returns_array(fn, param_kinds, forward):
+    """Whether fn returns an ndarray or a number where its parameters have these kinds."""
+    probe = _probe(fn, param_kinds, forward)
+    return probe is not None and \
+        probe[0].receiver_kind(probe[1], probe[0].kinds) in ("array", "scalar")
 
 
 def _returned_kind(fn, param_kinds, forward):
     """The kind of what fn returns where its parameters have these kinds: "scalar" or
     "array" as fn's own analysis finds it, else "other"."""
-    from .normalize import normalize
-    from .parse import parse_function
-    if fn in _PROBED:
-        return "other"
-    _PROBED.add(fn)
-    try:
-        function = parse_function(fn)
-        analysis = Analysis(function, normalize(function), [], param_kinds, True, forward)
-    except SrcadError:      # refused where the call is transformed, if it is
-        return "other"
-    finally:
-        _PROBED.discard(fn)
-    kind = analysis.kind_of_node(analysis.tree.body[-1].value, analysis.kinds)
+    probe = _probe(fn, param_kinds, forward)
+    kind = probe[0].kind_of_node(probe[1], probe[0].kinds) if probe is not None else "other"
     return kind if kind in ("scalar", "array") else "other"
 
 

@@ -307,7 +307,7 @@ class ForwardModule(GeneratedModule):
                  and isinstance(n.value.func, gast.Name) and n.value.func.id == p.jvp_name]
         uses = sum(isinstance(n, gast.Name) and n.id == p.jvp_name
                    for g in self.functions for d in g.definitions for n in walk(d))
-        if not calls or uses != len(calls) + 0 or not all(
+        if not calls or uses != len(calls) or not all(
                 isinstance(c.targets[0], gast.Tuple) and len(c.targets[0].elts) == 2
                 and isinstance(c.targets[0].elts[1], gast.Name)
                 and c.targets[0].elts[1].id == "_" for c in calls):

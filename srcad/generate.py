@@ -1,7 +1,5 @@
 """What the reverse and forward transformers share: names, helpers, comments, kinds."""
 
-import inspect
-
 import gast
 import numpy as np
 
@@ -136,17 +134,12 @@ class Generator:
                                           self.forward)
 
     def call_kinds(self, bound, watch=True):
-        """The kinds of a called function's parameters at a call (bound: its arguments
-        bound to its signature): an argument's, else its default value's. watch: the
-        code made for the call depends on the objects passed (node_kind)."""
-        kinds = {}
-        for param, p in bound.signature.parameters.items():
-            if param in bound.arguments:
-                node = bound.arguments[param]
-                kinds[param] = self.node_kind(node) if watch else \
-                    self.analysis.argument_kind(node, self.kinds)
-            elif p.default is not inspect.Parameter.empty:
-                kinds[param] = runtime_kind(p.default)
+        """The kinds of a called function's parameters at a call (Analysis.parameter_kinds);
+        watch: the code made for the call depends on the objects passed (node_kind)."""
+        kinds = self.analysis.parameter_kinds(bound, self.kinds)
+        for param, node in bound.arguments.items() if watch else ():
+            if isinstance(kinds.get(param), Instance):
+                self.node_kind(node)
         return kinds
 
     def callee_wrt(self, signature, bound):
