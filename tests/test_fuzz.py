@@ -106,6 +106,13 @@ def test_a_numpy_zero_is_the_zero_gradient_of_a_helper_shaped_by_its_arguments()
     assert srcad.runtime.nonzero_gradient(np.float64(-1e-300))
 
 
+def test_the_oracles_differentiate_the_arguments_as_drawn():
+    # y -= srcad.runtime.take_at(d, 2) * (d * x) zeroes d[2] in place, as f does; the
+    # float64 arguments the oracles use shared d with srcad's, so the differences saw x
+    # multiplied by zeros and called srcad's right gradient wrong (seed 14006864)
+    assert check_program(14006864).status == "ok"
+
+
 def test_an_hvp_of_a_tuple_argument_is_a_tuple_to_the_oracle_too():
     assert check_program(8002446).status == "ok"
 

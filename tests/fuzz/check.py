@@ -418,7 +418,9 @@ def _draw(program, reference, gaps, rng):
             # NumPy itself: np.stack(m, axis=-1) and np.dstack(m) of an np.matrix read
             # and write past its memory, and the process dies later, anywhere
             raise Invalid("run: stacking an np.matrix corrupts NumPy's memory")
-        args64 = inputs.float64(args)
+        # its own memory: a call that updates an argument in place (as f may) must not
+        # change what the oracles differentiate
+        args64 = copy.deepcopy(inputs.float64(args))
         gaps.values.clear()
         gaps.active = True
         try:
