@@ -90,6 +90,7 @@ class Compiled:
         self.gradient = gradient   # f_grad(*args): what a transform of a gradient transforms
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
         self.grad_primal = None    # the primal without the value, for grad (scalar outputs)
+        self.seeded_adjoint = None  # adjoint(stack) = adjoint(stack, 1.0), folded, or None
         self.current = current     # current(fn): whether this code may still run for fn
         # what its calls recorded, kept for later calls (runtime.Tape): None until a
         # first call tells whether the primal records arrays; False where it records
@@ -119,6 +120,8 @@ def _reverse(fn, wrt_names, kinds, shapes=None, traced=None):
                             functions[top.adjoint_name], restores, made.current,
                             functions[made.module.gradient_name])
         compiled.grad_primal = functions[made.lean] if made.lean is not None else None
+        if top.seeded_def is not None:
+            compiled.seeded_adjoint = functions[top.seeded_name]
         _CACHE.put(fn, key, compiled)
         if trace:
             traced.add(key)
@@ -286,7 +289,9 @@ class Transform:
                 compiled.recordings = not compiled.restores \
                     and runtime.records_arrays(stack, call.args) \
                     and runtime.Recordings()
-            grads = self.shaped(compiled.adjoint(stack, 1.0), call.values)
+            seeded = compiled.seeded_adjoint
+            grads = self.shaped(seeded(stack) if seeded else compiled.adjoint(stack, 1.0),
+                                call.values)
         if recordings:
             recordings.keep(stack)
         self.remember(args, kwargs, call, compiled)
@@ -641,7 +646,9 @@ def _entry(transform, compiled, args, key):
         lines += ["        if type(value) not in numbers:",
                   "            check_scalar(value, transform(), compiled, stack)"]
     several = transform.multi and len(grads) > 1
-    lines += [f"        {', '.join(grads) if several else grads[0]} = adjoint(stack, 1.0)",
+    seeded = compiled.seeded_adjoint
+    lines += [f"        {', '.join(grads) if several else grads[0]} = "
+              f"adjoint(stack{'' if seeded else ', 1.0'})",
               "    except Exception as error:",
               "        locate(error)    # the user's line it came from",
               "        raise"]
@@ -659,7 +666,8 @@ def _entry(transform, compiled, args, key):
         if len(_ENTRY_CODE) > 256:
             _ENTRY_CODE.clear()
         code = _ENTRY_CODE[source] = compile(source, "<srcad: entry point>", "exec")
-    names.update(recordings=recordings, adjoint=compiled.adjoint, check_scalar=_check_scalar,
+    names.update(recordings=recordings, adjoint=seeded or compiled.adjoint,
+                 check_scalar=_check_scalar,
                  transform=weakref.ref(transform), compiled=compiled, locate=_locate,
                  shape_like=shape_like,
                  primal=compiled.primal if value else compiled.grad_primal)

@@ -29,7 +29,7 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
 
 
 def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=None,
-             seed_or_zeros=None, numeric=()):
+             seed_or_zeros=None, numeric=(), floating=(), seeded=False):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
@@ -37,7 +37,10 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     dy is; seed_or_zeros(dy, y): dy, or zeros shaped like y where dy is still 0.0, for
     a called function's adjoint (reverse.Pullback, ZeroPullbacks); helpers: the
     generated code's helpers (for updates.merge_updates); numeric: primal variables
-    whose values are numbers, never booleans (Analysis.numeric)."""
+    whose values are numbers, never booleans (Analysis.numeric); floating: names of
+    arrays or numbers of floats nothing updates in place, which a gradient may become
+    (`db = 1.0 * b` -> `db = b`); seeded: the seed's reads are the constant 1.0
+    (reverse.ReverseFunction.seeded), for the folds to reach."""
     gradients = set(gradients)
     body = [Fold().visit(s) if _foldable(s) else s for s in body]
     ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
@@ -49,8 +52,12 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     body = propagate_copies(body, gradients, in_place)
     made = scalar_fills(body, gradients, in_place, shapes.shape_of, shapes.expected)
     body = propagate_copies(body, gradients, in_place)
+    if seeded:      # the seed's constant propagated: `1.0 * 2 * y`
+        body = [Fold().visit(s) if _foldable(s) else s for s in body]
     fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers,
-                 numeric)
+                 numeric, floating)
+    if seeded:      # `db = b` where `0.5 * (b + b)` folded
+        body = propagate_copies(body, gradients, in_place)
     return tidy(remove_dead_stores(body, gradients))
 
 
@@ -95,18 +102,29 @@ def _arithmetic(node):
 
 
 class Fold(gast.NodeTransformer):
+    """Arithmetic on numbers done; `a ** 1`, `a * 1` and `1 * a` are a, except the whole
+    value of an assignment, which stays new memory (`dt = 1.0 * a` must not make dt
+    the array a, which the adjoint may restore in place: fold_scalars knows when)."""
+
+    top = None
+
+    def visit_Assign(self, node):
+        self.top = node.value
+        return self.generic_visit(node)
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         left, right = node.left, node.right
         if _number(left) and _number(right) and type(node.op) in FOLDABLE:
             return const(FOLDABLE[type(node.op)](left.value, right.value))
-        if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
-            return left
-        if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:
-            return left
-        if isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
-            return right
-        return node
+        kept = None
+        if isinstance(node.op, (gast.Pow, gast.Mult)) and _number(right) and right.value == 1:
+            kept = left
+        elif isinstance(node.op, gast.Mult) and _number(left) and left.value == 1:
+            kept = right
+        if kept is None or node is self.top and isinstance(kept, gast.Name):
+            return node
+        return kept
 
 
 def _foldable(tree):
@@ -220,6 +238,8 @@ class ZeroPullbacks:
         """Whether value is known to be more than the zero 0.0."""
         if isinstance(value, gast.Name):
             return value.id in more
+        if _number(value):          # from the seed 1.0 (reverse.ReverseFunction.seeded)
+            return value.value != 0
         if isinstance(value, gast.BinOp):
             return self.more(value.left, more) or self.more(value.right, more)
         if isinstance(value, gast.Call):
@@ -524,8 +544,14 @@ def _propagate_pass(body, gradients, in_place):
         removed = set()
         for i, stmt in enumerate(block):
             dx = _assigned_name(stmt)
-            if dx is None or dx not in gradients or dx in in_place \
-                    or not isinstance(stmt.value, gast.Name) or stores.get(dx) != 1:
+            if dx is None or dx not in gradients or dx in in_place or stores.get(dx) != 1:
+                continue
+            if _number(stmt.value) and stmt.value.value != 0:
+                if _constant_propagated(block, i, dx, readers, reads, loads):
+                    stores[dx] = 0
+                    removed.add(i)
+                continue
+            if not isinstance(stmt.value, gast.Name):
                 continue
             dy = stmt.value.id
             if dy in in_place or dy == dx:
@@ -560,6 +586,20 @@ def _propagate_pass(body, gradients, in_place):
             block[:] = [stmt for k, stmt in enumerate(block) if k not in removed]
             changed = True
     return changed
+
+
+def _constant_propagated(block, i, dx, readers, reads, loads):
+    """`dx = c` (a number) at block[i]: its reads, all later in the block and none
+    returned, read c; whether they were."""
+    uses = [k for k in readers.get(dx, ()) if k > i]
+    if not uses or sum(reads[k][dx] for k in uses) != loads.get(dx, 0) \
+            or isinstance(block[uses[-1]], gast.Return):
+        return False
+    for k in uses:
+        block[k] = _substitute(block[k], dx, block[i].value)
+        reads[k].pop(dx)
+    loads[dx] = 0
+    return True
 
 
 def _summed_pair(counted):
@@ -692,20 +732,21 @@ def _same(a, b):
                                     for x, y in zip(a, b))
 
 
-def _form(node, scalar, gradients=frozenset()):
+def _form(node, scalar, gradients=frozenset(), floating=frozenset()):
     """Split node into a _Form; scalar(node): whether node is sure to be a scalar;
-    gradients: names of gradients (numbers, never booleans)."""
+    gradients: names of gradients (numbers, never booleans); floating: see _materialize."""
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        inner = _form(node.operand, scalar, gradients)
+        inner = _form(node.operand, scalar, gradients, floating)
         if inner.core is None and not inner.coefs:
             return _Form(1, [(gast.Mult(), node)])
         return _Form(-inner.sign, inner.coefs, inner.core)
     if isinstance(node, gast.BinOp) and not scalar(node):
         op = node.op
-        left, right = _form(node.left, scalar, gradients), _form(node.right, scalar, gradients)
+        left, right = (_form(n, scalar, gradients, floating) for n in (node.left, node.right))
         if isinstance(op, (gast.Mult, gast.MatMult)):
             if isinstance(op, gast.MatMult) and (left.core is None or right.core is None):
-                return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+                return _Form(core=_binop(_materialize(left, floating), op,
+                                    _materialize(right, floating)))
             core = right.core if left.core is None else left.core if right.core is None \
                 else _binop(left.core, op, right.core)
             return _Form(left.sign * right.sign, left.coefs + right.coefs, core)
@@ -715,7 +756,8 @@ def _form(node, scalar, gradients=frozenset()):
                             for o, c in right.coefs]
                 core = left.core if right.core is None else _binop(left.core, op, right.core)
                 return _Form(left.sign * right.sign, left.coefs + inverted, core)
-            return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+            return _Form(core=_binop(_materialize(left, floating), op,
+                                    _materialize(right, floating)))
         if isinstance(op, (gast.Add, gast.Sub)) and left.core is not None \
                 and right.core is not None:
             sub = isinstance(op, gast.Sub)
@@ -724,13 +766,17 @@ def _form(node, scalar, gradients=frozenset()):
             if _same(left.coefs, right.coefs) and (_numeric(left.core, gradients)
                                                    or _numeric(right.core, gradients)):
                 minus = (left.sign * right.sign * (-1 if sub else 1)) < 0
+                if not minus and gast.dump(left.core) == gast.dump(right.core):
+                    return _Form(left.sign, left.coefs + [(gast.Mult(), const(2))],
+                                 left.core)         # `a + a` -> `2 * a`
                 core = _binop(left.core, gast.Sub() if minus else gast.Add(), right.core)
                 return _Form(left.sign, left.coefs, core)
-            a = _materialize(_Form(1, left.coefs, left.core))
-            b = _materialize(_Form(1, right.coefs, right.core))
+            a = _materialize(_Form(1, left.coefs, left.core), floating)
+            b = _materialize(_Form(1, right.coefs, right.core), floating)
             minus = (left.sign * right.sign * (-1 if sub else 1)) < 0
             return _Form(left.sign, [], _binop(a, gast.Sub() if minus else gast.Add(), b))
-        return _Form(core=_binop(_materialize(left), op, _materialize(right)))
+        return _Form(core=_binop(_materialize(left, floating), op,
+                                    _materialize(right, floating)))
     if scalar(node):
         return _Form(1, [(gast.Mult(), node)])
     return _Form(core=node)
@@ -752,8 +798,12 @@ def _numeric(node, gradients):
     return False
 
 
-def _materialize(form):
-    """The expression for a _Form, with its scalar factors multiplied together first."""
+def _materialize(form, floating=frozenset()):
+    """The expression for a _Form, with its scalar factors multiplied together first, its
+    number factors into one; a factor 1 is left out where every name the core reads is
+    in floating (arrays of floats that nothing updates in place, so that the result may
+    be one of them)."""
+    form = _numbers_folded(form, floating)
     mult = [c for o, c in form.coefs if isinstance(o, gast.Mult)]
     div = [c for o, c in form.coefs if isinstance(o, gast.Div)]
     negative = form.sign < 0
@@ -788,7 +838,21 @@ def _materialize(form):
     return negated(form.core) if negative else form.core
 
 
-def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=()):
+def _numbers_folded(form, floating):
+    numbers = [c.value for o, c in form.coefs if isinstance(o, gast.Mult) and _number(c)]
+    if not numbers or len(numbers) == 1 and abs(numbers[0]) != 1:
+        return form
+    value = numbers[0]
+    for v in numbers[1:]:
+        value = value * v
+    rest = [(o, c) for o, c in form.coefs if not (isinstance(o, gast.Mult) and _number(c))]
+    if abs(value) == 1 and form.core is not None and all(
+            n.id in floating for n in walk(form.core) if isinstance(n, gast.Name)):
+        return _Form(form.sign * (1 if value > 0 else -1), rest, form.core)
+    return _Form(form.sign, [(gast.Mult(), const(value))] + rest, form.core)
+
+
+def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=(), floating=()):
     """Move scalar factors and signs out of elementwise arithmetic, so that NumPy makes one
     pass per array operation: a gradient defined as `-g * a` or `s * a` and read by one later
     statement of its block is written into that statement, where the factors meet:
@@ -798,10 +862,12 @@ def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=()):
     scales the smaller result. scalar(node): whether an expression is sure to be a scalar;
     helpers: the generated code's names of objects (which calls are sums); numeric: other
     names whose values are numbers (a common factor leaves `g * a + g * b` only where
-    `a + b` adds numbers: of two boolean masks it is their `or`)."""
+    `a + b` adds numbers: of two boolean masks it is their `or`); floating: names of
+    arrays or numbers of floats that nothing updates in place (_materialize)."""
     gradients = set(gradients)
     numbers = gradients | set(numeric)
-    while _fold_pass(body, gradients, in_place, scalar, numbers):
+    floating = set(floating)
+    while _fold_pass(body, gradients, in_place, scalar, numbers, floating):
         pass
     # what is left: each gradient's scalar factors applied once
     for block in _blocks(body):
@@ -809,7 +875,8 @@ def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=()):
             dv = _assigned_name(stmt)
             if dv is not None and dv in gradients and not scalar(stmt.value) \
                     and _np_calls_only(stmt.value):
-                stmt.value = _materialize(_form(stmt.value, scalar, numbers))
+                unit = floating if dv not in in_place else ()
+                stmt.value = _materialize(_form(stmt.value, scalar, numbers, unit), unit)
             elif dv is not None and dv in gradients and helpers:
                 stmt.value = _FactorsOutOfSums(scalar, helpers, numbers).visit(stmt.value)
     return body
@@ -843,7 +910,7 @@ class _FactorsOutOfSums(gast.NodeTransformer):
         return _materialize(_Form(form.sign, form.coefs, node))
 
 
-def _fold_pass(body, gradients, in_place, scalar, numbers):
+def _fold_pass(body, gradients, in_place, scalar, numbers, floating):
     """One pass of fold_scalars over every block; whether it changed anything. The counts
     of stores and reads are kept up to date as statements fold into their readers."""
     loads, stores = _summed_pair([counts(stmt) for stmt in body])
@@ -868,7 +935,9 @@ def _fold_pass(body, gradients, in_place, scalar, numbers):
             _count(loads, counts(block[reader])[0], -1)
             moved = _materialize(form)
             block[reader].value = _substitute(block[reader].value, dv, moved)
-            block[reader].value = _materialize(_form(block[reader].value, scalar, numbers))
+            unit = floating if _assigned_name(block[reader]) not in in_place else ()
+            block[reader].value = _materialize(
+                _form(block[reader].value, scalar, numbers, unit), unit)
             _count(loads, counts(block[reader])[0], 1)
             del block[i]
             changed = True

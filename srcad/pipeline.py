@@ -28,7 +28,6 @@ import gast
 
 from .emit import compile_module, to_source
 from .forward import ForwardModule
-from .optimize import lean_primal
 from .renest import renest
 from .reverse import ReverseModule
 
@@ -75,15 +74,7 @@ def reverse(fn, wrt, kinds, shapes, trace=False):
     module.trace = show if trace else None
     top = module.add(fn, wrt, kinds, shapes=shapes)
     units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
-    # grad does not return the value: a primal without what only computes it, where
-    # the value is known to be a scalar (so that grad need not check it)
-    lean = None
-    if top.kinds.get(getattr(top, "returned", None)) == "scalar":
-        lean = lean_primal(top.definitions[0],
-                           module.fresh(fn.__name__ + "_primal_for_grad", top.function),
-                           worth=lambda s: top.kinds.get(s.targets[0].id) == "array")
-    if lean is not None:
-        units[0][1].insert(1, lean)
+    lean = top.lean_def
     for g, (_, definitions, _) in zip(module.functions, units):
         primals = (g.primal_name, lean.name if lean is not None and g is top else None)
         definitions[:] = [renest(d, g.stack) if d.name in primals else d for d in definitions]
@@ -93,6 +84,8 @@ def reverse(fn, wrt, kinds, shapes, trace=False):
     made.lean = lean.name if lean is not None else None
     for g in module.functions:  # which primal records what an adjoint pops (forward.py)
         made.functions[g.adjoint_name].srcad_primal = made.functions[g.primal_name]
+    if top.seeded_def is not None:
+        made.functions[top.seeded_name].srcad_primal = made.functions[made.lean or top.primal_name]
     return made
 
 

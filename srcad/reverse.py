@@ -26,7 +26,7 @@ from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
-from .optimize import clean, optimize
+from .optimize import clean, lean_primal, optimize
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
@@ -62,6 +62,7 @@ class ReverseFunction(Generator):
         self.loop_depth = 0
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
         self.stack = self.namer.fresh("stack")
+        self.seeded_def = None  # the adjoint for grad, seeded with 1.0 (adjoint_def)
 
     def push_stmt(self, value, tag):
         method = gast.Attribute(value=name(self.stack), attr="append", ctx=gast.Load())
@@ -101,30 +102,31 @@ class ReverseFunction(Generator):
         return self.primal_def(), adjoint
 
     def gradient_def(self, name_):
-        """`f_grad(*args)`: the primal, then the adjoint seeded with 1.0 (a scalar output),
-        gradients shaped like their arguments. It is what srcad differentiates when a
+        """`f_grad(*args)`: the primal (for grad), then the adjoint seeded with 1.0 (a
+        scalar output), gradients shaped like their arguments. It is what srcad differentiates when a
         transform is applied to a gradient."""
         args = copy(self.tree.args)
         params = [a.id for a in args.posonlyargs + args.args]
         stack = name(self.stack, store=True)
-        value = "_"
-        run = gast.Call(func=name(self.primal_name),
+        lean = self.lean_def
+        run = gast.Call(func=name(self.primal_name if lean is None else lean.name),
                         args=[name(self.stack)] + [name(p) for p in params],
                         keywords=[gast.keyword(arg=a.id, value=name(a.id))
                                   for a in args.kwonlyargs])
-        grads = call(name(self.adjoint_name), name(self.stack), const(1.0))
+        run = gast.Expr(value=run) if lean is not None else assign("_", run)
+        grads = call(name(self.seeded_name), name(self.stack)) if self.seeded_def \
+            else call(name(self.adjoint_name), name(self.stack), const(1.0))
         shape = self.runtime("as_gradient")
+        start = [assign(stack, gast.List(elts=[], ctx=gast.Load())), run]
         if len(self.wrt) == 1:
             result = call(shape, grads, name(self.wrt[0]))
-            body = [assign(stack, gast.List(elts=[], ctx=gast.Load())), assign(value, run),
-                    gast.Return(value=result)]
+            body = start + [gast.Return(value=result)]
         else:
             grads_name = self.namer.fresh("grads")
             result = gast.Tuple(elts=[call(copy(shape), gast.Subscript(
                 value=name(grads_name), slice=const(i), ctx=gast.Load()), name(p))
                 for i, p in enumerate(self.wrt)], ctx=gast.Load())
-            body = [assign(stack, gast.List(elts=[], ctx=gast.Load())), assign(value, run),
-                    assign(grads_name, grads), gast.Return(value=result)]
+            body = start + [assign(grads_name, grads), gast.Return(value=result)]
         return _function(name_, args, body)
 
     def primal_args(self):
@@ -159,14 +161,43 @@ class ReverseFunction(Generator):
         value = grads[0] if len(grads) == 1 and not self.module.tuple_result(self) \
             else gast.Tuple(elts=grads, ctx=gast.Load())
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
-        body = optimize(inits + self.adjoint_body + [gast.Return(value=value)],
-                        self.gradients.values(), in_place, self.helpers, AdjointShapes(self),
-                        seeds=(self.seed,),
-                        nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
-                        seed_or_zeros=self.seed_or_zeros, numeric=self.analysis.numeric())
+        body = inits + self.adjoint_body + [gast.Return(value=value)]
+        seeded = self.seeded(body, in_place)
+        shapes, numeric = AdjointShapes(self), self.analysis.numeric()
+        floating = {v for v in self.active if self.kinds.get(v) in ("scalar", "array")
+                    and v not in self.analysis.in_place}
+        floating |= {self.grad(v) for v in floating}
+
+        def optimized(body, seeded=False):
+            return optimize(body, self.gradients.values(), in_place, self.helpers, shapes,
+                            seeds=(self.seed,), nonzero=lambda dy: call(
+                                self.runtime("nonzero_gradient"), name(dy)),
+                            seed_or_zeros=self.seed_or_zeros, numeric=numeric,
+                            floating=floating, seeded=seeded)
+        body = optimized(body)
         self.narrow_final(body, head)
         self.unshare_returned(body)
+        if seeded is not None:
+            seeded = optimized(seeded, seeded=True)
+            self.unshare_returned(seeded)
+            self.seeded_def = _function(self.seeded_name, _parameters([self.stack]),
+                                        copy(head) + seeded)
         return _function(self.adjoint_name, args, head + body)
+
+    def seeded(self, body, in_place):
+        """A copy of the adjoint's body for grad, whose seed is always 1.0: the seed's reads
+        are the constant, for the optimizer to fold (`dsum = dmul * 0.5` becomes 0.5,
+        and `0.5 * (b + b)` becomes b). None for a callee, for an output not known to be a
+        scalar, or where the seed is reassigned, read nowhere, or updated in place."""
+        seed = self.seed
+        if self.is_callee or self.kinds.get(self.returned) != "scalar" or seed in in_place \
+                or not any(
+                isinstance(n, gast.Name) and n.id == seed for s in body for n in walk(s)):
+            return None
+        if any(isinstance(n, gast.Name) and n.id == seed and not isinstance(n.ctx, gast.Load)
+               for s in body for n in walk(s)):
+            return None
+        return [_SeedOne(seed).visit(copy(s)) for s in body]
 
     def seed_or_zeros(self, dy, y):
         """`seed_or_zeros(dy, y)` for a called function's adjoint, where the call's result y
@@ -758,6 +789,16 @@ def index_expr(index):
     return copy(index)
 
 
+class _SeedOne(gast.NodeTransformer):
+    """Reads of the seed become the constant 1.0."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def visit_Name(self, node):
+        return const(1.0) if node.id == self.seed else node
+
+
 def _parameters(names):
     return gast.arguments(
         args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
@@ -875,13 +916,32 @@ class ReverseModule(GeneratedModule):
                  self.fresh(fn.__name__ + "_adjoint", function))
         if not is_callee:   # named before any helper is bound, so that helpers avoid it
             self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
+            seeded_name = self.fresh(fn.__name__ + "_adjoint_for_grad", function)
         generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee,
                                     shapes)
+        generated.seeded_name = None if is_callee else seeded_name
         self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = list(generated.build())
+        generated.lean_def = None
         if not is_callee:
-            generated.definitions.append(generated.gradient_def(self.gradient_name))
+            self.add_for_grad(generated, fn, function)
         return generated
+
+    def add_for_grad(self, generated, fn, function):
+        """After the transformed function's primal and adjoint, what grad runs (its output
+        is a scalar and its seed 1.0): a primal without the work only the value needs
+        (lean_primal), where there is such work on arrays, and the adjoint seeded with
+        1.0 (ReverseFunction.seeded); then `f_grad`, which calls them."""
+        definitions = generated.definitions
+        if generated.kinds.get(generated.returned) == "scalar":
+            generated.lean_def = lean_primal(
+                definitions[0], self.fresh(fn.__name__ + "_primal_for_grad", function),
+                worth=lambda s: generated.kinds.get(s.targets[0].id) == "array")
+        if generated.lean_def is not None:
+            definitions.insert(1, generated.lean_def)
+        if generated.seeded_def is not None:
+            definitions.append(generated.seeded_def)
+        definitions.append(generated.gradient_def(self.gradient_name))
 
     def tuple_result(self, generated):
         return generated is not self.functions[0] or len(generated.wrt) > 1
