@@ -29,7 +29,7 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
 
 
 def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=None,
-             seed_or_zeros=None, numeric=(), floating=(), seeded=False):
+             seed_or_zeros=None, numeric=(), floating=(), scalars=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
@@ -39,8 +39,8 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     generated code's helpers (for updates.merge_updates); numeric: primal variables
     whose values are numbers, never booleans (Analysis.numeric); floating: names of
     arrays or numbers of floats nothing updates in place, which a gradient may become
-    (`db = 1.0 * b` -> `db = b`); seeded: the seed's reads are the constant 1.0
-    (reverse.ReverseFunction.seeded), for the folds to reach."""
+    (`db = 1.0 * b` -> `db = b`); scalars: a set that gets the gradients made scalars
+    (scalar_fills), for optimize_seeded."""
     gradients = set(gradients)
     body = [Fold().visit(s) if _foldable(s) else s for s in body]
     ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
@@ -51,13 +51,28 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
         return body
     body = propagate_copies(body, gradients, in_place)
     made = scalar_fills(body, gradients, in_place, shapes.shape_of, shapes.expected)
+    if scalars is not None:
+        scalars |= made
     body = propagate_copies(body, gradients, in_place)
-    if seeded:      # the seed's constant propagated: `1.0 * 2 * y`
-        body = [Fold().visit(s) if _foldable(s) else s for s in body]
     fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers,
                  numeric, floating)
-    if seeded:      # `db = b` where `0.5 * (b + b)` folded
-        body = propagate_copies(body, gradients, in_place)
+    return tidy(remove_dead_stores(body, gradients))
+
+
+def optimize_seeded(body, gradients, in_place, helpers, shapes, scalars, numeric=(),
+                    floating=()):
+    """An optimized adjoint body whose seed's reads became the constant 1.0
+    (reverse.ReverseFunction.seeded), optimized again by the passes the constant gives
+    work to: folded (`dsum = 1.0 * 0.5`), propagated to its readers, folded there
+    (`1.0 * 2 * y`), scalar factors gathered (`0.5 * 2 * b` is b), and the copies
+    that makes propagated. scalars: the gradients optimize made scalars."""
+    gradients = set(gradients)
+    body = [Fold().visit(s) if _foldable(s) else s for s in body]
+    body = propagate_copies(body, gradients, in_place)
+    body = [Fold().visit(s) if _foldable(s) else s for s in body]
+    fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, scalars),
+                 helpers, numeric, floating)
+    body = propagate_copies(body, gradients, in_place)
     return tidy(remove_dead_stores(body, gradients))
 
 

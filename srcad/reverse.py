@@ -26,7 +26,7 @@ from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
-from .optimize import clean, lean_primal, optimize
+from .optimize import clean, lean_primal, optimize, optimize_seeded
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
@@ -162,40 +162,38 @@ class ReverseFunction(Generator):
             else gast.Tuple(elts=grads, ctx=gast.Load())
         in_place = {self.grad(v) for v in self.analysis.in_place if v in self.active}
         body = inits + self.adjoint_body + [gast.Return(value=value)]
-        seeded = self.seeded(body, in_place)
         shapes, numeric = AdjointShapes(self), self.analysis.numeric()
         floating = {v for v in self.active if self.kinds.get(v) in ("scalar", "array")
                     and v not in self.analysis.in_place}
         floating |= {self.grad(v) for v in floating}
-
-        def optimized(body, seeded=False):
-            return optimize(body, self.gradients.values(), in_place, self.helpers, shapes,
-                            seeds=(self.seed,), nonzero=lambda dy: call(
-                                self.runtime("nonzero_gradient"), name(dy)),
-                            seed_or_zeros=self.seed_or_zeros, numeric=numeric,
-                            floating=floating, seeded=seeded)
-        body = optimized(body)
+        scalars = set()
+        body = optimize(body, self.gradients.values(), in_place, self.helpers, shapes,
+                        seeds=(self.seed,),
+                        nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
+                        seed_or_zeros=self.seed_or_zeros, numeric=numeric,
+                        floating=floating, scalars=scalars)
         self.narrow_final(body, head)
+        seeded = self.seeded(body, in_place)
         self.unshare_returned(body)
         if seeded is not None:
-            seeded = optimized(seeded, seeded=True)
+            seeded = optimize_seeded(seeded, self.gradients.values(), in_place, self.helpers,
+                                     shapes, scalars, numeric, floating)
             self.unshare_returned(seeded)
             self.seeded_def = _function(self.seeded_name, _parameters([self.stack]),
                                         copy(head) + seeded)
         return _function(self.adjoint_name, args, head + body)
 
     def seeded(self, body, in_place):
-        """A copy of the adjoint's body for grad, whose seed is always 1.0: the seed's reads
-        are the constant, for the optimizer to fold (`dsum = dmul * 0.5` becomes 0.5,
-        and `0.5 * (b + b)` becomes b). None for a callee, for an output not known to be a
-        scalar, or where the seed is reassigned, read nowhere, or updated in place."""
+        """A copy of the optimized adjoint's body for grad, whose seed is always 1.0: the
+        seed's reads are the constant, for optimize_seeded to fold (`dsum = dmul * 0.5`
+        becomes 0.5, and `0.5 * (b + b)` becomes b). None for a callee, for an output
+        not known to be a scalar, and where the seed is updated in place, reassigned or
+        read nowhere."""
         seed = self.seed
-        if self.is_callee or self.kinds.get(self.returned) != "scalar" or seed in in_place \
-                or not any(
-                isinstance(n, gast.Name) and n.id == seed for s in body for n in walk(s)):
+        if self.is_callee or self.kinds.get(self.returned) != "scalar" or seed in in_place:
             return None
-        if any(isinstance(n, gast.Name) and n.id == seed and not isinstance(n.ctx, gast.Load)
-               for s in body for n in walk(s)):
+        reads = [n for s in body for n in walk(s) if isinstance(n, gast.Name) and n.id == seed]
+        if not reads or any(not isinstance(n.ctx, gast.Load) for n in reads):
             return None
         return [_SeedOne(seed).visit(copy(s)) for s in body]
 
