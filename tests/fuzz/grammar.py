@@ -42,6 +42,9 @@ of code people write that srcad may or may not support:
   walrus, global, assert, match, del, starred unpacking, for-else, async
   def, generator expressions, conversions);
 * ``no_return``: f returns nothing.
+* ``masks`` (a later feature): arithmetic with boolean masks (``g * (a > 0.1)``,
+  ``g * m1 + g * m2``, sums and products of masks, ``np.where``, ``.astype(float)``,
+  counts, means and boolean indexing).
 * ``objects``: a module-level class and its instance (methods reading
   ``self``'s data, ``@staticmethod``, ``@classmethod``, ``Class.method(obj,
   v)``), NamedTuples and dataclasses built in f and read by field, loops over
@@ -66,11 +69,11 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
             "custom_rule": 0.1, "inputs": 0.3, "exotic": 0.12, "no_return": 0.03,
             "objects": 0.2}
 
-# features added after seeds were kept as regression tests (tests/test_fuzz.py): drawn
-# from a stream of their own, so that a program without them is still the one its seed
-# always gave, and from one (LATER_STREAM) none of those seeds draws them from
-LATER_FEATURES = {"effects": 0.2}
-LATER_STREAM = "later features 1 of {}"
+# features added after seeds were kept as regression tests (tests/test_fuzz.py): each
+# drawn, and its code, from a stream of its own, so that a program without it is
+# still the one its seed always gave, and one with the others is too
+LATER_FEATURES = {"effects": 0.2, "masks": 0.2}
+LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 2 of {}"}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
@@ -161,9 +164,11 @@ class ProgramGenerator:
         self.inner_fns = []     # unary elementwise helpers defined inside f
         self.in_loop = 0
         self.features = {name for name, p in FEATURES.items() if self.rng.random() < p}
-        self.later = random.Random(LATER_STREAM.format(seed))
+        streams = {name: random.Random(stream.format(seed))
+                   for name, stream in LATER_STREAMS.items()}
+        self.later, self.later_masks = streams["effects"], streams["masks"]
         self.features |= {name for name, p in LATER_FEATURES.items()
-                          if self.later.random() < p}
+                          if streams[name].random() < p}
         if focus:       # a run aimed at some features: those always, no others
             self.features = set(focus)
         self.constructs = set()
@@ -233,6 +238,8 @@ class ProgramGenerator:
             return f"{self.expr('M', scope, depth - 1)}[:, None]"
         if depth <= 0 or self.chance(0.25):
             return self.leaf(kind, scope)
+        if "masks" in self.features and kind != "MCOL" and self.later_masks.random() < 0.2:
+            return self.mask_expr(kind, scope, depth)
         weights = {"unary": 4, "binary": 5, "reduce": 3,
                    "call": 1.5 if self.helpers or self.inner_fns else 0, "kink": 1, "special": 2,
                    "rule": 1.5 if "rules" in self.features else 0,
@@ -281,6 +288,45 @@ class ProgramGenerator:
         if choice == "object":
             return self.object_expr(kind, scope, depth)
         return self.special(kind, scope, depth)
+
+    def mask(self, kind, scope, depth):
+        """A boolean array (or bool) of the kind: a comparison, maybe combined or negated."""
+        draw = self.later_masks
+        m = f"(({self.expr(kind, scope, depth)}) {draw.choice(['>', '<', '>='])} " \
+            f"{draw.choice(['0.1', '-0.3', '0.5', '0.0'])})"
+        if draw.random() < 0.3:
+            other = f"(({self.expr(kind, scope, depth)}) < {draw.choice(['0.2', '-0.1'])})"
+            m = f"({m} {draw.choice(['&', '|', '^'])} {other})"
+        if draw.random() < 0.15:
+            m = f"(~{m})" if kind != "S" else f"(not {m})"
+        return m
+
+    def mask_expr(self, kind, scope, depth):
+        """Arithmetic with boolean masks: a value times a mask, a common factor of two
+        masks (`g * m1 + g * m2`, where `m1 + m2` is their `or`), their sum and product,
+        np.where, masks as floats, counts and means of masks, boolean indexing."""
+        draw, d1 = self.later_masks, depth - 1
+        g = self.expr(kind, scope, d1)
+        m1, m2 = self.mask(kind, scope, d1), self.mask(kind, scope, d1)
+        forms = {"times": f"({g}) * {m1}",
+                 "common factor": f"({g}) * {m1} {draw.choice(['+', '-'])} ({g}) * {m2}",
+                 "sum of masks": f"({g}) * ({m1} + {m2})",
+                 "product of masks": f"({g}) * ({m1} * {m2})",
+                 "where": f"np.where({m1}, {g}, {self.expr(kind, scope, d1)})",
+                 "as float": f"({g}) * ({m1}){'.astype(float)' if kind != 'S' else ''}",
+                 "shifted": f"({g}) * ({m1} - 0.5)"}
+        if kind == "S":
+            n = self.expr("N", scope, d1)
+            mn = self.mask("N", scope, d1)
+            forms.update({"count": f"np.sum({mn}) * ({g})", "mean": f"np.mean({mn}) * ({g})",
+                          "count_nonzero": f"np.count_nonzero({mn}) * ({g})",
+                          "boolean index": f"np.sum(({n})[{mn}])",
+                          "masked sum": f"np.sum(({n}) * {mn})"})
+        if kind == "S" and "- 0.5" in forms["shifted"]:
+            forms["shifted"] = f"({g}) * (float({m1}) - 0.5)"
+        form = draw.choice(sorted(forms))
+        self.tag(f"masks:{form}")
+        return forms[form]
 
     def unary(self, e):
         forms = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(0.5 * np.sin({}))",
