@@ -71,9 +71,10 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
 
 # features added after seeds were kept as regression tests (tests/test_fuzz.py): each
 # drawn, and its code, from a stream of its own, so that a program without it is
-# still the one its seed always gave, and one with the others is too
+# still the one its seed always gave, and from one that none of those seeds draws it
+# from (the first such stream name)
 LATER_FEATURES = {"effects": 0.2, "masks": 0.2}
-LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 2 of {}"}
+LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 131 of {}"}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
