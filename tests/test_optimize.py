@@ -250,3 +250,55 @@ def test_a_common_factor_stays_out_of_a_difference_of_comparisons():
 
     assert srcad.grad(f)(np.float64(-0.7)) == pytest.approx(-1.5)
     assert check_program(13015199).status == "ok"
+
+
+# -- the adjoint grad runs: its seed 1.0 folded in -------------------------------------
+
+def small_ops(x, y):
+    a = x * y
+    b = np.sin(a) + y
+    return 0.5 * np.sum(b * b - x)
+
+
+def test_grad_folds_its_seed_into_the_adjoint():
+    # dsum = dmul * 0.5; db = dsum * (b + b) cost two array operations that the seed
+    # 1.0 makes none: db is b
+    x, y = np.array([0.3, -1.2, 0.8]), np.array([1.5, 0.4, -0.7])
+    g = srcad.grad(small_ops, wrt=(0, 1))
+    dx, dy = g(x, y)
+    a = x * y
+    b = np.sin(a) + y
+    da = b * np.cos(a)
+    np.testing.assert_allclose(dx, da * y - 0.5, rtol=1e-14)
+    np.testing.assert_allclose(dy, da * x + b, rtol=1e-14)
+    seeded = g.source.split("def small_ops_adjoint_for_grad(stack):")[1].split("def ")[0]
+    assert "da = b * np.cos(a)" in seeded and "dsum" not in seeded and "db" not in seeded
+    assert "small_ops_adjoint_for_grad(stack)" in g.source.split("def small_ops_grad")[1]
+    _, pullback = srcad.vjp(small_ops, wrt=(0, 1))(x, y)     # the general adjoint
+    np.testing.assert_allclose(pullback(2.0), (2 * dx, 2 * dy), rtol=1e-14)
+
+
+def twice_a_mask(x):
+    m = x > 0.0
+    return np.sum(x * (m + m))      # m + m is m (an `or`), not 2 * m
+
+
+def test_a_sum_of_a_mask_with_itself_is_no_multiple():
+    x = np.array([0.5, -0.3, 1.2])
+    np.testing.assert_array_equal(srcad.grad(twice_a_mask)(x), [1.0, 0.0, 1.0])
+
+
+def restored_after_a_copy(x):
+    a = x * 2.0
+    t = a * 1
+    a[0] = 5.0
+    return np.sum(t * a)
+
+
+def test_a_folded_seed_never_makes_a_gradient_an_array_the_adjoint_restores():
+    # dt = 1.0 * a folded to dt = a, then `a` restored in place before dt was read:
+    # [1.2, -3.2, 5.6] where [10, -3.2, 5.6] is right
+    from oracle import check_grad
+    x = np.array([0.3, -0.4, 0.7])
+    np.testing.assert_allclose(srcad.grad(restored_after_a_copy)(x), [10.0, -3.2, 5.6])
+    check_grad(restored_after_a_copy, x)
