@@ -45,6 +45,9 @@ of code people write that srcad may or may not support:
 * ``masks`` (a later feature): arithmetic with boolean masks (``g * (a > 0.1)``,
   ``g * m1 + g * m2``, sums and products of masks, ``np.where``, ``.astype(float)``,
   counts, means and boolean indexing).
+* ``everyday`` (a later feature): ``.item()``, ``math`` functions, ``np.einsum``,
+  norms, NumPy scalars, a recursive helper, ``len``, copies, reshapes, ``astype``,
+  ``np.stack``, and progress messages (``print`` to a log, ``LOG.write``).
 * ``objects``: a module-level class and its instance (methods reading
   ``self``'s data, ``@staticmethod``, ``@classmethod``, ``Class.method(obj,
   v)``), NamedTuples and dataclasses built in f and read by field, loops over
@@ -73,8 +76,9 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
 # drawn, and its code, from a stream of its own, so that a program without it is
 # still the one its seed always gave, and from one that none of those seeds draws it
 # from (the first such stream name)
-LATER_FEATURES = {"effects": 0.2, "masks": 0.2}
-LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 131 of {}"}
+LATER_FEATURES = {"effects": 0.2, "masks": 0.2, "everyday": 0.2}
+LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 131 of {}",
+                 "everyday": "later features 169 of {}"}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
@@ -168,6 +172,8 @@ class ProgramGenerator:
         streams = {name: random.Random(stream.format(seed))
                    for name, stream in LATER_STREAMS.items()}
         self.later, self.later_masks = streams["effects"], streams["masks"]
+        self.later_everyday = streams["everyday"]
+        self.made = set()       # module-level definitions the everyday feature made
         self.features |= {name for name, p in LATER_FEATURES.items()
                           if streams[name].random() < p}
         if focus:       # a run aimed at some features: those always, no others
@@ -241,6 +247,9 @@ class ProgramGenerator:
             return self.leaf(kind, scope)
         if "masks" in self.features and kind != "MCOL" and self.later_masks.random() < 0.2:
             return self.mask_expr(kind, scope, depth)
+        if "everyday" in self.features and kind != "MCOL" \
+                and self.later_everyday.random() < 0.15:
+            return self.everyday_expr(kind, scope, depth)
         weights = {"unary": 4, "binary": 5, "reduce": 3,
                    "call": 1.5 if self.helpers or self.inner_fns else 0, "kink": 1, "special": 2,
                    "rule": 1.5 if "rules" in self.features else 0,
@@ -328,6 +337,69 @@ class ProgramGenerator:
         form = draw.choice(sorted(forms))
         self.tag(f"masks:{form}")
         return forms[form]
+
+    def everyday_expr(self, kind, scope, depth):
+        """Code people write every day that the other features leave out: `.item()`,
+        math functions, np.einsum, norms, NumPy scalars, a recursive helper, len,
+        copies, reshapes, astype and asarray, a mean subtracted, np.stack."""
+        draw, d1 = self.later_everyday, depth - 1
+        e = self.expr(kind, scope, d1)
+        forms = {"recursion": None}     # made once drawn (recursive)
+        if kind == "S":
+            n, n2 = self.expr("N", scope, d1), self.expr("N", scope, d1)
+            forms.update({
+                "item": f"np.asarray({n})[{self.index('N', scope)}].item() * ({e})",
+                "math": f"math.exp(0.3 * math.sin({e}))",
+                "math sqrt": f"math.sqrt(({e}) ** 2 + 1.0)",
+                "einsum": f"np.einsum('i,i->', {n}, {n2})",
+                "norm": f"np.linalg.norm({n})",
+                "numpy scalar": f"np.float64({e}) * 2.0",
+                "len": f"({e}) * len({n})",
+                "mean method": f"np.asarray({n}).mean() * ({e})"})
+        else:
+            forms.update({
+                "copy": f"np.array({e}, copy=True)" if kind == "O" else f"({e}).copy()",
+                "astype": f"np.asarray({e}).astype(np.float64)",
+                "asarray": f"np.asarray({e}, dtype=float)",
+                "mean method": f"({e}) - np.asarray({e}).mean()",
+                "stack": f"np.stack([{e}, {self.expr(kind, scope, d1)}])[1]"})
+            if kind in ("N", "M", "O"):
+                forms["reshape"] = f"np.reshape({e}, (-1, 1))[:, 0]"
+            if kind == "M":
+                forms["einsum"] = f"np.einsum('ij,j->i', {self.expr('MN', scope, d1)}, " \
+                                  f"{self.expr('N', scope, d1)})"
+            if kind == "N":
+                forms["einsum"] = f"np.einsum('ij,i->j', {self.expr('MN', scope, d1)}, " \
+                                  f"{self.expr('M', scope, d1)})"
+            if kind == "MN":
+                forms["einsum"] = f"np.einsum('i,j->ij', {self.expr('M', scope, d1)}, " \
+                                  f"{self.expr('N', scope, d1)})"
+        form = draw.choice(sorted(forms))
+        self.tag(f"everyday:{form}")
+        return forms[form] or f"{self.recursive()}({e}, k)"
+
+    def recursive(self):
+        """A module-level helper that calls itself k times."""
+        if "recursive" not in self.made:
+            self.made.add("recursive")
+            self.module += ["def smooth(v, n):", "    if n <= 0:", "        return v",
+                            "    return 0.5 * smooth(v, n - 1) + 0.25 * np.sin(v)", ""]
+        return "smooth"
+
+    def everyday_statement(self, lines, indent, scope):
+        """A progress message: print (an f-string, or the value) or a write to a log."""
+        draw = self.later_everyday
+        names = sorted(v for v, k in scope.lookup_all().items() if k in KINDS)
+        v = draw.choice(names) if names else "s"
+        if "log" not in self.made:
+            self.made.add("log")
+            self.module += ["LOG = io.StringIO()", ""]
+        form = draw.choice(["f-string", "value", "write"])
+        self.tag(f"everyday:print {form}")
+        text = {"f-string": f'print(f"{v}: {{np.sum({v}):.3f}}", file=LOG)',
+                "value": f"print({v}, file=LOG)",
+                "write": f"LOG.write(str(np.shape({v})))"}[form]
+        self.emit(lines, indent, text)
 
     def unary(self, e):
         forms = ["np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(0.5 * np.sin({}))",
@@ -769,6 +841,8 @@ class ProgramGenerator:
         """Emit one (possibly compound) statement; returns statements used."""
         if "effects" in self.features and self.later.random() < 0.25:
             self.effect(lines, indent, scope)
+        if "everyday" in self.features and self.later_everyday.random() < 0.1:
+            self.everyday_statement(lines, indent, scope)
         weights = {
             "new": 6, "reassign": 5, "aug": 4, "buffer": 2, "write": 4, "alias": 1.5,
             "for": 2.5 if depth < 2 else 0, "while": 1 if depth < 2 else 0,
@@ -1247,7 +1321,7 @@ class ProgramGenerator:
         src.append("def f(x, y, W, s, d, k, flag):")
         src += body
         text = "\n".join(src) + "\n"
-        imports = [f"import {m}" for m in ("dataclasses", "functools", "math", "operator",
+        imports = [f"import {m}" for m in ("dataclasses", "functools", "io", "math", "operator",
                                             "scipy.special", "scipy.stats", "srcad", "typing")
                    if re.search(rf"\b{re.escape(m)}\.", text + "".join(self.cells))
                    and f"import {m}" not in text]
