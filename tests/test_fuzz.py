@@ -75,7 +75,10 @@ def test_a_worker_stuck_outside_srcad_is_no_failure(monkeypatch):
         return real(*args, **kwargs)
     monkeypatch.setattr(check, "IN_SRCAD", Flag())
     monkeypatch.setattr(srcad, "jvp", jvp)
-    check_program(program_seed(7, 0))
+    for seed in SEEDS:      # the first program srcad differentiates in forward mode
+        check_program(seed)
+        if seen:
+            break
     assert seen and set(seen) == {1} and check.IN_SRCAD.value == 0
 
 
