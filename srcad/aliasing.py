@@ -35,6 +35,9 @@ from .runtime import stop_gradient
 from .syntax import name, names_in
 
 FRESH_MODULES = {math.__name__, operator.__name__, "_operator", builtins.__name__}
+# builtins whose result holds the items of what they iterate over: an array's rows
+ITERATING = {list, tuple, sorted, reversed, zip, enumerate, iter, next, map, filter, dict,
+             set, frozenset}
 
 
 def may_share(op):
@@ -254,7 +257,8 @@ class SharingCheck:
         elif fresh:
             memory = {made}
             if op.kind == "rule" and not returns_fresh(op.primitive, op.keywords):
-                facts.holds[made] = self.items(node, facts)     # not an array's
+                facts.holds[made] = self.items(     # not an array's
+                    node, facts, iterated=op.primitive in ITERATING)
         else:
             memory = {made} | facts.reach_all(names_in(node) & self.locals)
         if op.kind != "literal" and (not fresh or op.kind == "zero" and isinstance(
@@ -276,16 +280,19 @@ class SharingCheck:
             getattr(primitive, "__module__", None) in FRESH_MODULES \
             and primitive not in (builtins.max, builtins.min)
 
-    def items(self, node, facts):
+    def items(self, node, facts, iterated=False):
         """The memory held in the values node names: `list(xs)` and `xs + ys` hold it too.
-        The items of an argument or a module-level value that is not an array are the
-        argument's or value's own memory, as far as srcad knows."""
+        The items of an argument or a module-level value that is not an array are its own
+        memory, as far as srcad knows; where node iterates over an array (iterated),
+        they are views of its memory too (`list(W)[0]` is W's first row)."""
         held = set()
         for n in names_in(node) & self.locals:
             for m in facts.memory.get(n, ()):
                 held |= facts.holds.get(m, set())
-        return held | {m for m in self.outer_memory(node)
-                       if not isinstance(self.function.namespace.get(m[7:-1]), np.ndarray)}
+            if iterated and n not in self.containers and self.analysis.kinds.get(n) != "scalar":
+                held |= facts.memory.get(n, set())
+        return held | {m for m in self.outer_memory(node) if iterated or not isinstance(
+            self.function.namespace.get(m[7:-1]), np.ndarray)}
 
     def outer_memory(self, node):
         """The memory of the module-level or closure values node names that can change."""

@@ -214,3 +214,64 @@ def test_writes_into_memory_read_later_stay_refused(f, mode):
             srcad.grad(f)(x)
         else:
             srcad.jvp(f)(x, x)
+
+
+# -- the rows of a matrix that a builtin iterates over are views of it ----------------
+
+def through_a_list_of_rows(W, s):
+    # seed 16005681: v = list(W)[0]; v += s; W *= ... gave a wrong value and gradient
+    W = W / 2.0
+    v = list(W)[0]
+    v += s
+    W *= 3.0
+    return np.sum(np.sin(v))
+
+
+def through_a_tuple_of_rows(W, s):
+    W = W * 1.0
+    v = tuple(W)[1]
+    W[1] = s
+    return np.sum(np.sin(v))
+
+
+def through_reversed_rows(W, s):
+    W = W * 1.0
+    v = list(reversed(W))[0]
+    W[1] = s
+    return np.sum(np.sin(v))
+
+
+def through_zipped_rows(W, s):
+    W = W * 1.0
+    t = 0.0
+    for a, b in zip(W, W):
+        W[0] = s
+        t = t + np.sum(a * b)
+    return t
+
+
+@pytest.mark.parametrize("f", [through_a_list_of_rows, through_a_tuple_of_rows,
+                               through_reversed_rows, through_zipped_rows],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_writes_into_rows_a_builtin_iterated_over_are_refused(f, mode):
+    # list(W), tuple(W), reversed(W), zip(W, ...) give views of W's rows: before, each
+    # of these returned a wrong gradient (0.0 for the tuple, where 1.53 is right)
+    W = np.array([[0.1, 0.2], [0.3, 0.4]])
+    with pytest.raises(srcad.UnsupportedSyntaxError, match="shares memory"):
+        if mode == "grad":
+            srcad.grad(f, wrt=(0, 1))(W, 0.7)
+        else:
+            srcad.jvp(f, wrt=(0, 1))(W, 0.7, np.ones_like(W), 1.0)
+
+
+def rows_copied_by_a_comprehension(W, s):
+    W = W * 1.0
+    rows = [r * 1.0 for r in W]
+    W *= s
+    return np.sum(np.sin(rows[0])) + np.sum(W)
+
+
+def test_rows_copied_from_a_matrix_then_written_are_differentiated():
+    check_both_modes(rows_copied_by_a_comprehension,
+                     (np.array([[0.1, 0.2], [0.3, 0.4]]), 0.7), wrt=(0, 1))

@@ -473,3 +473,9 @@ def test_called_function_whose_result_is_never_read():
         check_grad(_call_result_read_in_some_iterations, x, y, k, wrt=(0, 1))
     hessian = srcad.hessian(_call_result_read_in_some_iterations, wrt=0)(x, y, 1)
     np.testing.assert_allclose(hessian, [[4.0, 2.0], [2.0, 2.0]])
+
+
+def test_a_row_of_a_list_of_a_matrix_then_written():
+    # v5 = list(W)[0]; v5 += sum(L4); W *= ...: v5 is a view of W's first row, which
+    # srcad took for new memory: value_and_grad's value -2.71 where f returns -1.80
+    assert check_program(16005681).status != "failed"

@@ -78,7 +78,7 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
 # from (the first such stream name)
 LATER_FEATURES = {"effects": 0.2, "masks": 0.2, "everyday": 0.2}
 LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 131 of {}",
-                 "everyday": "later features 169 of {}"}
+                 "everyday": "later features 183 of {}"}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
