@@ -917,6 +917,15 @@ def average_weights(x, weights, axis):
     return np.reshape(weights, shape)
 
 
+def real_sign(x):
+    """np.sign of a real x; of a bool's too, which NumPy has no sign of (`abs(v)` of a
+    value drawn from a list that also holds numbers)."""
+    try:
+        return np.sign(x)
+    except TypeError:
+        return np.asarray(x, dtype=np.float64)
+
+
 def real_like(g, x):
     """g for a complex x; its real part for a real x (a real input of a complex function)."""
     if np.iscomplexobj(x) or not np.iscomplexobj(g):

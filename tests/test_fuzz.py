@@ -479,3 +479,16 @@ def test_a_row_of_a_list_of_a_matrix_then_written():
     # v5 = list(W)[0]; v5 += sum(L4); W *= ...: v5 is a view of W's first row, which
     # srcad took for new memory: value_and_grad's value -2.71 where f returns -1.80
     assert check_program(16005681).status != "failed"
+
+
+def test_abs_of_a_bool_drawn_from_a_list_of_numbers():
+    # L2 = [abs(v) for v in [np.allclose(s, s), ...]]: jvp took np.sign of True, which
+    # NumPy has no loop for (seed 17001926)
+    assert check_program(17001926).status == "ok"
+
+    def f(s):
+        values = [np.allclose(s, s), s * 0.5]
+        return np.sum(np.array([abs(v) for v in values]) ** 2) + np.fabs(s)
+
+    assert srcad.jvp(f)(0.7, 1.0)[1] == pytest.approx(1.35)
+    assert srcad.grad(f)(-0.7) == pytest.approx(-1.35)

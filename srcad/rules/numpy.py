@@ -15,7 +15,7 @@ from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
                        sort_grad, std_grad, std_jvp, take_along_axis_grad, take_grad, tensordot_left,
                        tensordot_right, tile_grad, unbroadcast, unpad, unstack, untranspose,
-                       where_grad, average_weights, real_like)
+                       where_grad, average_weights, real_like, real_sign)
 from .templates import (ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, only, rule_table,
                         tangent)
 
@@ -46,14 +46,14 @@ rule_table(ADJOINTS, {
     np.arcsinh: "d[x] = d[result] / np.sqrt(x * x + 1.0)",
     np.arccosh: "d[x] = d[result] / np.sqrt(x * x - 1.0)",
     np.arctanh: "d[x] = d[result] / (1.0 - x * x)",
-    np.fabs: "d[x] = d[result] * np.sign(x)",
+    np.fabs: "d[x] = d[result] * real_sign(x)",
     np.rad2deg: "d[x] = d[result] * 57.29577951308232",
     np.deg2rad: "d[x] = d[result] * 0.017453292519943295",
     np.sinc: "d[x] = d[result] * (np.cos(np.pi * x) - result) / np.where(x == 0, np.inf, x)",
     np.copy: "d[x] = d[result]",
     np.flipud: "d[x] = np.flipud(d[result])",
     np.fliplr: "d[x] = np.fliplr(d[result])",
-}, {"np": np}, elementwise=True)
+}, {"np": np, "real_sign": real_sign}, elementwise=True)
 for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
     ADJOINTS[alias], TANGENTS[alias] = ADJOINTS[name], TANGENTS[name]
 
@@ -69,22 +69,22 @@ rule_table(ADJOINTS, {
     np.conj: "d[x] = np.conj(d[result])",
     np.real: "d[x] = np.real(d[result])",
     np.imag: "d[x] = real_like(-1j * np.real(d[result]), x)",
-    np.abs: "d[x] = d[result] * np.sign(x) if np.isrealobj(x) else "
+    np.abs: "d[x] = d[result] * real_sign(x) if np.isrealobj(x) else "
             "np.real(d[result]) * np.conj(x) / np.where(result == 0, 1.0, result)",
     np.angle: "d[x] = real_like(-1j * np.real(d[result]) * np.conj(x) / (x * np.conj(x)), x)",
     np.sign: "d[x] = 0.0 if np.isrealobj(x) or not COMPLEX_SIGN else -1j * np.conj(x) "
              "* np.real(1j * d[result] * result) / np.where(x == 0, 1.0, np.real(x * np.conj(x)))",
-}, {"np": np, "real_like": real_like, "COMPLEX_SIGN": COMPLEX_SIGN})
+}, {"np": np, "real_like": real_like, "real_sign": real_sign, "COMPLEX_SIGN": COMPLEX_SIGN})
 rule_table(TANGENTS, {
     np.conj: "d[result] = np.conj(d[x])",
     np.real: "d[result] = np.real(d[x])",
     np.imag: "d[result] = np.imag(d[x])",
-    np.abs: "d[result] = d[x] * np.sign(x) if np.isrealobj(x) else "
+    np.abs: "d[result] = d[x] * real_sign(x) if np.isrealobj(x) else "
             "np.real(d[x] * np.conj(x)) / np.where(result == 0, 1.0, result)",
     np.angle: "d[result] = np.imag(d[x] * np.conj(x)) / np.real(x * np.conj(x))",
     np.sign: "d[result] = result * 0.0 if np.isrealobj(x) or not COMPLEX_SIGN else 1j * result "
              "* np.imag(np.conj(x) * d[x]) / np.where(x == 0, 1.0, np.real(x * np.conj(x)))",
-}, {"np": np, "COMPLEX_SIGN": COMPLEX_SIGN})
+}, {"np": np, "real_sign": real_sign, "COMPLEX_SIGN": COMPLEX_SIGN})
 
 
 # -- elementwise functions of two arrays, with broadcasting ---------------------------

@@ -144,6 +144,7 @@ def as_gradient_tangent(out, g, x):
 nondifferentiable(runtime.zeros_like, runtime.reduced_size, runtime.nonzero_gradient,
                   runtime.field_key, reason="a shape, a zero or an index")
 nondifferentiable(runtime.check_floating, reason="a check: it returns nothing")
+nondifferentiable(runtime.real_sign)
 
 # Helpers that update their first argument in place (analysis.py follows them).
 MUTATING = {add_at, take_at, restore_item, pop_grad}
