@@ -12,6 +12,7 @@ from . import rules, runtime
 from .dtypes import floating_check
 from .errors import NoDerivativeError
 from .aliasing import may_share
+from .rules.numpy import converted
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
 from .optimize import optimize_forward
@@ -25,6 +26,7 @@ class ForwardFunction(Generator):
         self.jvp_name = name_
         self.popped = None      # the names assigned a record popped off a stack
         self.updated = None     # the names whose memory may be updated in place
+        self.shared = None      # name -> the names a statement joins it to (sharing)
 
     def build(self):
         body = self.tree.body
@@ -139,14 +141,35 @@ class ForwardFunction(Generator):
 
     def aliases_written(self, tangent, op):
         """Whether a tangent may be another variable's tangent itself where the primal made
-        new memory (`b = W + 1.0`, tangent `dW` or `fit(dW, b)`) and that variable is
-        written in place: the tangent must be a copy too, as the value is."""
+        new memory (`b = W + 1.0` or `v = W[:, 1].copy()`, tangent `dW`, `dW_part`,
+        `fit(dW, b)` or `converted(dW, W, b)`) and that variable's memory may be written
+        in place (through a view too: `W_part` is W's): the tangent must be a copy too,
+        as the value is."""
         while isinstance(tangent, gast.Call) and isinstance(tangent.func, gast.Name) \
-                and self.helpers.get(tangent.func.id) is runtime.fit:
-            tangent = tangent.args[0]       # fit returns a tangent of the right shape itself
+                and self.helpers.get(tangent.func.id) in (runtime.fit, converted):
+            tangent = tangent.args[0]       # each may return its argument itself
         if not isinstance(tangent, gast.Name) or op.kind != "rule" or may_share(op):
             return False
-        return any(self.gradients.get(v) == tangent.id for v in self.updated_names())
+        var = next((v for v, g in self.gradients.items() if g == tangent.id), None)
+        return var is not None and bool(self.sharing(var) & self.updated_names())
+
+    def sharing(self, var):
+        """The names that may share memory with var: those joined to it by statements
+        whose result may share memory with what they read (views, copies, calls)."""
+        if self.shared is None:
+            self.shared = {}
+            for s in self.analysis.statements:
+                if s.op is not None and may_share(s.op):
+                    for n in names_in(s.op.node, gast.Load) & self.analysis.locals:
+                        self.shared.setdefault(s.target, set()).add(n)
+                        self.shared.setdefault(n, set()).add(s.target)
+        found, todo = {var}, [var]
+        while todo:
+            for n in self.shared.get(todo.pop(), ()):
+                if n not in found:
+                    found.add(n)
+                    todo.append(n)
+        return found
 
     def has_tangent(self, var):
         """Whether var has a tangent here: an active variable, or a differentiated

@@ -275,3 +275,35 @@ def test_jvp_through_a_call_that_updates_an_array_argument():
     expected = (scales_its_argument_by_a_call(W + e * V, 0.7 - 0.3 * e)
                 - scales_its_argument_by_a_call(W - e * V, 0.7 + 0.3 * e)) / (2 * e)
     assert tangent == pytest.approx(expected, rel=1e-7)
+
+
+def copied_row_then_written(x, W):
+    v = W[:, 1].copy()
+    W[1] -= x
+    return np.sum(v * v)
+
+
+def converted_row_then_written(x, W):
+    v = W[:, 1].astype(np.float64)
+    W[1] = x * 2.0
+    return np.sum(np.sin(v)) + np.sum(W)
+
+
+def copied_argument_then_written(x, W):
+    c = W.copy()
+    W[0] *= x[0]
+    return np.sum(c * W)
+
+
+@pytest.mark.parametrize("f", [copied_row_then_written, converted_row_then_written,
+                               copied_argument_then_written],
+                         ids=lambda f: f.__name__)
+def test_the_tangent_of_a_copy_is_a_copy(f):
+    # v = W[:, 1].copy(): its tangent was dW[:, 1] itself, which `W[1] -= x` then wrote
+    # into along with W: 1.5 where 2.0 is right (seed 18004517)
+    from oracle import numerical_jvp
+    x, W = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) * 0.1
+    tx, tW = np.array([0.5, -0.2, 0.3]), np.array([[1.0, 0.4, -0.7], [0.2, 1.1, 0.6]])
+    _, tangent = srcad.jvp(f, wrt=(0, 1))(x.copy(), W.copy(), tx, tW)
+    expected = numerical_jvp(f, (x, W), [0, 1], [tx, tW])
+    np.testing.assert_allclose(tangent, expected, rtol=1e-6, atol=1e-8)
