@@ -917,6 +917,18 @@ def average_weights(x, weights, axis):
     return np.reshape(weights, shape)
 
 
+def drawn(result, shift, spread, parameter):
+    """The draw of a random sample `shift + spread * z` (np.random.uniform: low, high - low;
+    np.random.normal: loc, scale): z, which its parameters' derivatives read. Where the
+    spread is 0 the sample does not show its draw, and the derivative is refused."""
+    spread = np.asarray(spread)
+    if not np.all(spread):
+        raise SrcadError(f"cannot differentiate a random sample whose {parameter} is 0 "
+                         "there: its derivative depends on the draw, which the sample does "
+                         "not show")
+    return (result - shift) / spread
+
+
 def real_sign(x):
     """np.sign of a real x; of a bool's too, which NumPy has no sign of (`abs(v)` of a
     value drawn from a list that also holds numbers)."""

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from rule_cases import (ANY, NONZERO, POSITIVE, arrays, case, cases_of, floats, hvp_cases_of,
                         run, run_hvp)
+import srcad
 from srcad import runtime
 from srcad.rules import numpy as rules
 
@@ -130,3 +131,22 @@ def test_rule(c):
 @pytest.mark.parametrize("c", hvp_cases_of(__name__), ids=repr)
 def test_hvp(c):
     run_hvp(c)
+
+
+def uniform_up_to(low):
+    return np.sum(np.random.uniform(low, 2.0))
+
+
+def test_a_sample_that_does_not_show_its_draw_is_refused():
+    # low == high: the sample is low whatever the draw u, and its derivative in low is
+    # 1 - u; the rule divided 0 by 0 and gave nan (seed 18003228)
+    low = np.array([0.5, 2.0])
+    with pytest.raises(srcad.SrcadError, match="high - low is 0"):
+        srcad.grad(uniform_up_to)(low)
+    with pytest.raises(srcad.SrcadError, match="high - low is 0"):
+        srcad.jvp(uniform_up_to)(low, np.ones(2))
+    np.random.seed(3)
+    got = srcad.grad(uniform_up_to)(np.array([0.5, 1.0]))
+    np.random.seed(3)
+    u = np.random.random(2)         # the draws: low + (high - low) * u
+    np.testing.assert_allclose(got, 1.0 - u, rtol=1e-12)

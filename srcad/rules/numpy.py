@@ -15,7 +15,7 @@ from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
                        sort_grad, std_grad, std_jvp, take_along_axis_grad, take_grad, tensordot_left,
                        tensordot_right, tile_grad, unbroadcast, unpad, unstack, untranspose,
-                       where_grad, average_weights, real_like, real_sign)
+                       where_grad, average_weights, real_like, real_sign, drawn)
 from .templates import (ADJOINTS, TANGENTS, adjoint, d, nondifferentiable, only, rule_table,
                         tangent)
 
@@ -1026,23 +1026,25 @@ def parameter_grad(g, x):
 @adjoint(np.random.normal)
 def normal(result, loc=0.0, scale=1.0, size=None):
     d[loc] = parameter_grad(d[result], loc)
-    d[scale] = parameter_grad(d[result] * (result - loc) / scale, scale)
+    d[scale] = parameter_grad(d[result] * drawn(result, loc, scale, "scale"), scale)
 
 
 @tangent(np.random.normal)
 def normal_tangent(result, loc=0.0, scale=1.0, size=None):
-    d[result] = fit(d[loc], result) + d[scale] * (result - loc) / scale
+    d[result] = fit(d[loc], result) + d[scale] * drawn(result, loc, scale, "scale")
 
 
 @adjoint(np.random.uniform)
 def uniform(result, low=0.0, high=1.0, size=None):
-    d[low] = parameter_grad(d[result] * (high - result) / (high - low), low)
-    d[high] = parameter_grad(d[result] * (result - low) / (high - low), high)
+    d[low] = parameter_grad(d[result] * (1.0 - drawn(result, low, high - low, "high - low")),
+                            low)
+    d[high] = parameter_grad(d[result] * drawn(result, low, high - low, "high - low"), high)
 
 
 @tangent(np.random.uniform)
 def uniform_tangent(result, low=0.0, high=1.0, size=None):
-    d[result] = d[low] * (high - result) / (high - low) + d[high] * (result - low) / (high - low)
+    d[result] = (d[low] * (1.0 - drawn(result, low, high - low, "high - low"))
+                 + d[high] * drawn(result, low, high - low, "high - low"))
 
 
 # the helpers' own forward rules: each is linear in the gradient it carries

@@ -145,6 +145,7 @@ nondifferentiable(runtime.zeros_like, runtime.reduced_size, runtime.nonzero_grad
                   runtime.field_key, reason="a shape, a zero or an index")
 nondifferentiable(runtime.check_floating, reason="a check: it returns nothing")
 nondifferentiable(runtime.real_sign)
+nondifferentiable(runtime.drawn, reason="a sample's draw, which its parameters do not change")
 
 # Helpers that update their first argument in place (analysis.py follows them).
 MUTATING = {add_at, take_at, restore_item, pop_grad}
