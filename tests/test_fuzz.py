@@ -492,3 +492,20 @@ def test_abs_of_a_bool_drawn_from_a_list_of_numbers():
 
     assert srcad.jvp(f)(0.7, 1.0)[1] == pytest.approx(1.35)
     assert srcad.grad(f)(-0.7) == pytest.approx(-1.35)
+
+
+def test_a_copy_of_a_view_of_an_argument_then_written():
+    # v2 = W[:, 1].copy(); W[1] -= ...: jvp's tangent of v2 was the view dW[:, 1], which
+    # the write into dW changed (seed 18004517)
+    assert check_program(18004517).status == "ok"
+
+
+def test_a_uniform_sample_whose_bounds_meet():
+    # np.random.uniform(M, 2) where M's diagonal is 2: jvp gave nan (seed 18003228)
+    assert check_program(18003228).status != "failed"
+
+
+def test_a_qr_of_a_matrix_of_lower_rank_is_no_test_of_a_derivative():
+    # np.linalg.qr of an outer product: Q is not unique there, and srcad and JAX each
+    # gave a number for a derivative that does not exist (seed 18006029)
+    assert check_program(18006029).status == "skipped"

@@ -160,7 +160,8 @@ def _kink_numpy(gaps):
     kinked.arctan2 = at_origin(np.arctan2, gaps)
     kinked.std = at_zero_spread(np.std, gaps)
     kinked.linalg = Delegate(np.linalg, norm=at_zero_norm(np.linalg.norm, gaps),
-                             svd=extra_singular_vectors(np.linalg.svd, gaps))
+                             svd=extra_singular_vectors(np.linalg.svd, gaps),
+                             qr=rank_deficient_qr(np.linalg.qr, gaps))
     return kinked
 
 
@@ -199,6 +200,19 @@ def at_zero_norm(fn, gaps):
     def call(*args, **kw):
         out = fn(*args, **kw)
         gaps.add(np.asarray(out, dtype=float))
+        return out
+    return call
+
+
+def rank_deficient_qr(fn, gaps):
+    """A QR factorization: Q is not unique, and has no derivative, where a diagonal entry
+    of R is 0 (a matrix of lower rank, such as an outer product): the distance is the
+    smallest of them."""
+    def call(a, *args, **kw):
+        out = fn(a, *args, **kw)
+        r = np.linalg.qr(np.asarray(a, dtype=float), mode="r")
+        k = min(r.shape[-2:])
+        gaps.add(np.abs(np.diagonal(r, axis1=-2, axis2=-1))[..., :k])
         return out
     return call
 
