@@ -339,6 +339,7 @@ class Resolver:
                 f"'.{attr}()' is called on it, so it cannot tell which method runs: call "
                 f"the NumPy function instead ({instead})"))
         key = "ndarray." + attr
+        self.check_out(op.node, f"'.{attr}()'", {}, _positional_out(key, [receiver] + args))
         if key in rules.ADJOINTS:
             return self.rule(rules.ADJOINTS[key], [receiver] + args, op.keywords, op.node,
                              f"'.{attr}()'", key)
@@ -388,6 +389,8 @@ class Resolver:
         label = _label(target)
         template = (rules.ADJOINTS.get(target) or rules.TANGENTS.get(target)) \
             if _hashable(target) else None
+        if template is not None or _hashable(target) and target in rules.NONDIFFERENTIABLE:
+            self.check_out(node, label, {}, _positional_out(target, args))
         if template is not None:
             return self.rule(template, args, keywords, node, label, target)
         if _hashable(target) and target in rules.NONDIFFERENTIABLE:
@@ -437,6 +440,26 @@ class Resolver:
                 f"{template.fn.__name__}{template.signature}")
         return Op("rule", node, template=template, bindings=bindings, description=label,
                   args=args, keywords=keywords, primitive=primitive)
+
+
+def _positional_out(fn, args):
+    """Whether positional args reach fn's parameter `out` (`np.round(x, 0, x)`; an ndarray
+    method by NumPy's function of its name, its receiver first). Ufuncs are checked by
+    their number of inputs (Analysis.check_outputs_into_arrays)."""
+    if isinstance(fn, str) and fn.startswith("ndarray."):
+        fn = getattr(np, fn[len("ndarray."):], None)
+    if fn is None or isinstance(fn, np.ufunc) or not callable(fn):
+        return False
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:len(args)]
+    if "out" not in positional:
+        return False
+    out = args[positional.index("out")]
+    return not (isinstance(out, gast.Constant) and out.value is None)
 
 
 def _attribute(base, attr):

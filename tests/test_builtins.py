@@ -378,3 +378,43 @@ def test_view_of_an_object_that_is_not_a_dict_is_refused():
         rules.dict_items_grad([(0.0, 1.0)], Table())
     with pytest.raises(srcad.SrcadError, match=r"\.values\(\) of a Table"):
         rules.dict_values_tangent({"w": 1.0}, Table())
+
+
+def fix_into_itself(x):
+    v = np.fix(x, x)                    # out, given by position
+    return np.sum(x * x) + np.sum(v)
+
+
+def round_into_itself(x):
+    v = np.round(x, 0, x)
+    return np.sum(x * x) + np.sum(v)
+
+
+def clip_into_itself(x):
+    v = np.clip(x, -1.0, 1.0, x)
+    return np.sum(x * x) + np.sum(v)
+
+
+def round_method_into_itself(x):
+    v = x.round(0, x)
+    return np.sum(x * x) + np.sum(v)
+
+
+def round_without_out(x):
+    return np.sum(np.round(x, 0) * x) + np.sum(np.cumsum(x, 0))
+
+
+@pytest.mark.parametrize("f", [fix_into_itself, round_into_itself, clip_into_itself,
+                               round_method_into_itself], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_out_given_by_position_is_refused(f, mode):
+    # np.fix(x, x) truncates x in place: the gradient [2, -4] was taken as if x kept its
+    # values, where x is piecewise constant and 0 is right (seed 19011729)
+    x = np.array([1.5, -2.3])
+    with pytest.raises(srcad.SrcadError, match="writing into an array given as out"):
+        srcad.grad(f)(x) if mode == "grad" else srcad.jvp(f)(x, x)
+
+
+def test_arguments_before_out_are_differentiated():
+    x = np.array([1.4, -2.3, 0.2])
+    np.testing.assert_allclose(srcad.grad(round_without_out)(x), np.round(x) + [3, 2, 1])
