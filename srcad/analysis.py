@@ -555,8 +555,8 @@ class Analysis:
         if elementwise and all(k == "scalar" for k in arg_kinds):
             return "scalar"
         module = getattr(primitive, "__module__", None) or ""
-        if module == "math" or primitive is builtins.float:
-            return "scalar"
+        if module == "math" or primitive is builtins.float or primitive == "ndarray.item":
+            return "scalar"         # a Python number (x.item() has no shape)
         # a function of the user's with a custom rule may return anything
         return "other" if module and module.split(".")[0] not in KNOWN_MODULES else "array"
 

@@ -515,3 +515,17 @@ def test_out_given_by_position_to_a_function_without_a_derivative():
     # helper0(np.fix(x, x), ...) truncated x in place, unseen: the hvp took x's later
     # reads for differentiable (seed 19011729)
     assert check_program(19011729).status != "failed"
+
+
+def test_the_mean_of_an_item_of_an_array():
+    # v1 = np.asarray(...)[3].item() * ...; np.mean(v1 * v1): `.item()` is a Python
+    # number, taken for an array: the gradient code read `mul.shape` of a float
+    # (seed 20010242)
+    assert check_program(20010242).status == "ok"
+
+    def f(x):
+        v = x[3].item() * np.sqrt(x[0] ** 2 + 1.0)
+        return np.mean(v * v)
+
+    x = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(srcad.grad(f)(x), [0.032, 0.0, 0.0, 0.808], rtol=1e-12)
