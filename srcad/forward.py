@@ -12,6 +12,7 @@ from . import rules, runtime
 from .dtypes import floating_check
 from .errors import NoDerivativeError
 from .aliasing import may_share
+from .dataflow import reachable
 from .rules.numpy import converted
 from .rules.runtime import MUTATING
 from .generate import GeneratedModule, Generator, call_keywords, runtime_kind
@@ -163,13 +164,7 @@ class ForwardFunction(Generator):
                     for n in names_in(s.op.node, gast.Load) & self.analysis.locals:
                         self.shared.setdefault(s.target, set()).add(n)
                         self.shared.setdefault(n, set()).add(s.target)
-        found, todo = {var}, [var]
-        while todo:
-            for n in self.shared.get(todo.pop(), ()):
-                if n not in found:
-                    found.add(n)
-                    todo.append(n)
-        return found
+        return reachable([var], self.shared)
 
     def has_tangent(self, var):
         """Whether var has a tangent here: an active variable, or a differentiated
