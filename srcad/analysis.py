@@ -17,6 +17,7 @@ function), which is conservative: it can only make more variables active
 or record more values, never fewer than correctness needs.
 """
 import builtins
+import collections
 import inspect
 import operator
 
@@ -460,6 +461,12 @@ class Analysis:
         kinds = dict(param_kinds)
         for name in self.loop_targets:
             kinds[name] = "scalar"
+        sites = collections.Counter(s.target for s in self.statements)
+        self.shape_tuples = {       # a local assigned once `x.shape` -> that expression
+            s.target: s.op.node for s in self.statements
+            if sites[s.target] == 1 and not s.write and s.op.kind == "zero"
+            and isinstance(s.op.node, gast.Attribute) and s.op.node.attr == "shape"
+            and s.target not in self.params and s.target not in self.loop_targets}
         changed = True
         while changed:
             changed = False
@@ -484,6 +491,11 @@ class Analysis:
         if isinstance(node, gast.Name):
             return kinds.get(node.id, "other") if node.id in self.locals else "other"
         return "other"
+
+    def array_count(self, node, kinds):
+        """Whether node is `x.size`, `x.ndim` or `x.nbytes` of an ndarray x: a Python int."""
+        return isinstance(node, gast.Attribute) and node.attr in ("size", "ndim", "nbytes") \
+            and self.kind_of_node(node.value, kinds) == "array"
 
     def argument_kind(self, node, kinds):
         """The kind of a value passed to a call: a local's, else that of the constant
@@ -529,10 +541,19 @@ class Analysis:
         if op.kind == "zero":
             if isinstance(op.node, gast.Constant):
                 return self.kind_of_node(op.node, kinds)
+            if op.primitive is builtins.len or self.array_count(op.node, kinds):
+                return "scalar"     # a Python int
             module = getattr(op.primitive, "__module__", None) or ""
             return "array" if module.split(".")[0] == "numpy" else "other"
         if op.kind == "subscript":
-            return "array" if self.kind_of_node(op.node.value, kinds) == "array" else "other"
+            value, index = op.node.value, op.node.slice
+            if isinstance(value, gast.Name):
+                value = self.shape_tuples.get(value.id, value)
+            if isinstance(value, gast.Attribute) and value.attr == "shape" \
+                    and self.kind_of_node(value.value, kinds) == "array" \
+                    and isinstance(index, gast.Constant) and type(index.value) is int:
+                return "scalar"     # x.shape[i], a Python int
+            return "array" if self.kind_of_node(value, kinds) == "array" else "other"
         if op.kind != "rule" or op.primitive in CONTAINERS:
             return "other"
         wrt = getattr(op.primitive, "wrt_names", None)

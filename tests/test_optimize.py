@@ -287,3 +287,25 @@ def test_a_sum_of_a_mask_with_itself_is_no_multiple():
     x = np.array([0.5, -0.3, 1.2])
     np.testing.assert_array_equal(srcad.grad(twice_a_mask)(x), [1.0, 0.0, 1.0])
 
+
+
+def mean_over_rows(X, w):
+    n = X.shape[0]
+    return np.sum(np.tanh(X @ w)) / n + np.sum(w * w) / len(X) / X.size
+
+
+def test_sizes_of_arrays_are_numbers_so_a_mean_gets_the_seeded_adjoint():
+    # X.shape[0], len(X) and X.size are Python ints: the output divided by them is a
+    # number, so grad runs the adjoint with its seed folded and the primal without the
+    # output's value; no unbroadcast of a number remains
+    X = np.array([[0.3, -1.2], [0.8, 0.1], [-0.4, 0.9]])
+    w = np.array([0.7, -0.2])
+    g = srcad.grad(mean_over_rows, wrt=1)
+    dw = g(X, w)
+    expected = X.T @ (1.0 - np.tanh(X @ w) ** 2) / 3 + 2 * w / 3 / 6
+    np.testing.assert_allclose(dw, expected, rtol=1e-14)
+    assert "def mean_over_rows_adjoint_for_grad(stack)" in g.source
+    assert "def mean_over_rows_primal_for_grad(" in g.source
+    assert "unbroadcast" not in g.source
+    _, pullback = srcad.vjp(mean_over_rows, wrt=1)(X, w)
+    np.testing.assert_allclose(pullback(2.0), 2 * expected, rtol=1e-14)
