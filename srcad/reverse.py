@@ -172,6 +172,7 @@ class ReverseFunction(Generator):
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros, numeric=numeric,
                         floating=floating, scalars=scalars)
+        self.read_shapes_of_kept(body)
         self.narrow_final(body, head)
         seeded = self.seeded(body, in_place)
         self.unshare_returned(body)
@@ -226,6 +227,32 @@ class ReverseFunction(Generator):
             seen |= mine
         if not isinstance(ret.value, gast.Tuple):
             ret.value = elts[0]
+
+    def read_shapes_of_kept(self, body):
+        """Where the adjoint reads a final value only for its shape (`x.shape`,
+        `unbroadcast(g, x)`), read it of another array of the same shape pattern that it
+        keeps anyway, so the primal records one array fewer: `repeat_to_shape(g, pow_)`
+        becomes `repeat_to_shape(g, sub)` for `pow_ = sub ** 2`. Only values bound once,
+        by the final pop."""
+        stored = {n.id for n in _walk(body) if isinstance(n, gast.Name)
+                  and not isinstance(n.ctx, gast.Load)} | self.adjoint_locals
+        final = [e.id for e in self.final[0].value.args[0].elts]
+        shape_reads, value_reads = {}, set()
+        for read, only_shape in _name_reads(body, self.helpers):
+            if only_shape:
+                shape_reads.setdefault(read.id, []).append(read)
+            else:
+                value_reads.add(read.id)
+        arrays = [v for v in final if v not in stored and self.kinds.get(v) == "array"
+                  and self.shapes.get(v) is not None]
+        kept = [v for v in arrays if v in value_reads or v in self.analysis.params]
+        for v in arrays:
+            if v in value_reads or v not in shape_reads or v in self.analysis.params:
+                continue
+            other = next((w for w in kept if w != v and self.shapes[w] == self.shapes[v]),
+                         None)
+            for read in shape_reads[v] if other is not None else ():
+                read.id = other
 
     def narrow_final(self, body, head):
         """The final tuple lists only the values the optimized adjoint still reads."""
@@ -816,6 +843,27 @@ def _statements(body):
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             yield from _statements(stmt.body)
             yield from _statements(stmt.orelse)
+
+
+_SHAPE_ONLY = {runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,),
+               runtime.reduced_size: (0, 1)}   # helpers reading only these arguments' shapes
+
+
+def _name_reads(body, helpers):
+    """(name node, whether only its shape is read) for each read of a name in body:
+    `x.shape`, `x.ndim`, `x.size` and the _SHAPE_ONLY arguments read only the shape."""
+    shape_only = set()
+    for node in _walk(body):
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
+                and node.attr in ("shape", "ndim", "size"):
+            shape_only.add(id(node.value))
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            args = node.args
+            shape_only.update(id(args[i]) for i in _SHAPE_ONLY.get(helpers.get(node.func.id), ())
+                              if i < len(args) and isinstance(args[i], gast.Name))
+    for node in _walk(body):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            yield node, id(node) in shape_only
 
 
 def _walk(body):
