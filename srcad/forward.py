@@ -237,6 +237,10 @@ class ForwardFunction(Generator):
         if dropped and broadcasting and target is not None and not all(
                 self.same_shape(op, p, bindings) for p in bindings if tangent_of(p) is not None):
             expression = call(self.runtime("fit"), expression, name(target))
+        elif target is not None and op.primitive is runtime.accumulate \
+                and None in (tangent_of("total"), tangent_of("g")):
+            # a gradient's total 0.0 and an array: the tangent 0.0 + 0.0, shaped like it
+            expression = call(self.runtime("fit"), expression, name(target))
         return expression
 
     def user_call(self, node, target, op):

@@ -200,8 +200,10 @@ def unbroadcast(g, x):
 
 
 def fit(t, like):
-    """A tangent broadcast to the shape of the value it belongs to."""
-    shape = np.shape(like)
+    """A tangent broadcast to the shape of the value it belongs to (an array's)."""
+    if not isinstance(like, np.ndarray):
+        return t
+    shape = like.shape
     return t if np.shape(t) == shape else np.broadcast_to(t, shape)
 
 

@@ -469,3 +469,34 @@ def test_a_gradient_with_respect_to_a_number_is_a_number_to_kind_inference():
     dg = np.sin(s) + s * np.cos(s)
     assert got[1] == pytest.approx((2 * np.cos(s) - s * np.sin(s)) * np.sum(x), rel=1e-10)
     np.testing.assert_allclose(got[0], dg * np.ones(2), rtol=1e-12)
+
+
+def _outer_of_a_reassigned_name(x, y, W, k, flag):
+    buf = np.zeros(x.shape)
+    a = W
+    for i in range(1):
+        masked = (a / 2.0) * ((a * y[-1:]) > 0.5)
+        a = (W[:, 1] * ((W[:, (i + 1) % 4] > 0.0) | (W[:, (i + 1) % 4] < 0.2)))[:, None] * y
+    a = np.outer(W[:, k % 4] * (W[:, -1] < -0.3)
+                 + W[:, k % 4] * ((W[:, 2] < 0.5) | (W[:, -1] < 0.2)), np.tanh(x))
+    if not flag:
+        row = a[k % 3]
+    return np.sum(masked ** 2) + np.sum(buf ** 2) + np.sum(a)
+
+
+def test_hvp_where_a_gradient_total_starts_as_a_number():
+    # a's gradient starts 0.0 and is accumulated an array of ones; its tangent was
+    # 0.0 + 0.0, a number, and the tangent of the outer product's gradient
+    # `np.ravel(t) @ da` a matmul of a number (seed 21004629)
+    from fuzz_programs import check_program
+
+    rng = np.random.default_rng(0)
+    x, y, W = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(3, 4))
+    v = rng.normal(size=3)
+    gradient = srcad.grad(_outer_of_a_reassigned_name)
+    step = 1e-6
+    expected = (gradient(x + step * v, y, W, 2, True)
+                - gradient(x - step * v, y, W, 2, True)) / (2 * step)
+    got = srcad.hvp(_outer_of_a_reassigned_name)(x, y, W, 2, True, v)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+    assert check_program(21004629).status == "ok"
