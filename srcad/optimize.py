@@ -17,6 +17,7 @@ import operator
 import gast
 import numpy as np
 
+from . import runtime
 from .dataflow import COMPOUND, Facts, assigned_name as _assigned_name, counts, \
     live_in_loop, live_through, loop_head
 from .generate import is_marker
@@ -56,7 +57,7 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     body = propagate_copies(body, gradients, in_place)
     fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, made), helpers,
                  numeric, floating)
-    return tidy(remove_dead_stores(body, gradients))
+    return tidy(remove_dead_stores(body, gradients, zeroing=_zeroing(helpers)))
 
 
 def optimize_seeded(body, gradients, in_place, helpers, shapes, scalars, numeric=(),
@@ -73,7 +74,11 @@ def optimize_seeded(body, gradients, in_place, helpers, shapes, scalars, numeric
     fold_scalars(body, gradients, in_place, lambda node: shapes.scalar(node, scalars),
                  helpers, numeric, floating)
     body = propagate_copies(body, gradients, in_place)
-    return tidy(remove_dead_stores(body, gradients))
+    return tidy(remove_dead_stores(body, gradients, zeroing=_zeroing(helpers)))
+
+
+def _zeroing(helpers):
+    return {n for n, h in helpers.items() if h is runtime.take_at}
 
 
 def optimize_forward(body, tangents, helpers=None):
@@ -316,28 +321,37 @@ class FirstContributions:
         return value
 
 
-def remove_dead_stores(body, tracked, pure_call=None):
+def remove_dead_stores(body, tracked, pure_call=None, zeroing=()):
     """body without the assignments of names in tracked that nothing reads after, whose
-    values call nothing (or only what pure_call(call node) allows)."""
-    return _remove(body, set(), tracked, Facts(body), pure_call)
+    values call nothing (or only what pure_call(call node) allows), and without the
+    calls `take_at(dx, index)` (zeroing: the names take_at has) kept for zeroing part of
+    a gradient dx in tracked that nothing reads after."""
+    def dead(stmt, live):
+        target = _assigned_name(stmt)
+        if target is not None:
+            return target in tracked and target not in live and _pure(stmt.value, pure_call)
+        value = stmt.value if isinstance(stmt, gast.Expr) else None
+        return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
+            and value.func.id in zeroing and len(value.args) == 2 \
+            and isinstance(value.args[0], gast.Name) and value.args[0].id in tracked \
+            and value.args[0].id not in live
+    return _remove(body, set(), dead, Facts(body))
 
 
-def _remove(body, live_after, tracked, facts, pure_call=None):
+def _remove(body, live_after, dead, facts):
     out = []
     live = set(live_after)
     for stmt in reversed(body):
-        target = _assigned_name(stmt)
-        if target in tracked and target not in live and _pure(stmt.value, pure_call):
+        if dead(stmt, live):
             continue
         if isinstance(stmt, gast.If):
-            stmt.body = _remove(stmt.body, live, tracked, facts, pure_call)
-            stmt.orelse = _remove(stmt.orelse, live, tracked, facts, pure_call)
+            stmt.body = _remove(stmt.body, live, dead, facts)
+            stmt.orelse = _remove(stmt.orelse, live, dead, facts)
             if not stmt.body:
                 stmt.body = [gast.Pass()]
         elif isinstance(stmt, (gast.For, gast.While)):
             loop_live = live_in_loop(stmt, live, facts)
-            stmt.body = _remove(stmt.body, loop_live, tracked, facts, pure_call) \
-                or [gast.Pass()]
+            stmt.body = _remove(stmt.body, loop_live, dead, facts) or [gast.Pass()]
         live = live_through(stmt, live, facts)
         out.append(stmt)
     return out[::-1]

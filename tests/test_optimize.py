@@ -309,3 +309,24 @@ def test_sizes_of_arrays_are_numbers_so_a_mean_gets_the_seeded_adjoint():
     assert "unbroadcast" not in g.source
     _, pullback = srcad.vjp(mean_over_rows, wrt=1)(X, w)
     np.testing.assert_allclose(pullback(2.0), 2 * expected, rtol=1e-14)
+
+
+def overwrite_a_column_then_a_row(x, W, k):
+    buf = W.copy()
+    buf[:, k % 4] = W[:, 2]
+    buf[1] = x
+    return np.sum(buf ** 2)
+
+
+def test_no_gradient_is_zeroed_that_nothing_reads_after():
+    # the column's write zeroed its part of dbuf with `take_at(dbuf, ...)`, a statement
+    # for that effect alone, after which the adjoint reads dbuf no more
+    from oracle import check_grad
+    rng = np.random.default_rng(1)
+    x, W = rng.normal(size=4), rng.normal(size=(3, 4))
+    check_grad(overwrite_a_column_then_a_row, x, W, 2)
+    g = srcad.grad(overwrite_a_column_then_a_row)
+    g(x, W, 2)
+    statements = [line.strip() for line in g.source.splitlines()]
+    assert "dx = take_at(dbuf, 1)" in statements
+    assert not [s for s in statements if s.startswith("take_at(")]
