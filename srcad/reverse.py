@@ -233,7 +233,7 @@ class ReverseFunction(Generator):
         `unbroadcast(g, x)`), read it of another array of the same shape pattern that it
         keeps anyway, so the primal records one array fewer: `repeat_to_shape(g, pow_)`
         becomes `repeat_to_shape(g, sub)` for `pow_ = sub ** 2`. Only values bound once,
-        by the final pop."""
+        by the final pop, and read of values bound on every path to it."""
         stored = {n.id for n in _walk(body) if isinstance(n, gast.Name)
                   and not isinstance(n.ctx, gast.Load)} | self.adjoint_locals
         final = [e.id for e in self.final[0].value.args[0].elts]
@@ -245,7 +245,10 @@ class ReverseFunction(Generator):
                 value_reads.add(read.id)
         arrays = [v for v in final if v not in stored and self.kinds.get(v) == "array"
                   and self.shapes.get(v) is not None]
-        kept = [v for v in arrays if v in value_reads or v in self.analysis.params]
+        bound = set(self.analysis.params).union(    # not None at the push (a branch's)
+            *[_definitely_assigned(stmt) for stmt in self.primal_body])
+        kept = [v for v in arrays if (v in value_reads or v in self.analysis.params)
+                and v in bound]
         for v in arrays:
             if v in value_reads or v not in shape_reads or v in self.analysis.params:
                 continue

@@ -212,3 +212,21 @@ def test_new_axes_keep_shapes_and_a_factor_leaves_the_sum():
     # the squares are read only for their shape, which sub has: they are not recorded
     assert "stack.append((centroids, sub, d2, min_))" in df.source
     assert "dpow =" not in primal and "dmin =" not in primal
+
+
+def scaled_in_a_branch(W, flag):
+    if flag:
+        W = W * np.tanh(W)
+    shifted = W + 1.0
+    return np.sum(shifted)
+
+
+def test_a_shape_is_read_of_an_array_bound_on_every_path():
+    # shifted is read for its shape only; the branch's tanh has that shape pattern but
+    # is None where the branch did not run (seed 22007830)
+    from fuzz_programs import check_program
+    from oracle import check_grad
+    W = np.array([[0.5, -1.2], [0.3, 0.8]])
+    for flag in (True, False):
+        check_grad(scaled_in_a_branch, W, flag)
+    assert check_program(22007830).status == "ok"
