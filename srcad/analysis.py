@@ -32,7 +32,7 @@ from .resolve import OPERATORS, UNRESOLVED, Op, Resolver
 from .rules import CONTAINERS
 from .dataflow import reachable
 from .rules.runtime import MUTATING
-from .syntax import walk
+from .syntax import names_in, walk
 
 REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin}
 
@@ -87,6 +87,7 @@ class Analysis:
         self.useful = self.propagate_useful(outputs)
         self.active = self.varied & self.useful
         self.sites, self.in_loop = self.count_sites()
+        self.invariant = None         # invariant_locals(), when first asked
         self.first_assignment = {}
         for s in self.statements:
             if not s.write:
@@ -492,6 +493,18 @@ class Analysis:
             return kinds.get(node.id, "other") if node.id in self.locals else "other"
         return "other"
 
+    def of_shape(self, node):
+        """`x.shape` where node is `x.shape[i]` (or `s[i]`, s assigned once `x.shape`) for
+        a constant int i, else None."""
+        value, index = node.value, node.slice
+        if isinstance(value, gast.Name):
+            value = self.shape_tuples.get(value.id, value)
+        if isinstance(value, gast.Attribute) and value.attr == "shape" \
+                and isinstance(value.value, gast.Name) \
+                and isinstance(index, gast.Constant) and type(index.value) is int:
+            return value
+        return None
+
     def array_count(self, node, kinds):
         """Whether node is `x.size`, `x.ndim` or `x.nbytes` of an ndarray x: a Python int."""
         return isinstance(node, gast.Attribute) and node.attr in ("size", "ndim", "nbytes") \
@@ -543,17 +556,18 @@ class Analysis:
                 return self.kind_of_node(op.node, kinds)
             if op.primitive is builtins.len or self.array_count(op.node, kinds):
                 return "scalar"     # a Python int
+            operands = _operands(op.node)
+            if (getattr(op.primitive, "__module__", None) in ("_operator", "operator")
+                    or op.primitive in (builtins.int, builtins.round)) and operands \
+                    and all(self.kind_of_node(a, kinds) == "scalar" for a in operands):
+                return "scalar"     # n // 2, int(x) of numbers
             module = getattr(op.primitive, "__module__", None) or ""
             return "array" if module.split(".")[0] == "numpy" else "other"
         if op.kind == "subscript":
-            value, index = op.node.value, op.node.slice
-            if isinstance(value, gast.Name):
-                value = self.shape_tuples.get(value.id, value)
-            if isinstance(value, gast.Attribute) and value.attr == "shape" \
-                    and self.kind_of_node(value.value, kinds) == "array" \
-                    and isinstance(index, gast.Constant) and type(index.value) is int:
+            value = self.of_shape(op.node)
+            if value is not None and self.kind_of_node(value.value, kinds) == "array":
                 return "scalar"     # x.shape[i], a Python int
-            return "array" if self.kind_of_node(value, kinds) == "array" else "other"
+            return "array" if self.kind_of_node(op.node.value, kinds) == "array" else "other"
         if op.kind != "rule" or op.primitive in CONTAINERS:
             return "other"
         wrt = getattr(op.primitive, "wrt_names", None)
@@ -599,11 +613,90 @@ class Analysis:
     def overwritten(self, name, in_loop, node=None):
         """Whether an assignment to name (the statement node, if given) may overwrite a
         value the adjoint still needs. The textually first assignment of a local outside
-        loops overwrites nothing: no run has bound the name before it."""
+        loops overwrites nothing: no run has bound the name before it; nor does that of
+        an invariant, which assigns the value it had."""
         if node is not None and not in_loop and name not in self.params \
                 and self.first_assignment.get(name) is node:
             return False
+        if self.invariant is None:
+            self.invariant = self.invariant_locals()
+        if name in self.invariant:
+            return False
         return self.sites.get(name, 0) > 1 or in_loop or name in self.in_loop
+
+    def fixed_params(self):
+        """Parameters that no statement assigns or writes into: the same value throughout
+        (an array's contents may still change through a second name; not its shape)."""
+        assigned = {s.target for s in self.statements}
+        return {p for p in self.params if p not in self.loop_targets and p not in assigned}
+
+    def touched(self):
+        """Names whose contents a statement may change, or that a second name, a container
+        or a called function may hold (a number may be a 0-d array): all but those read
+        only as operands of pure operations, whose results are new."""
+        from .optimize import pure
+        from .recompute import READERS
+        reads_only = {id(s.node) for s in self.statements if not s.write and (
+            s.op.kind == "rule" and pure(s.op) or s.op.kind == "zero" and (
+                pure(s.op) or getattr(s.op, "primitive", None) in READERS)
+            or s.op.kind == "subscript" and self.of_shape(s.op.node))}
+        views = {id(s.node): s for s in self.statements
+                 if s.op.kind == "subscript" and not s.write}
+        touched = set()
+        for node in walk(self.tree):
+            if id(node) in reads_only or node is self.tree:
+                continue
+            if id(node) in views:       # the new name holds the base; an index is an int
+                touched |= {views[id(node)].target} | names_in(node.value.value, gast.Load)
+            elif isinstance(node, gast.stmt):
+                parts = [getattr(node, f, None)
+                         for f in ("targets", "target", "value", "test", "iter")]
+                touched |= {n.id for part in parts for item in
+                            (part if isinstance(part, list) else [part]) if item is not None
+                            for n in walk(item) if isinstance(n, gast.Name)}
+        return touched
+
+    def invariant_locals(self):
+        """Locals, not differentiated, assigned by one statement that computes the same
+        value each time it runs (`mul = 2 * b` in a loop, b = x.shape[1]): a number
+        nothing touches or a range, by a pure operation on constants, globals, untouched
+        numbers among the fixed parameters, the shapes of any of them, and other
+        invariant locals."""
+        fixed, touched = self.fixed_params(), self.touched()
+        numbers = {p for p in fixed - touched if self.kinds.get(p) == "scalar"}
+        definitions = {}
+        for s in self.statements:
+            definitions.setdefault(s.target, []).append(s)
+        candidates = {t: ss[0] for t, ss in definitions.items()
+                      if len(ss) == 1 and not ss[0].write and t not in self.params
+                      and t not in self.loop_targets and t not in self.active
+                      and (t not in touched or self.kinds.get(t) != "scalar")}
+        invariant, changed = set(), True
+        while changed:
+            changed = False
+            for target, s in candidates.items():
+                if target not in invariant and self.same_each_time(s, fixed, numbers,
+                                                                   invariant):
+                    invariant.add(target)
+                    changed = True
+        return invariant
+
+    def same_each_time(self, s, fixed, numbers, invariant):
+        from .optimize import pure
+        op, value = s.op, s.node.value
+        primitive = getattr(op, "primitive", None)
+        sizes = [n for n in walk(value) if isinstance(n, gast.Attribute)
+                 and n.attr in ("shape", "size", "ndim") and isinstance(n.value, gast.Name)]
+        if value in sizes:      # x.shape: no write changes it
+            return value.value.id in fixed | invariant
+        if not (self.kinds.get(s.target) == "scalar" and (pure(op) or op.kind == "subscript")
+                or primitive in (builtins.range, builtins.len)):
+            return False
+        shapes_of = {id(n.value) for n in sizes}
+        return all(n.id not in self.locals or n.id in invariant or n.id in numbers
+                   or n.id in fixed and (id(n) in shapes_of or primitive is builtins.len)
+                   for n in walk(value) if isinstance(n, gast.Name)
+                   and isinstance(n.ctx, gast.Load))
 
     def runs_as_is(self, node):
         """Whether the call of the user's function in the statement node runs as it is,
@@ -638,6 +731,17 @@ NOT_ARRAYS = {"split", "array_split", "hsplit", "vsplit", "dsplit", "meshgrid",
               "divmod", "histogram", "histogram2d", "histogramdd", "gradient", "unique",
               "atleast_1d", "atleast_2d", "atleast_3d", "eig", "eigh", "svd", "qr",
               "slogdet", "lstsq", "polyfit", "where"}
+
+
+def _operands(node):
+    """The operands of an operator's or a call's node (none for a call with keywords)."""
+    if isinstance(node, gast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, gast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, gast.Call) and not node.keywords:
+        return node.args
+    return []
 
 
 def _makes_array(op):
