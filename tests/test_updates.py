@@ -78,13 +78,14 @@ def test_hessian_of_the_rewritten_adjoint():
 def test_the_adjoint_reads_as_written_by_hand():
     adjoint = adjoint_source(up_scalar_loop, 0.3, 0.7, 0.6, wrt=(0, 1, 2))
     assert "da = da + dx * x\n" in adjoint
-    assert "dx = dx * math.cos(x) + dx * a\n" in adjoint
+    assert "dx = dx * (math.cos(x) + a)\n" in adjoint     # one product fewer
     assert "db = db + dx * x\n" in adjoint
     assert "dmul" not in adjoint
 
 
 def test_a_rewrite_keeps_every_operation():
-    """The same floating-point operations on the same values: equal to the last bit."""
+    """The floating-point operations of the adjoint as written by hand, the common
+    factor dx taken out of its two paths, on the same values: equal to the last bit."""
     x, a, b = 0.3, 0.7, 0.6
     got = srcad.grad(up_scalar_loop, wrt=(0, 1, 2))(x, a, b)
     tape = []
@@ -94,10 +95,8 @@ def test_a_rewrite_keeps_every_operation():
     dx, da, db = 1.0, 0.0, 0.0
     for x in reversed(tape):
         if x > 0:
-            dmul = dx
-            dx = dx * math.cos(x)
-            dx = dx + dmul * a
-            da = da + dmul * x
+            da = da + dx * x
+            dx = dx * (math.cos(x) + a)
         else:
             db = db + dx * x
             dx = dx * b
