@@ -247,6 +247,24 @@ def extremum_grad(g, x, result, axis=None, keepdims=False):
     return repeat_to_shape(g, x, axis, keepdims) * hit / count
 
 
+def clip_choice(part, a, a_min=None, a_max=None, min=None, max=None):
+    """Where np.clip(a, low, high) takes its value from part ("a", "low" or "high"):
+    it is np.minimum(np.maximum(a, low), high), so high where high is below a or
+    below low (a low above high loses), low where it is above a, else a. A bound of
+    None is none (min and max: the keyword names of NumPy 2.1)."""
+    low = a_min if a_min is not None else min
+    high = a_max if a_max is not None else max
+    none = np.False_
+    highs = none if high is None else np.less(high, a) | (
+        none if low is None else np.less(high, low))
+    if part == "high":
+        return highs
+    lows = none if low is None else np.greater(low, a) & ~highs
+    if part == "low":
+        return lows
+    return ~(highs | lows)
+
+
 def where_grad(g, condition, x):
     """Gradient reaching x through np.where: g where the condition chose x."""
     return unbroadcast(np.where(condition, g, 0.0), x)

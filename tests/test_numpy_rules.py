@@ -177,6 +177,35 @@ def np_clip_keywords(x, lo, hi):
     return np.sum(np.clip(x, a_min=lo, a_max=hi) ** 2)
 
 
+def np_clip_bounds(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi) * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def np_clip_one_sided(x, lo):
+    return np.sum(np.clip(x, lo, None) ** 2) + np.sum(x.clip(None, lo))
+
+
+def test_clip_where_the_low_bound_is_above_the_high_one():
+    # np.clip is np.minimum(np.maximum(x, lo), hi): where lo > hi, hi everywhere, and
+    # only hi gets the gradient; the rule gave it to x where x equalled hi, and to lo
+    # where lo > x (seed 24003755, a wrong gradient of 1.0)
+    from oracle import numerical_jvp
+    x = np.array([1.0, 0.0, 1.0, -0.4])
+    lo = np.array([0.5, 0.2, 2.0, 0.1])
+    hi = np.array([0.3, 0.9, 1.0, 0.6])
+    args = (x, lo, hi)
+    for wrt in range(3):
+        check_grad(np_clip_bounds, *args, wrt=wrt)
+        tangent = np.array([0.3, -0.7, 1.1, 0.5])
+        _, got = srcad.jvp(np_clip_bounds, wrt=wrt)(*args, tangent)
+        assert got == pytest.approx(numerical_jvp(np_clip_bounds, args, [wrt], [tangent]))
+    np.testing.assert_array_equal(srcad.grad(np_clip_bounds, wrt=2)(*args), [1, 0, 3, 0])
+    for wrt in range(2):
+        check_grad(np_clip_one_sided, x, 0.5, wrt=wrt)
+    from fuzz_programs import check_program
+    assert check_program(24003755).status == "ok"
+
+
 @given(x=arrays(shapes()))
 def test_clip(x):
     assume(np.all(np.abs(x + 0.5) > 1e-2) and np.all(np.abs(x - 1.0) > 1e-2))

@@ -9,7 +9,7 @@ rule `d[z] = d[result] * f'(z)`, as for real z.
 import numpy as np
 
 from .. import runtime
-from ..runtime import (add_at, fit, zeros_like, sequence_grad, concatenate_grad,
+from ..runtime import (add_at, clip_choice, fit, zeros_like, sequence_grad, concatenate_grad,
                        cumprod_divisor, cumprod_tangent_of, diagonal_grad, diff_grad, dot_left, dot_right,
                        einsum_grad, extremum_grad, inner_left, inner_right, kron_grad, kron_grad_right,
                        parts, reduced_size, repeat_grad, repeat_to_shape, rollaxis_grad,
@@ -177,19 +177,23 @@ def copysign_tangent(result, x1, x2):
     d[result] = d[x1] * np.sign(x1) * np.copysign(1.0, x2)
 
 
+# np.clip is np.minimum(np.maximum(a, low), high): where low > high, high everywhere
 @adjoint(np.clip)
 def clip(result, a, a_min=None, a_max=None, out=only(None), *, min=None, max=None):
-    d[a] = unbroadcast(d[result] * (result == a), a)
-    d[a_min] = unbroadcast(d[result] * (a < a_min), a_min)
-    d[a_max] = unbroadcast(d[result] * (a > a_max), a_max)
-    d[min] = unbroadcast(d[result] * (a < min), min)
-    d[max] = unbroadcast(d[result] * (a > max), max)
+    d[a] = unbroadcast(d[result] * clip_choice("a", a, a_min, a_max, min, max), a)
+    d[a_min] = unbroadcast(d[result] * clip_choice("low", a, a_min, a_max, min, max), a_min)
+    d[a_max] = unbroadcast(d[result] * clip_choice("high", a, a_min, a_max, min, max), a_max)
+    d[min] = unbroadcast(d[result] * clip_choice("low", a, a_min, a_max, min, max), min)
+    d[max] = unbroadcast(d[result] * clip_choice("high", a, a_min, a_max, min, max), max)
 
 
 @tangent(np.clip)
 def clip_tangent(result, a, a_min=None, a_max=None, out=only(None), *, min=None, max=None):
-    d[result] = d[a] * (result == a) + d[a_min] * (a < a_min) + d[a_max] * (a > a_max) \
-        + d[min] * (a < min) + d[max] * (a > max)
+    d[result] = d[a] * clip_choice("a", a, a_min, a_max, min, max) \
+        + d[a_min] * clip_choice("low", a, a_min, a_max, min, max) \
+        + d[a_max] * clip_choice("high", a, a_min, a_max, min, max) \
+        + d[min] * clip_choice("low", a, a_min, a_max, min, max) \
+        + d[max] * clip_choice("high", a, a_min, a_max, min, max)
 
 
 # the values put in place of NaN and infinities get the gradient of the entries they fill;
