@@ -50,6 +50,12 @@ def test_a_program_that_corrupts_numpy_on_its_own_is_no_test():
     assert check_program(2004752).status == "invalid"
 
 
+def test_a_program_whose_own_method_call_fails_is_no_test():
+    # `helper0(...).max()` of a float raises in Python; the reference program ran it as
+    # np.max(...), so the failure of f looked like srcad's (seed 24002816)
+    assert check_program(24002816).status == "invalid"
+
+
 @pytest.mark.parametrize("seed", [
     2005485,    # np.linalg.norm of a W that underflowed to zeros: nan, where differences see 0
     2005598,    # math.atan2(s, s) after s -= s: singular at (0, 0), nan times a zero

@@ -46,6 +46,13 @@ class Gaps:
         self.values = []
         self.active = True
 
+    @staticmethod
+    def receiver(value, method):
+        """value, whose `method` the program calls: an AttributeError as in Python where
+        it has none (a float's `.max()`)."""
+        getattr(value, method)
+        return value
+
     def add(self, g):
         if self.active:
             g = np.asarray(g, dtype=float)
@@ -284,7 +291,9 @@ class _Comparisons(ast.NodeTransformer):
         if isinstance(fn, ast.Attribute) and fn.attr in ("max", "min") and not (
                 isinstance(fn.value, ast.Name) and fn.value.id in ("np", "numpy")):
             node.func = ast.Attribute(ast.Name("_fz_numpy", ast.Load()), fn.attr, ast.Load())
-            node.args = [fn.value] + node.args
+            receiver = ast.Call(ast.Attribute(ast.Name("_fz", ast.Load()), "receiver",
+                                              ast.Load()), [fn.value, ast.Constant(fn.attr)], [])
+            node.args = [receiver] + node.args
         return node
 
 
