@@ -557,3 +557,21 @@ def test_cumprod_at_zeros_exact_forward_refused_reverse(a):
         srcad.grad(nr_cumprods)(a, w)
     assert info.value.lineno in range(line_of(nr_cumprods, "def nr_cumprods"),
                                       line_of(nr_cumprods, "# MARK") + 1)
+
+
+def sign_of_a_product(a, B):
+    return np.sign(a @ B)
+
+
+def test_the_zero_gradient_of_sign_is_shaped_like_its_argument():
+    # sign's adjoint gave the number 0.0 for a real argument, which the adjoint takes
+    # for an array once a nonzero seed reaches it: `B @ dmatmul` raised (seed 25004521)
+    a, B = np.array([0.3, -0.2, 0.5]), np.arange(12.0).reshape(3, 4) - 5.0
+    _, pullback = srcad.vjp(sign_of_a_product, wrt=(0, 1))(a, B)
+    da, dB = pullback(np.ones(4))
+    np.testing.assert_array_equal(da, np.zeros(3))
+    np.testing.assert_array_equal(dB, np.zeros((3, 4)))
+    _, tangent = srcad.jvp(sign_of_a_product)(a, B, np.ones(3))
+    np.testing.assert_array_equal(tangent, np.zeros(4))
+    from fuzz_programs import check_program
+    assert check_program(25004521).status == "ok"

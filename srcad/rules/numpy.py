@@ -63,7 +63,8 @@ for alias, name in ((np.degrees, np.rad2deg), (np.radians, np.deg2rad)):
 # complex z (whose own derivative a Hessian needs; 0 at z = 0).
 # sign is piecewise constant on real numbers; NumPy 2 takes the sign of a complex z to
 # be z / |z|, which turns with z's phase: ds = i s Im(conj(z) dz) / |z|^2 (NumPy 1 took
-# the sign of its real part, piecewise constant too).
+# the sign of its real part, piecewise constant too). Its zero gradient is shaped like x:
+# the adjoint takes a gradient from a nonzero seed to be an array where x is one.
 COMPLEX_SIGN = np.sign(1j) == 1j
 rule_table(ADJOINTS, {
     np.conj: "d[x] = np.conj(d[result])",
@@ -72,9 +73,10 @@ rule_table(ADJOINTS, {
     np.abs: "d[x] = d[result] * real_sign(x) if np.isrealobj(x) else "
             "np.real(d[result]) * np.conj(x) / np.where(result == 0, 1.0, result)",
     np.angle: "d[x] = real_like(-1j * np.real(d[result]) * np.conj(x) / (x * np.conj(x)), x)",
-    np.sign: "d[x] = 0.0 if np.isrealobj(x) or not COMPLEX_SIGN else -1j * np.conj(x) "
+    np.sign: "d[x] = zeros_like(x) if np.isrealobj(x) or not COMPLEX_SIGN else -1j * np.conj(x) "
              "* np.real(1j * d[result] * result) / np.where(x == 0, 1.0, np.real(x * np.conj(x)))",
-}, {"np": np, "real_like": real_like, "real_sign": real_sign, "COMPLEX_SIGN": COMPLEX_SIGN})
+}, {"np": np, "real_like": real_like, "real_sign": real_sign, "COMPLEX_SIGN": COMPLEX_SIGN,
+    "zeros_like": zeros_like})
 rule_table(TANGENTS, {
     np.conj: "d[result] = np.conj(d[x])",
     np.real: "d[result] = np.real(d[x])",
