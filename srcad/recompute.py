@@ -101,9 +101,7 @@ def _number(expr, kinds):
 
 def _fixed(generator, var):
     """A parameter that no statement assigns or writes into: the same value throughout."""
-    analysis = generator.analysis
-    return var in analysis.params and var not in analysis.loop_targets \
-        and not any(s.target == var for s in analysis.statements)
+    return var in generator.analysis.fixed_params()
 
 
 def _plan(generator, var, primal, adjoint):

@@ -848,8 +848,8 @@ def _statements(body):
             yield from _statements(stmt.orelse)
 
 
-_SHAPE_ONLY = {runtime.unbroadcast: (1,), runtime.repeat_to_shape: (1,),
-               runtime.reduced_size: (0, 1)}   # helpers reading only these arguments' shapes
+_SHAPE_ONLY = {h: SHAPE_ONLY[h] for h in (runtime.unbroadcast, runtime.repeat_to_shape,
+                                          runtime.reduced_size)}   # their shapes alone
 
 
 def _name_reads(body, helpers):
