@@ -16,6 +16,9 @@ from .errors import SrcadError
 
 # -- the tape: what a primal records for its adjoint ----------------------
 
+_REAL_NUMBERS = (float, np.float64)     # the types of most real numbers gradients hold
+_BASIC = (int, slice)       # the most common basic indices
+_FLOAT64 = np.dtype(np.float64)
 _PAGE = 4096    # smaller arrays come from the allocator's free lists, faulting nothing
 
 
@@ -172,6 +175,8 @@ def log_of_base_tangent(dx, x, power):
 def unbroadcast(g, x):
     """Sum the gradient g down to the shape of x (undoing NumPy broadcasting)."""
     if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
+        return g
+    if type(x) in _REAL_NUMBERS and type(g) in _REAL_NUMBERS:   # a number's, itself
         return g
     shape = np.shape(x)
     if np.shape(g) == shape:
@@ -408,6 +413,8 @@ def seed_or_zeros(g, y):
 
 def seed_copy(g):
     """An owned copy of an incoming gradient, safe to update in place."""
+    if type(g) is np.ndarray and g.dtype is _FLOAT64:
+        return g.copy()
     if isinstance(g, np.ndarray):
         return g.astype(_floating(g.dtype), copy=True)
     if isinstance(g, (list, tuple)):
@@ -425,11 +432,14 @@ def add_at(total, x, index, g):
 
     Repeated integer indices accumulate (scatter-add). Returns the total.
     """
-    if type(x) is np.ndarray:     # the common case first: real arrays, a basic index
+    if type(x) is np.ndarray and type(index) in _BASIC and (
+            type(g) in _REAL_NUMBERS or type(g) is np.ndarray and g.dtype.kind != "c"):
+        # the common case first: a real gradient of part of an array, a basic index
         if type(total) is float and total == 0.0:
             total = np.zeros(x.shape, dtype=_floating(x.dtype))
-        if type(total) is np.ndarray and total.dtype.kind != "c" and type(index) in (int, slice) \
-                and (type(g) is float or type(g) is np.ndarray and g.dtype.kind != "c"):
+            total[index] = g
+            return total
+        if type(total) is np.ndarray and total.dtype.kind != "c":
             total[index] += g
             return total
     if _is_zero(total) and not isinstance(x, (int, float)):
@@ -471,6 +481,11 @@ def _is_basic(index):
 
 def take_at(total, index):
     """Gradient of the value written by `x[index] = v`: read it and zero it in total."""
+    if type(total) is np.ndarray:
+        g = total[index]
+        g = g.copy() if type(g) is np.ndarray else g
+        total[index] = 0
+        return g
     if _is_zero(total):
         return 0.0
     g = total[index]
