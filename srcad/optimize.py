@@ -301,8 +301,10 @@ class FirstContributions:
             if _is_zero(stmt.value):
                 zero.add(target)
                 return zero
-            if rewrite and target in zero and target not in self.in_place:
-                stmt.value = self.first(target, stmt.value)
+            if rewrite and target in zero:
+                first = self.first(target, stmt.value)
+                if target not in self.in_place or isinstance(first, (gast.BinOp, gast.UnaryOp)):
+                    stmt.value = first      # (arithmetic makes a new value: owned)
             zero.discard(target)
             return zero
         for node in walk(stmt):
@@ -311,10 +313,13 @@ class FirstContributions:
         return zero
 
     def first(self, target, value):
-        """`dx + g` or `accumulate(dx, g)` with dx zero: just g."""
-        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
-                and isinstance(value.left, gast.Name) and value.left.id == target:
-            return value.right
+        """`dx + g` or `accumulate(dx, g)` with dx zero: just g; `dx + g + h`: `g + h`."""
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add):
+            if isinstance(value.left, gast.Name) and value.left.id == target:
+                return value.right
+            left = self.first(target, value.left)
+            if left is not value.left:
+                return gast.BinOp(left=left, op=value.op, right=value.right)
         if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) \
                 and value.func.id.startswith("accumulate") and len(value.args) == 2 \
                 and isinstance(value.args[0], gast.Name) and value.args[0].id == target:

@@ -330,3 +330,43 @@ def test_no_gradient_is_zeroed_that_nothing_reads_after():
     statements = [line.strip() for line in g.source.splitlines()]
     assert "dx = take_at(dbuf, 1)" in statements
     assert not [s for s in statements if s.startswith("take_at(")]
+
+
+def shifted_products(x, y):
+    z = np.empty_like(y)
+    z[0] = x[0]
+    z[1:] = x[1:] * y[:-1]
+    return np.sum(z * z)
+
+
+def test_a_gradient_written_in_place_starts_as_its_first_contribution():
+    # dz is updated in place (the writes' adjoints zero their parts of it), so it must
+    # be an array the adjoint owns: a sum of products is one, `0.0 + ...` is no longer
+    from oracle import check_grad
+    x, y = np.arange(1.0, 6.0), np.arange(2.0, 7.0)
+    check_grad(shifted_products, x, y)
+    g = srcad.grad(shifted_products, wrt=(0, 1))
+    g(x, y)
+    statements = [line.strip() for line in g.source.splitlines()]
+    assert not [s for s in statements if s.startswith("dz = dz +")]
+    assert "dz = z * (dsum + dsum)" in statements
+
+
+def test_gradients_of_parts_of_arrays_keep_their_values():
+    # the run-time fast paths: a NumPy number added at an int, a Python float at a
+    # slice, into a total still 0.0 and into an array; a part taken and zeroed
+    from srcad import runtime
+    x = np.arange(4.0)
+    total = runtime.add_at(0.0, x, 1, np.float64(2.5))
+    assert total.tolist() == [0.0, 2.5, 0.0, 0.0] and total.dtype == np.float64
+    assert runtime.add_at(total, x, slice(1, 3), 1.0).tolist() == [0.0, 3.5, 1.0, 0.0]
+    part = runtime.take_at(total, slice(1, 3))
+    assert part.tolist() == [3.5, 1.0] and total.tolist() == [0.0, 0.0, 0.0, 0.0]
+    part[0] = 9.0
+    assert total[1] == 0.0      # a copy, not a view
+    ints = runtime.add_at(0.0, np.arange(3), 0, np.float64(1.5))
+    assert ints.dtype == np.float64 and ints.tolist() == [1.5, 0.0, 0.0]
+    assert runtime.unbroadcast(np.float64(2.0), 3.0) == 2.0
+    seed = np.ones(3)
+    copied = runtime.seed_copy(seed)
+    assert copied is not seed and copied.tolist() == [1.0, 1.0, 1.0]
