@@ -356,6 +356,8 @@ def accumulate(total, g):
     The result never shares a mutable container with g, so that the backward
     pass may update it in place.
     """
+    if type(total) is np.ndarray and type(g) is np.ndarray:    # the common case first
+        return total + g
     if _is_zero(total):
         return _owned(g)
     if _is_zero(g):
@@ -442,6 +444,9 @@ def add_at(total, x, index, g):
         if type(total) is np.ndarray and total.dtype.kind != "c":
             total[index] += g
             return total
+    if type(total) is list and type(index) is int:     # an item of a list
+        total[index] = accumulate(total[index], g)
+        return total
     if _is_zero(total) and not isinstance(x, (int, float)):
         total = zeros_like(x)
     elif isinstance(x, np.ndarray) and isinstance(total, np.number) and np.ndim(total) == 0:
