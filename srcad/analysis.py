@@ -328,8 +328,8 @@ class Analysis:
         p = op.primitive
         if op.kind != "rule" or p is None or isinstance(p, str):
             return False
-        if p in (operator.truediv, np.true_divide, np.sum, np.mean, np.prod):
-            return True
+        if p in (operator.truediv, np.true_divide, np.sum, np.mean, np.prod, operator.neg):
+            return True     # (`-` of booleans raises; of a bool, it is an int)
         if isinstance(p, np.ufunc):
             if not any(t.endswith("?") for t in p.types):
                 return True

@@ -902,7 +902,7 @@ def fold_scalars(body, gradients, in_place, scalar, helpers=None, numeric=(), fl
     gradients = set(gradients)
     numbers = gradients | set(numeric)
     floating = set(floating)
-    while _fold_pass(body, gradients, in_place, scalar, numbers, floating):
+    while _fold_pass(body, gradients, in_place, scalar, numbers, floating, helpers or {}):
         pass
     # what is left: each gradient's scalar factors applied once
     for block in _blocks(body):
@@ -990,7 +990,7 @@ class _FactorsOutOfSums(gast.NodeTransformer):
         return _materialize(_Form(form.sign, form.coefs, node))
 
 
-def _fold_pass(body, gradients, in_place, scalar, numbers, floating):
+def _fold_pass(body, gradients, in_place, scalar, numbers, floating, helpers):
     """One pass of fold_scalars over every block; whether it changed anything. The counts
     of stores and reads are kept up to date as statements fold into their readers."""
     loads, stores = _summed_pair([counts(stmt) for stmt in body])
@@ -1004,8 +1004,10 @@ def _fold_pass(body, gradients, in_place, scalar, numbers, floating):
             if dv is not None and dv in gradients and dv not in in_place \
                     and not scalar(stmt.value) and _np_calls_only(stmt.value):
                 form = _form(stmt.value, scalar, numbers)
-                if not form.trivial():
-                    reader = _single_reader(block, i, dv, stores, loads)
+                reader = _single_reader(block, i, dv, stores, loads)
+                if reader is not None and form.trivial() and not _factored(
+                        block[reader].value, dv, stmt.value, numbers, helpers):
+                    reader = None
             if reader is None:
                 i += 1
                 continue
@@ -1015,6 +1017,8 @@ def _fold_pass(body, gradients, in_place, scalar, numbers, floating):
             _count(loads, counts(block[reader])[0], -1)
             moved = _materialize(form)
             block[reader].value = _substitute(block[reader].value, dv, moved)
+            if form.trivial():
+                block[reader].value = _CommonFactors(numbers, helpers).visit(block[reader].value)
             unit = floating if _assigned_name(block[reader]) not in in_place else ()
             block[reader].value = _materialize(
                 _form(block[reader].value, scalar, numbers, unit), unit)
@@ -1022,6 +1026,17 @@ def _fold_pass(body, gradients, in_place, scalar, numbers, floating):
             del block[i]
             changed = True
     return changed
+
+
+def _factored(value, dv, product, numbers, helpers):
+    """Whether the product dv is, written into value, meets a product with a common
+    factor there (`dmul * neg - dneg` with `dneg = dmul * x`): one multiplication fewer."""
+    if not _name_factors(product):
+        return False
+    nested = _substitute(copy(value), dv, copy(product))
+    before = sum(isinstance(n, gast.Mult) for n in walk(nested))
+    nested = _CommonFactors(numbers, helpers).visit(nested)
+    return sum(isinstance(n, gast.Mult) for n in walk(nested)) < before
 
 
 def _count(counts, more, sign):
