@@ -60,10 +60,7 @@ def _lift(function, node, outer_locals, lifted, cells):
                 "value in as an argument and return the new one")
     node = copy(node)
     node.body = [_PassFreeVariables(function, lifted).visit(s) for s in node.body]
-    params = {a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
-    own = names_in(gast.Module(body=node.body, type_ignores=[]), gast.Store)
-    free = sorted((names_in(gast.Module(body=node.body, type_ignores=[]), gast.Load)
-                   & outer_locals) - params - own)
+    free = sorted(free_names(node) & outer_locals)
     node.args.kwonlyargs += [gast.Name(id=v, ctx=gast.Param(), annotation=None,
                                        type_comment=None) for v in free]
     node.args.kw_defaults += [None] * len(free)
@@ -78,6 +75,53 @@ def _lift(function, node, outer_locals, lifted, cells):
             f"({e.msg}, line {e.lineno}): define the helper at module level") from None
     LIFTED[fn] = (node, function.filename)
     return fn, free
+
+
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+
+
+def free_names(node):
+    """The names a def, lambda or comprehension reads from the scopes around it, as
+    Python resolves them: those it reads, or its nested scopes read from it, that it
+    neither binds nor takes as parameters. (The first iterable of a comprehension is
+    read in the scope around it.)"""
+    if isinstance(node, _COMPREHENSIONS):
+        first, *rest = node.generators
+        parts = [first.target, *first.ifs] + [n for g in rest for n in (g.iter, g.target, *g.ifs)]
+        parts += [node.key, node.value] if isinstance(node, gast.DictComp) else [node.elt]
+        loads, stores = _scope_names(parts)
+        return loads - stores
+    args = node.args
+    params = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs
+              + [a for a in (args.vararg, args.kwarg) if a is not None]}
+    loads, stores = _scope_names(node.body if isinstance(node, gast.FunctionDef)
+                                 else [node.body])
+    return loads - stores - params
+
+
+def _scope_names(nodes):
+    """(names read, names bound) by nodes in their own scope: a nested scope adds the
+    names it reads from around it, and a def its name; what is evaluated where it is
+    defined (defaults, decorators, a comprehension's first iterable) is read here."""
+    loads, stores = set(), set()
+    todo = list(nodes)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (gast.FunctionDef, gast.Lambda)):
+            loads |= free_names(n)
+            todo += [d for d in n.args.defaults + n.args.kw_defaults if d is not None]
+            if isinstance(n, gast.FunctionDef):
+                stores.add(n.name)
+                todo += n.decorator_list
+            continue
+        if isinstance(n, _COMPREHENSIONS):
+            loads |= free_names(n)
+            todo.append(n.generators[0].iter)
+            continue
+        if isinstance(n, gast.Name):
+            (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
+        todo.extend(gast.iter_child_nodes(n))
+    return loads, stores
 
 
 def _compile(function, node, cells):

@@ -156,6 +156,38 @@ def test_nested_helper_closes_over_active_value():
     np.testing.assert_allclose(dy, x + x * x, rtol=1e-9)
 
 
+def helper_whose_helper_takes_a_name_the_caller_binds_in_a_generator(W, s, d):
+    def inner(u):
+        def deeper(t):          # t: deeper's parameter, not a variable inner reads
+            return np.sin(t) * s
+        return deeper(u) * 2.0 + u
+    W = W - sum(t * t for t in np.square(d))
+    return np.sum(W - inner(W))
+
+
+def test_a_nested_scope_s_parameter_is_no_free_variable_of_its_helper():
+    # the lifted inner took t, the parameter of deeper and the generator's variable, for
+    # a variable of f it reads, and its call passed the global t, which does not exist
+    # (fuzz seed 28006623)
+    from fuzz_programs import check_program
+    W, d = np.arange(1.0, 4.0), np.array([0.5, 0.2])
+    dW, ds = check_grad(helper_whose_helper_takes_a_name_the_caller_binds_in_a_generator,
+                        W, 0.7, d, wrt=(0, 1))
+    np.testing.assert_allclose(dW, -1.4 * np.cos(W - np.sum(d ** 4)), rtol=1e-9)
+    assert check_program(28006623).status in ("ok", "refused")
+
+
+def test_free_names_follow_python_scopes():
+    import gast
+    from srcad.nested import free_names
+    tree = gast.parse("def f(a, *b):\n"
+                      "    def g(t=u):\n"
+                      "        return t + v\n"
+                      "    w = [x + y for x in z if x > q]\n"
+                      "    return g() + a + b + w + sum(t for t in r)\n")
+    assert free_names(tree.body[0]) == {"u", "v", "y", "z", "q", "sum", "r"}
+
+
 # --- defaults and keyword arguments ----------------------------------------------------
 
 def _scaled(x, scale=2.0, shift=0.5):
