@@ -23,7 +23,7 @@ from .dataflow import COMPOUND, Facts, assigned_name as _assigned_name, counts, 
     live_in_loop, live_through, loop_head
 from .generate import is_marker
 from .shapes import broadcast
-from .syntax import const, copy, walk
+from .syntax import const, copy, name, names_in, walk
 from .updates import merge_updates
 
 FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -80,6 +80,91 @@ def optimize_seeded(body, gradients, in_place, helpers, shapes, scalars, numeric
 
 def _zeroing(helpers):
     return {n for n, h in helpers.items() if h is runtime.take_at}
+
+
+def parts_left_as_they_are(body, helpers, part):
+    """`take_at(dz, index)` reads the gradient of what a write `z[index] = v` stored and
+    zeroes that part of dz, for the adjoints of earlier writes into it. Where nothing
+    reads that part after (dz is dead there, or read after in the same block only by
+    take_at at constant indices that are no part of it, and dead at the block's end),
+    it is read alone: `part()`, the name of runtime.part_of. Whether any was."""
+    names = _zeroing(helpers)
+    if not names:
+        return False
+    return _parts(body, set(), Facts(body), names, part)
+
+
+def _parts(body, live_after, facts, names, part):
+    lives, live = [], set(live_after)
+    for stmt in reversed(body):
+        lives.append(live)
+        live = live_through(stmt, live, facts)
+    lives.reverse()
+    changed = False
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, gast.If):
+            changed |= _parts(stmt.body, lives[i], facts, names, part)
+            changed |= _parts(stmt.orelse, lives[i], facts, names, part)
+            continue
+        if isinstance(stmt, (gast.For, gast.While)):
+            changed |= _parts(stmt.body, live_in_loop(stmt, lives[i], facts), facts, names, part)
+            continue
+        for node in _taken(stmt, names):
+            total = node.args[0].id
+            if names_in(stmt, gast.Store) & {total} or sum(
+                    n.id == total for n in walk(stmt) if isinstance(n, gast.Name)) != 1:
+                continue
+            if total not in lives[i] or total not in live_after and _other_parts_only(
+                    body[i + 1:], total, _span(node.args[1]), names):
+                node.func = name(part())
+                changed = True
+    return changed
+
+
+def _taken(stmt, names):
+    """The calls `take_at(dz, index)` in stmt (dz a name)."""
+    return [n for n in walk(stmt) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
+            and n.func.id in names and len(n.args) == 2 and isinstance(n.args[0], gast.Name)]
+
+
+def _other_parts_only(stmts, total, span, names):
+    """Whether stmts (plain statements) read total only as take_at of constant indices
+    whose span (_span) on the first axis is apart from span, and never assign it."""
+    if span is None:
+        return False
+    for stmt in stmts:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) or total in names_in(stmt, gast.Store):
+            return False
+        taken = [n for n in _taken(stmt, names) if n.args[0].id == total]
+        reads = sum(n.id == total for n in walk(stmt) if isinstance(n, gast.Name))
+        if reads != len(taken) or any(not _apart(span, _span(n.args[1])) for n in taken):
+            return False
+    return True
+
+
+def _span(index):
+    """(start, stop) on the first axis of a constant index `k` or `slice(a, b)` with
+    bounds of 0 or more (stop None: to the end), else None."""
+    if isinstance(index, gast.Constant) and type(index.value) is int and index.value >= 0:
+        return (index.value, index.value + 1)
+    if isinstance(index, gast.Call) and isinstance(index.func, gast.Name) \
+            and index.func.id == "slice" and 1 <= len(index.args) <= 3 and not index.keywords:
+        bounds = [a.value if isinstance(a, gast.Constant) else False for a in index.args]
+        if len(bounds) == 1:
+            bounds = [None] + bounds
+        start, stop, step = (bounds + [None])[:3]
+        start = 0 if start is None else start
+        if type(start) is int and start >= 0 and step in (None, 1) \
+                and (stop is None or type(stop) is int and stop >= 0):
+            return (start, stop)
+    return None
+
+
+def _apart(a, b):
+    """Whether two spans (_span) share no index; False where either is None."""
+    if a is None or b is None:
+        return False
+    return a[1] is not None and a[1] <= b[0] or b[1] is not None and b[1] <= a[0]
 
 
 def optimize_forward(body, tangents, helpers=None):

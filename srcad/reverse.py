@@ -26,7 +26,7 @@ from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
 from .dtypes import floating_check
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
-from .optimize import clean, lean_primal, optimize, optimize_seeded
+from .optimize import clean, lean_primal, optimize, optimize_seeded, parts_left_as_they_are
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
@@ -41,6 +41,7 @@ SHAPE_ONLY = {  # runtime helper -> positions of arguments read only for their s
 SHARES_ONLY = {  # runtime helper -> the arguments its result may share memory with
     runtime.add_at: (0, 3),     # (a list's total holds the gradient added itself)
     runtime.accumulate: (0,), runtime.seed_copy: (), runtime.copy_value: (),
+    runtime.part_of: (),
 }
 
 
@@ -153,8 +154,6 @@ class ReverseFunction(Generator):
         final_pop = self.final[1]
         if final_pop.targets[0].elts:
             head.append(final_pop)
-        if self.returned in self.active and self.returned in self.analysis.in_place:
-            head.append(assign(self.seed, call(self.runtime("seed_copy"), name(self.seed))))
         inits = [assign(self.grad(v), const(0.0)) for v in self.sorted_active()
                  if v != self.returned]
         grads = [name(self.grad(p)) if p in self.active else const(0.0) for p in self.wrt]
@@ -172,6 +171,10 @@ class ReverseFunction(Generator):
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros, numeric=numeric,
                         floating=floating, scalars=scalars)
+        parts_left_as_they_are(body, self.helpers, lambda: self.runtime("part_of").id)
+        if self.returned in self.active and self.returned in self.analysis.in_place \
+                and not _read_in_parts_only(body, self.seed, self.helpers):
+            head.append(assign(self.seed, call(self.runtime("seed_copy"), name(self.seed))))
         self.read_shapes_of_kept(body)
         self.narrow_final(body, head)
         seeded = self.seeded(body, in_place)
@@ -746,6 +749,15 @@ class AdjointShapes:
         return self.shape_of(node, dict.fromkeys(made, ())) == ()
 
 
+def _read_in_parts_only(body, var, helpers):
+    """Whether the adjoint body reads var only as `part_of(var, index)`, which copies the
+    part, and never assigns it: then nothing the body runs can change var's value."""
+    parts = [n.args[0] for n in _walk(body) if isinstance(n, gast.Call)
+             and isinstance(n.func, gast.Name) and helpers.get(n.func.id) is runtime.part_of
+             and n.args and isinstance(n.args[0], gast.Name) and n.args[0].id == var]
+    return len(parts) == sum(isinstance(n, gast.Name) and n.id == var for n in _walk(body))
+
+
 def _sharing(body, helpers):
     """{name: names (or call pieces) whose memory the name's value may share}, from
     every assignment of the adjoint."""
@@ -771,7 +783,6 @@ def _may_share(expr, helpers):
             and helpers.get(expr.func.value.id) is numpy \
             and returns_fresh(getattr(numpy, expr.func.attr, None), [k.arg for k in expr.keywords]):
         return set()
-    skip = set()
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) \
             and helpers.get(expr.func.id) in SHARES_ONLY:
         # the total a gradient is added into; a copy
@@ -779,18 +790,13 @@ def _may_share(expr, helpers):
                              for i in SHARES_ONLY[helpers.get(expr.func.id)]
                              if i < len(expr.args)))
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):
-        skip = {id(expr.args[i]) for i in SHAPE_ONLY.get(helpers.get(expr.func.id), ())
-                if i < len(expr.args)} | {id(expr.func)}
-    return {n.id for n in _walk_skipping(expr, skip) if isinstance(n, gast.Name)
+        # what the arguments' values may share, but those read only for their shape
+        shape_only = SHAPE_ONLY.get(helpers.get(expr.func.id), ())
+        return set().union(*(_may_share(a, helpers) for i, a in enumerate(expr.args)
+                             if i not in shape_only),
+                           *(_may_share(k.value, helpers) for k in expr.keywords))
+    return {n.id for n in walk(expr) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
-
-
-def _walk_skipping(node, skip):
-    if id(node) in skip:
-        return
-    yield node
-    for child in gast.iter_child_nodes(node):
-        yield from _walk_skipping(child, skip)
 
 
 def _shared_with(var, shares):

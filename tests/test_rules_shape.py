@@ -330,6 +330,14 @@ def h_more(x):
         + np.sum(np.real(np.sqrt(m + 1j) * np.conj(m * 1j + 2.0)) ** 2)
 
 
+def h_parts(m):
+    z = np.empty_like(m)
+    z[0] = m[0]
+    z[1:] = m[1:] * m[:-1]      # the adjoint reads the two parts of dz without zeroing
+    return np.sum(z ** 3)
+
+
+case([runtime.part_of], h_parts, st.tuples(distinct((5,))), hvp=True)
 case([runtime.take_at, runtime.saved_item, runtime.restore_item, runtime.pop_grad,
       runtime.accumulate, runtime.as_gradient, runtime.where_grad, runtime.diff_grad,
       runtime.unpad, runtime.rollaxis_grad, runtime.take_along_axis_grad, runtime.inner_left,

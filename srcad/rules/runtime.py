@@ -10,8 +10,8 @@ reverse rule too.
 
 from .. import runtime
 from ..runtime import (accumulate, add_at, as_gradient, copy_value, dot_left, dot_right,
-                       extremum_grad, fit, item_grad, matmul_left, matmul_right, pop_grad,
-                       repeat_to_shape, restore_item, saved_item, seed_copy, take_at,
+                       extremum_grad, fit, item_grad, matmul_left, matmul_right, part_of,
+                       pop_grad, repeat_to_shape, restore_item, saved_item, seed_copy, take_at,
                        unbroadcast, where_grad)
 from .templates import adjoint, d, nondifferentiable, tangent
 
@@ -89,6 +89,11 @@ def add_at_tangent(out, total, x, index, g):
 @tangent(take_at)
 def take_at_tangent(out, total, index):
     d[out] = take_at(d[total], index)
+
+
+@tangent(part_of)
+def part_of_tangent(out, total, index):
+    d[out] = part_of(d[total], index)
 
 
 @tangent(saved_item)
