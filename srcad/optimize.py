@@ -100,7 +100,7 @@ def _parts(body, live_after, facts, names, part):
         lives.append(live)
         live = live_through(stmt, live, facts)
     lives.reverse()
-    changed = False
+    changed, idle = False, set()
     for i, stmt in enumerate(body):
         if isinstance(stmt, gast.If):
             changed |= _parts(stmt.body, lives[i], facts, names, part)
@@ -118,6 +118,9 @@ def _parts(body, live_after, facts, names, part):
                     body[i + 1:], total, _span(node.args[1]), names):
                 node.func = name(part())
                 changed = True
+                if isinstance(stmt, gast.Expr) and stmt.value is node:
+                    idle.add(i)     # a take_at kept only to zero: now it does nothing
+    body[:] = [stmt for i, stmt in enumerate(body) if i not in idle]
     return changed
 
 
