@@ -1246,10 +1246,36 @@ def qr_jvp(t, result, a):
 
 
 def _eig_ordered(a, w):
-    """Eigenvectors of a in the order of eigenvalues w (as np.linalg.eigvals gave them)."""
+    """Eigenvectors of a in the order of eigenvalues w (as np.linalg.eigvals gave them):
+    each eigenvalue takes the nearest of np.linalg.eig's not yet taken, so that a
+    repeated eigenvalue gets as many eigenvectors as it appears."""
     w2, v = np.linalg.eig(a)
-    order = np.argmin(np.abs(w[..., :, None] - w2[..., None, :]), axis=-1)
+    if np.array_equal(w, w2):       # the same order: the common case
+        return v
+    order = np.empty(np.shape(w), dtype=int)
+    for batch in np.ndindex(np.shape(w)[:-1]):
+        free = list(range(np.shape(w)[-1]))
+        for i, value in enumerate(w[batch]):
+            j = min(free, key=lambda k: abs(value - w2[batch][k]))
+            order[batch + (i,)] = j
+            free.remove(j)
     return np.take_along_axis(v, order[..., None, :], -1)
+
+
+_DEPENDENT = 1e8    # the condition number above which eigenvectors count as dependent
+
+
+def _eigenvector_solve(v, b):
+    """v^-1 b, where v holds the eigenvectors of a matrix; a refusal where they are
+    dependent, to rounding (a defective matrix, whose eigenvalues have no derivative,
+    or one near it, where their derivative is lost to rounding)."""
+    with np.errstate(all="ignore"):
+        dependent = not np.all(np.linalg.cond(v) < _DEPENDENT)
+    if dependent:
+        _refuse("the eigenvalues of np.linalg.eig or eigvals of a matrix whose "
+                "eigenvectors are dependent (a defective matrix, or one within rounding "
+                "of it) have no derivative srcad can compute")
+    return np.linalg.solve(v, b)
 
 
 def _complex_valued(v):
@@ -1267,7 +1293,12 @@ def eig_grad(g, result, a):
         gw, w = g, result
         v, gv = _eig_ordered(a, w), 0.0
     f, degenerate = _inverse_gaps(w)
-    inner = np.eye(np.shape(w)[-1]) * np.asarray(gw)[..., None, :]
+    gw = np.asarray(gw)
+    if degenerate and np.any((w[..., None, :] == w[..., :, None])
+                             & (gw[..., None, :] != gw[..., :, None])):
+        _refuse("eigenvalues of np.linalg.eig or eigvals that are repeated, weighted "
+                "differently, have no derivative (only symmetric functions of them do)")
+    inner = np.eye(np.shape(w)[-1]) * gw[..., None, :]
     if np.any(gv != 0):
         if _complex_valued(v):
             _refuse("complex eigenvectors of np.linalg.eig have no derivative srcad supports "
@@ -1276,14 +1307,14 @@ def eig_grad(g, result, a):
             _refuse("eigenvectors of np.linalg.eig at a repeated eigenvalue have no derivative")
         gv = gv - v * np.sum(v * gv, axis=-2, keepdims=True)
         inner = inner + f * (_mT(v) @ gv)
-    out = np.linalg.solve(_mT(v), inner @ _mT(v))
+    out = _eigenvector_solve(_mT(v), inner @ _mT(v))
     return np.real(out) if not np.iscomplexobj(a) else out
 
 
 def eig_jvp(t, result, a):
     """Tangents of np.linalg.eig(a) (or of np.linalg.eigvals(a)) for a tangent t of a."""
     w, v = result if isinstance(result, tuple) else (result, _eig_ordered(a, result))
-    c = np.linalg.solve(v, t @ v)
+    c = _eigenvector_solve(v, t @ v)
     dw = np.diagonal(c, 0, -2, -1)
     if not isinstance(result, tuple):
         return dw

@@ -416,6 +416,31 @@ def test_eigenvectors_at_a_repeated_eigenvalue_are_refused():
         srcad.grad(general_vectors)(np.diag([1.0, 1.0, 2.0]))
 
 
+def squares_of_eigvals(a):
+    return np.sum(np.linalg.eigvals(a) ** 2)
+
+
+def first_eigval(a):
+    return np.linalg.eigvals(a)[0]
+
+
+def test_eigvals_at_a_repeated_eigenvalue():
+    # 2I + c 11^T has the eigenvalue 2 twice: each took the same eigenvector of eig, and
+    # solving with the two equal columns raised LinAlgError (fuzz seed 29014525). The
+    # sum of squares is trace(a a) (gradient 2 a^T); one eigenvalue of the two alone
+    # has no derivative, nor has any of a defective matrix
+    from fuzz_programs import check_program
+    a = 2.0 * np.eye(3) + 0.49
+    np.testing.assert_allclose(srcad.grad(squares_of_eigvals)(a), 2.0 * a.T, rtol=1e-9)
+    np.testing.assert_allclose(srcad.jvp(squares_of_eigvals)(a, np.ones((3, 3)))[1],
+                               2.0 * np.sum(a), rtol=1e-9)
+    with pytest.raises(srcad.SrcadError, match="repeated"):
+        srcad.grad(first_eigval)(np.diag([1.0, 1.0, 2.0]))
+    with pytest.raises(srcad.SrcadError, match="defective"):
+        srcad.grad(squares_of_eigvals)(np.array([[1.0, 1.0], [0.0, 1.0]]))
+    assert check_program(29014525).status == "ok"
+
+
 def exp_of_eigenvalues(a):
     return np.sum(np.exp(np.linalg.eigh(a)[0]))
 
