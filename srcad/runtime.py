@@ -467,6 +467,8 @@ def add_at(total, x, index, g):
     if isinstance(total, (list, dict)):
         total[index] = accumulate(total[index], g) if _has(total, index) else g
         return total
+    if isinstance(x, range):    # integers its int arguments fix: no derivative
+        return total
     if isinstance(x, tuple) and isinstance(total, float):
         total = zeros_like(x)
         total[index] = accumulate(total[index], g)

@@ -489,3 +489,18 @@ def cx_complex_slice(x):
 @given(x=arrays((3,)))
 def test_complex_gradient_into_a_slice(f, x):
     check_grad(f, x)
+
+
+def a_range_beside_an_array_in_a_tuple(x, d):
+    pair = (np.exp(0.5 * np.sin(-x[:1])), range(4))
+    first, numbers = pair
+    return np.sum(first) + np.sum(numbers[1:] * d[:-1]) * 0.5
+
+
+def test_a_slice_of_a_range_in_a_differentiated_tuple_has_no_gradient():
+    # the tuple carries x's derivative, so its range item was taken for a differentiated
+    # value, and the gradient of `numbers[1:]` was added into it: a TypeError from
+    # add_at (fuzz seed 30006059's grad); a range holds integers, with no derivative
+    from oracle import check_grad
+    x, d = np.array([0.3, -0.2]), np.array([1.0, 2.0, 3.0, 4.0])
+    check_grad(a_range_beside_an_array_in_a_tuple, x, d)
