@@ -487,19 +487,12 @@ def _is_basic(index):
 
 
 def take_at(total, index):
-    """Gradient of the value written by `x[index] = v`: read it and zero it in total."""
+    """Gradient of the value written by `x[index] = v`: read it (part_of) and zero it in
+    total."""
+    g = part_of(total, index)
     if type(total) is np.ndarray:
-        g = total[index]
-        g = g.copy() if type(g) is np.ndarray else g
         total[index] = 0
-        return g
-    if _is_zero(total):
-        return 0.0
-    g = total[index]
-    if isinstance(total, np.ndarray):
-        g = g.copy() if isinstance(g, np.ndarray) else g
-        total[index] = 0
-    else:
+    elif not _is_zero(total):
         total[index] = zeros_like(g)
     return g
 
