@@ -347,6 +347,8 @@ def zeros_like(x):
         return {k: zeros_like(v) for k, v in parts}
     if isinstance(x, (complex, np.complexfloating)):
         return 0j
+    if isinstance(x, range):    # sliced and indexed like the float array of its length
+        return np.zeros(len(x))
     return 0.0
 
 

@@ -504,3 +504,14 @@ def test_a_slice_of_a_range_in_a_differentiated_tuple_has_no_gradient():
     from oracle import check_grad
     x, d = np.array([0.3, -0.2]), np.array([1.0, 2.0, 3.0, 4.0])
     check_grad(a_range_beside_an_array_in_a_tuple, x, d)
+
+
+def test_a_slice_of_a_range_in_a_differentiated_tuple_has_a_zero_tangent():
+    # forward mode gave the range the zero tangent 0.0, which `numbers[1:]` then sliced:
+    # a TypeError (fuzz seed 30006059's jvp); its zero is the float vector of its length
+    from oracle import numerical_jvp
+    x, d = np.array([0.3, -0.2]), np.array([1.0, 2.0, 3.0, 4.0])
+    dx, dd = np.array([1.0, -2.0]), np.array([0.5, 1.0, -1.0, 2.0])
+    _, tangent = srcad.jvp(a_range_beside_an_array_in_a_tuple, wrt=(0, 1))(x, d, dx, dd)
+    expected = numerical_jvp(a_range_beside_an_array_in_a_tuple, (x, d), (0, 1), (dx, dd))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-6, atol=1e-8)
