@@ -23,6 +23,7 @@ read as ordinary Python.
 """
 import ast
 import builtins
+import functools
 import inspect
 import linecache
 import textwrap
@@ -51,7 +52,8 @@ GENERATION = object()   # replaced when a rule is registered: code generated bef
 
 
 class Template:
-    """A parsed rule: parameters, body, and the names its body needs."""
+    """A parsed rule: parameters, body, and the names its body needs. The body is parsed
+    when first used: most rules of a run are never inlined."""
 
     def __init__(self, fn, source=None):
         self.fn = fn
@@ -63,32 +65,57 @@ class Template:
         self.result = params[0]
         self.params = params[1:]
         self.filename = fn.__code__.co_filename
+        self.globals = fn.__globals__
+        self.source = source
+        self.names_checked = False
+
+    @functools.cached_property
+    def node(self):
+        """The rule's def, parsed from its source, at its lines in its file."""
         first = 1
+        source = self.source
         if source is None:
             try:
-                lines, first = inspect.getsourcelines(fn)
+                lines, first = inspect.getsourcelines(self.fn)
             except (OSError, TypeError):
-                raise SrcadError(f"cannot read the source of the rule {fn.__qualname__}: "
+                raise SrcadError(f"cannot read the source of the rule {self.fn.__qualname__}: "
                                  "define it with def in a file") from None
             source = textwrap.dedent("".join(lines))
         tree = gast.parse(source)
         gast.increment_lineno(tree, first - 1)
-        node = tree.body[0]
-        self.node = node
-        self.body = [s for s in node.body
-                     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
-        self.globals = fn.__globals__
+        return tree.body[0]
+
+    @functools.cached_property
+    def body(self):
+        return [s for s in self.node.body
+                if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+
+    @functools.cached_property
+    def differentiates(self):
+        """The names whose gradient (or tangent) the body assigns or reads, but the result's."""
         module = gast.Module(body=self.body, type_ignores=[])
         written = {target_of(s) for s in self.body if target_of(s)}
-        self.differentiates = (written | _tangents_in(module)) - {self.result}
-        local = names_in(gast.Module(body=self.body, type_ignores=[]), gast.Store)
-        self.locals = local - set(params)
-        self.free = names_in(gast.Module(body=self.body, type_ignores=[])) \
-            - set(params) - self.locals - {"d"}
-        self.names_checked = False
-        self.sequences = self._sequence_params()
-        # which statements hold a conditional that a call site's constants may decide
-        self.conditional = [any(isinstance(n, gast.IfExp) for n in walk(s)) for s in self.body]
+        return (written | _tangents_in(module)) - {self.result}
+
+    @functools.cached_property
+    def locals(self):
+        return names_in(gast.Module(body=self.body, type_ignores=[]), gast.Store) \
+            - {self.result, *self.params}
+
+    @functools.cached_property
+    def free(self):
+        return names_in(gast.Module(body=self.body, type_ignores=[])) \
+            - {self.result, *self.params} - self.locals - {"d"}
+
+    @functools.cached_property
+    def conditional(self):
+        """Whether each statement holds a conditional that a call site's constants may
+        decide."""
+        return [any(isinstance(n, gast.IfExp) for n in walk(s)) for s in self.body]
+
+    @functools.cached_property
+    def sequences(self):
+        return self._sequence_params()
 
     def _sequence_params(self):
         """The parameters the body passes to a runtime helper that gives a sequence's
