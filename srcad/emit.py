@@ -61,11 +61,18 @@ SNAPSHOT = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, typ
             np.ufunc, types.MethodType)
 
 
-def _stored_names(definition):
-    names = {a.arg for a in walk(definition) if isinstance(a, ast.arg)}
-    names |= {n.id for n in walk(definition)
-              if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    return names
+def _names(definition):
+    """(the names a def binds: parameters and stores, the Name nodes it reads)."""
+    stored, loads = set(), []
+    for n in walk(definition):
+        if isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Load):
+                loads.append(n)
+            else:
+                stored.add(n.id)
+        elif isinstance(n, ast.arg):
+            stored.add(n.arg)
+    return stored, loads
 
 
 def bind_globals(fn, nodes, helpers, dependencies):
@@ -88,7 +95,8 @@ def bind_globals(fn, nodes, helpers, dependencies):
     user = fn.__globals__
     taken = set(helpers) | set(user) | set(cells)
     for node in nodes:
-        taken |= {n.id for n in walk(node) if isinstance(n, ast.Name)}
+        stored, loads = _names(node)
+        taken |= stored | {n.id for n in loads}
     live = {}       # name in code -> ast node that reads it live
     aliases = {}
 
@@ -109,10 +117,10 @@ def bind_globals(fn, nodes, helpers, dependencies):
     module = sys.modules.get(getattr(fn, "__module__", None) or "")
     defined = {node.name for node in nodes}
     for node in nodes:
-        local = _stored_names(node) | defined
-        for n in walk(node):
-            if not isinstance(n, ast.Name) or not isinstance(n.ctx, ast.Load) \
-                    or n.id in local or n.id in helpers or n.id in names:
+        stored, loads = _names(node)    # the defaults now read their objects
+        local = stored | defined
+        for n in loads:
+            if n.id in local or n.id in helpers or n.id in names:
                 continue
             key = n.id
             if key in cells:
@@ -185,7 +193,7 @@ class _LiveReads(ast.NodeTransformer):
         self.replace = replace
 
     def visit_FunctionDef(self, node):
-        local = _stored_names(node)
+        local, _ = _names(node)
         saved = self.replace
         self.replace = {k: v for k, v in saved.items() if k not in local}
         self.generic_visit(node)
