@@ -546,6 +546,21 @@ class Analysis:
             self.returned_kinds[key] = _returned_kind(op.callee, arg_kinds, self.forward)
         return self.returned_kinds[key]
 
+    def callee_analysis(self, op):
+        """The called user function's own Analysis for the kinds of this call's arguments,
+        where each default it takes is real numbers (dtypes.real_function); else None."""
+        from .dtypes import real_value
+        from .wrappers import call_signature
+        try:
+            bound = call_signature(op.callee).bind(*op.args, **op.keywords)
+        except (TypeError, ValueError):
+            return None
+        if not all(real_value(param.default) for p, param in bound.signature.parameters.items()
+                   if p not in bound.arguments and param.default is not param.empty):
+            return None
+        probe = _probe(op.callee, self.parameter_kinds(bound, self.kinds), self.forward)
+        return probe[0] if probe is not None else None
+
     def kind_of(self, op, kinds):
         if op.kind == "copy":
             return self.kind_of_node(op.node, kinds)

@@ -20,6 +20,7 @@ from collections import OrderedDict
 import gast
 import numpy as np
 
+from .dtypes import real_value
 from .emit import default_values, forget, origin
 from .errors import SrcadError, UnsupportedSyntaxError
 from .generate import runtime_kind
@@ -99,17 +100,18 @@ class Compiled:
         weakref.finalize(self, forget, primal.__code__.co_filename)
 
 
-def _reverse(fn, wrt_names, kinds, shapes=None, traced=None):
+def _reverse(fn, wrt_names, kinds, shapes=None, traced=None, real=False):
     """shapes: {parameter: shape pattern} (shapes.shape_pattern) of the call's arrays;
-    traced: the keys of the code already traced (verbose=2: pipeline.py), else None."""
+    traced: the keys of the code already traced (verbose=2: pipeline.py), else None;
+    real: whether the call's values are all real numbers (dtypes.real_value)."""
     shapes = shapes or {}
     key = ("reverse", tuple(wrt_names), tuple(sorted(kinds.items(), key=str)),
-           tuple(sorted(shapes.items(), key=str)))
+           tuple(sorted(shapes.items(), key=str)), real)
     trace = traced is not None and key not in traced
     compiled = None if trace else _CACHE.get(fn, key)
     if compiled is None:
         try:
-            made = pipeline.reverse(fn, wrt_names, kinds, shapes, trace)
+            made = pipeline.reverse(fn, wrt_names, kinds, shapes, real, trace)
         except SrcadError:
             raise
         except RecursionError:
@@ -265,7 +267,7 @@ class Transform:
             raise SrcadError(f"{self.transform_name} of a gradient runs in forward "
                              "mode: use srcad.jvp, srcad.hvp, srcad.hessian or srcad.jacobian")
         compiled = _reverse(self.fn, self.wrt_names, kinds_of(values), shape_pattern(values),
-                            self.traced)
+                            self.traced, real_value(values))
         if compiled is not self.last:
             self.show(compiled)
         return compiled

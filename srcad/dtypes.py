@@ -13,6 +13,7 @@ array's constructor makes it integer or bool, or checked when it runs
 The facts are flow-insensitive, as in analysis.py: a variable holds floats
 (or integers) when every assignment of it makes them.
 """
+import builtins
 import operator
 
 import gast
@@ -21,7 +22,7 @@ import numpy as np
 from .errors import UnsupportedSyntaxError
 from .normalize import local_names
 from .resolve import UNRESOLVED
-from .syntax import call, name
+from .syntax import call, name, walk
 
 FLOATING, INTEGER = "floating", "integer"
 CONTAINER = "container"  # a list or dict display: what is written into it is kept
@@ -166,3 +167,128 @@ def _hashable(x):
     except TypeError:
         return False
     return True
+
+
+# -- real functions: code whose every value is real numbers ------------------------------
+#
+# Where a function's arguments hold real numbers of at most double precision, and each of
+# its operations makes real numbers of real ones, every value it computes is real, and so
+# is every gradient of it: the gradient of an array part (`runtime.add_at`) is then a
+# float64 array written in place, with none of the run-time tests for complex values.
+
+# NumPy functions that make real numbers of real ones -> the most positional arguments
+# they take before a dtype; a ufunc takes its inputs and outputs; `math` and `operator`
+# functions take any (operator.pow is proven apart: a float to a float power may be
+# complex)
+REAL_CALLS = {
+    np.sum: 2, np.mean: 2, np.prod: 2, np.max: 2, np.min: 2, np.amax: 2, np.amin: 2,
+    np.cumsum: 2, np.dot: 2, np.outer: 2, np.transpose: 2, np.reshape: 2, np.ravel: 1,
+    np.concatenate: 2, np.stack: 2, np.where: 3, np.clip: 3, np.real: 1, np.imag: 1,
+    np.zeros: 1, np.ones: 1, np.empty: 1, np.zeros_like: 1, np.ones_like: 1,
+    np.empty_like: 1, np.full: 2, np.full_like: 2, np.array: 1, np.asarray: 1, np.copy: 1,
+    "ndarray.sum": 1, "ndarray.mean": 1, "ndarray.max": 1, "ndarray.min": 1,
+    "ndarray.prod": 1, "ndarray.copy": 0, "ndarray.reshape": 3, "ndarray.transpose": 3,
+    "ndarray.ravel": 0,
+    builtins.len: 1, builtins.range: 3, builtins.float: 1, builtins.int: 1,
+    builtins.abs: 1, builtins.min: None, builtins.max: None, builtins.sum: 2,
+    builtins.bool: 1, builtins.enumerate: 2, builtins.zip: None, builtins.list: 1,
+    builtins.tuple: 1, builtins.reversed: 1,
+}
+_REAL_KEYWORDS = {"axis", "keepdims", "out"}
+_MOVES = {"copy", "subscript", "field", "literal", "append", "pop"}
+
+
+def real_value(value, depth=0):
+    """Whether a value holds only real numbers of at most double precision (and None):
+    an ndarray of bools, integers or floats, such a number, or a list, tuple, dict or
+    container of them."""
+    from . import containers
+    if isinstance(value, np.ndarray):
+        return type(value) is np.ndarray and value.dtype.kind in "biuf" \
+            and value.dtype.itemsize <= 8
+    if isinstance(value, (bool, int, float, np.integer, np.bool_, np.floating)):
+        return not isinstance(value, np.floating) or value.dtype.itemsize <= 8
+    if value is None:
+        return True
+    if depth == 32:
+        return False
+    if type(value) in (list, tuple):
+        return all(real_value(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(real_value(v, depth + 1) for v in value.values())
+    container = containers.of(value)
+    parts = container.parts(value) if container is not None else None
+    return parts is not None and all(real_value(v, depth + 1) for _, v in parts)
+
+
+def real_function(analysis):
+    """Whether every value a function computes is real where its arguments are: its
+    constants are real numbers, it reads no name but its own locals (and the functions
+    it calls), and each operation is proven to make real numbers of real ones (a call
+    of a user function by that function's own Analysis for the call)."""
+    cached = getattr(analysis, "real", None)
+    fn = analysis.function.fn
+    if cached is None:
+        if fn in _CHECKING:
+            return False    # a recursion proves nothing
+        _CHECKING.add(fn)
+        try:
+            analysis.real = cached = _own_values_real(analysis) and all(
+                _real_op(s.op, analysis) for s in analysis.statements) and all(
+                _real_op(node.op, analysis) for node in walk(analysis.tree)
+                if isinstance(node, gast.Expr) and getattr(node, "op", None) is not None
+                and node.op.kind == "call")
+        finally:
+            _CHECKING.discard(fn)
+    return cached
+
+
+_CHECKING = set()   # the functions whose real_function is being found
+
+
+def _own_values_real(analysis):
+    known = set(analysis.locals) | set(analysis.params)
+    todo = list(analysis.tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Constant) and not (
+                isinstance(node.value, (bool, int, float)) or node.value in (None, Ellipsis)):
+            return False
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) \
+                and node.id not in known:
+            return False
+        if isinstance(node, gast.Call) and isinstance(node.func, (gast.Name, gast.Attribute)):
+            todo += node.args + [k.value for k in node.keywords]   # (what it calls: its op)
+            continue
+        if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
+                and node.value.id not in known:
+            return False
+        todo += [child for child in gast.iter_child_nodes(node)]
+    return True
+
+
+def _real_op(op, analysis):
+    if op.kind in _MOVES:
+        return True
+    if op.kind == "call":
+        callee = analysis.callee_analysis(op)
+        return callee is not None and real_function(callee)
+    if op.kind not in ("rule", "zero"):
+        return False
+    node, primitive = op.node, op.primitive
+    if not isinstance(node, gast.Call):
+        if primitive is operator.pow:   # a float to a float power may be complex
+            return any(analysis.kinds.get(getattr(n, "id", None)) == "array"
+                       for n in (node.left, node.right)) \
+                or isinstance(node.right, gast.Constant) and type(node.right.value) is int
+        return True     # an operator, a comparison, a constant or a shape query
+    keywords = {k.arg for k in node.keywords}
+    if isinstance(primitive, np.ufunc):
+        return len(node.args) <= primitive.nin + primitive.nout and keywords <= {"out"}
+    if getattr(primitive, "__module__", None) in ("math", "_operator", "operator") \
+            and primitive is not operator.pow:
+        return True
+    if not _hashable(primitive) or primitive not in REAL_CALLS:
+        return False
+    most = REAL_CALLS[primitive]
+    return (most is None or len(node.args) <= most) and keywords <= _REAL_KEYWORDS

@@ -288,7 +288,7 @@ class ForwardFunction(Generator):
 class ForwardModule(GeneratedModule):
     """All functions one forward-mode transform generates, each specialized to kinds."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False):
         name_ = self.fresh(fn.__name__ + "_jvp", function)
         generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee,
                                     shapes)

@@ -43,6 +43,7 @@ class Generator:
     """Base of the transformers of one user function."""
 
     forward = False
+    real_params = False     # whether the arguments hold only real numbers (dtypes.py)
 
     def __init__(self, module, function, tree, wrt, param_kinds, is_callee, shapes=None):
         self.module = module
@@ -433,9 +434,10 @@ class GeneratedModule:
         self.reserved = set()       # the names of the generated functions: helpers avoid them
         self.trace = None           # show(stage, title, code), where verbose=2 (pipeline.py)
 
-    def add(self, fn, wrt, param_kinds, is_callee=False, shapes=None):
+    def add(self, fn, wrt, param_kinds, is_callee=False, shapes=None, real=False):
         """Stages 1 to 5 (pipeline.py) for fn, and for the functions it calls; shapes:
-        the shape patterns of its array parameters (shapes.py), where known."""
+        the shape patterns of its array parameters (shapes.py), where known; real:
+        whether its arguments hold only real numbers (dtypes.real_value)."""
         from .normalize import normalize
         from .parse import parse_function
         function = parse_function(fn)
@@ -443,7 +445,7 @@ class GeneratedModule:
         tree = normalize(function)
         self.after("normalize", fn.__qualname__, tree)
         return self.generate(fn, function, tree, list(wrt), param_kinds, is_callee,
-                             shapes or {})
+                             shapes or {}, real)
 
     def returned_shape(self, fn, kinds, shapes, forward):
         """The shape of what fn returns for parameters of these kinds and shapes, from an
@@ -467,19 +469,20 @@ class GeneratedModule:
         """Record a function before it is built, so that recursive calls find it."""
         self.functions.append(generated)
         if is_callee:
-            key = _key(fn, param_kinds, generated.param_shapes, generated.wrt)
+            key = _key(fn, param_kinds, generated.param_shapes, generated.wrt,
+                       generated.real_params)
             self.specializations[key] = generated
         return generated
 
-    def callee(self, fn, kinds, wrt, site, shapes):
+    def callee(self, fn, kinds, wrt, site, shapes, real=False):
         """fn's code for these kinds and shapes, differentiated with respect to the
         parameters wrt; site: (the caller's Function, the call statement), where an
         error about fn that has no line of its own points."""
-        found = self.specializations.get(_key(fn, kinds, shapes, wrt))
+        found = self.specializations.get(_key(fn, kinds, shapes, wrt, real))
         if found is not None:
             return found
         try:
-            return self.add(fn, wrt, kinds, is_callee=True, shapes=shapes)
+            return self.add(fn, wrt, kinds, is_callee=True, shapes=shapes, real=real)
         except SrcadError as e:
             if e.filename is not None:
                 raise
@@ -499,8 +502,8 @@ class GeneratedModule:
         return candidate
 
 
-def _key(fn, kinds, shapes, wrt=()):
-    return fn, tuple(sorted(kinds.items())), tuple(sorted(shapes.items())), tuple(wrt)
+def _key(fn, kinds, shapes, wrt=(), real=False):
+    return fn, tuple(sorted(kinds.items())), tuple(sorted(shapes.items())), tuple(wrt), real
 
 
 class ShapeProbe(Generator):

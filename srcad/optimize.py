@@ -1160,3 +1160,80 @@ def _single_reader(block, i, dv, stores, loads):
         if written & stmt_loads.keys() and target is None and not is_marker(stmt):
             return None     # a call or a write that may update what the value reads
     return None
+
+
+class ScattersInPlace:
+    """`dx = add_at(dx, x, index, g)`, the gradient of a part of an array x whose values
+    are real numbers (dtypes.real_function), with a basic index: where dx is still the
+    zero 0.0, `dx = np.zeros(x.shape)` and `dx[index] = g`; where it is an array made
+    so, `dx[index] += g`. That is what add_at does for real arrays, less its tests at
+    run time. A forward dataflow of the gradients that are the zero, or such arrays.
+
+    add_at: the helper's name; zeros(x): the node of `np.zeros(x.shape)`; basic(node):
+    whether an index node is an int, a slice, None, ... or a tuple of them."""
+
+    def __init__(self, add_at, arrays, zeros, basic):
+        self.add_at, self.arrays, self.zeros, self.basic = add_at, arrays, zeros, basic
+
+    def block(self, body, state, rewrite=True):
+        out = []
+        for stmt in body:
+            made, state = self.statement(stmt, state, rewrite)
+            out += made
+        if rewrite:
+            body[:] = out
+        return state
+
+    def statement(self, stmt, state, rewrite):
+        zero, arrays = state
+        if isinstance(stmt, gast.If):
+            after = [self.block(b, state, rewrite) for b in (stmt.body, stmt.orelse)]
+            return [stmt], (after[0][0] & after[1][0], after[0][1] & after[1][1])
+        if isinstance(stmt, (gast.For, gast.While)):
+            entry = loop_head(state, lambda s: self.block(stmt.body, s, rewrite=False),
+                              lambda a, b: (a[0] & b[0], a[1] & b[1]))
+            self.block(stmt.body, entry, rewrite)
+            return [stmt], entry
+        target = _assigned_name(stmt)
+        scatter = self.scatter(stmt, target)
+        if scatter is not None and (target in zero or target in arrays):
+            x, index, g = scatter
+            part = gast.Subscript(value=name(target), slice=_written(index), ctx=gast.Store())
+            made = [gast.Assign(targets=[name(target, store=True)], value=self.zeros(x)),
+                    gast.Assign(targets=[part], value=g)] if target in zero \
+                else [gast.AugAssign(target=part, op=gast.Add(), value=g)]
+            for s in made:
+                gast.copy_location(s, stmt)
+            return (made if rewrite else [stmt]), (zero - {target}, arrays | {target})
+        stored = {n.id for n in walk(stmt) if isinstance(n, gast.Name)
+                  and isinstance(n.ctx, gast.Store)}
+        zero, arrays = zero - stored, arrays - stored
+        if target is not None and _is_zero(stmt.value):
+            zero = zero | {target}
+        return [stmt], (zero, arrays)
+
+    def scatter(self, stmt, target):
+        """(x, index, g) of `dx = add_at(dx, x, index, g)` as the rewrite takes it."""
+        value = stmt.value if target is not None else None
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+                and value.func.id == self.add_at and len(value.args) == 4
+                and not value.keywords):
+            return None
+        total, x, index, g = value.args
+        if isinstance(total, gast.Name) and total.id == target and isinstance(x, gast.Name) \
+                and x.id in self.arrays and self.basic(index):
+            return x.id, index, g
+        return None
+
+
+def _written(index):
+    """An index as written in a subscript: `slice(1, None)` -> `1:`."""
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_written(e) for e in index.elts], ctx=gast.Load())
+    if isinstance(index, gast.Call):
+        bounds = [None if isinstance(a, gast.Constant) and a.value is None else a
+                  for a in index.args]
+        lower, upper, step = [None] + bounds + [None] if len(bounds) == 1 \
+            else bounds + [None] * (3 - len(bounds))
+        return gast.Slice(lower=lower, upper=upper, step=step)
+    return index

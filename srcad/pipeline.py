@@ -66,13 +66,13 @@ class Made:
         self.source, self.functions, self.current = compile_module(units, title)
 
 
-def reverse(fn, wrt, kinds, shapes, trace=False):
+def reverse(fn, wrt, kinds, shapes, real=False, trace=False):
     """Stages 1 to 6 in reverse mode: a Made whose `top` has primal_name and
     adjoint_name, and whose `lean` is the name of the primal grad runs (None where
     it is the primal itself)."""
     module = ReverseModule()
     module.trace = show if trace else None
-    top = module.add(fn, wrt, kinds, shapes=shapes)
+    top = module.add(fn, wrt, kinds, shapes=shapes, real=real)
     units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
     lean = top.lean_def
     for g, (_, definitions, _) in zip(module.functions, units):

@@ -24,9 +24,10 @@ import gast
 from . import rules, runtime
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
-from .dtypes import floating_check
+from .dtypes import floating_check, real_function
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
-from .optimize import clean, lean_primal, optimize, optimize_seeded, parts_left_as_they_are
+from .optimize import ScattersInPlace, clean, lean_primal, optimize, optimize_seeded, \
+    parts_left_as_they_are, remove_dead_stores, tidy
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
@@ -57,8 +58,12 @@ def tag_of(node):
 class ReverseFunction(Generator):
     """The primal and adjoint of one user function, for one set of argument kinds."""
 
-    def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee, shapes):
+    def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee, shapes,
+                 real=False):
         super().__init__(module, function, tree, wrt, param_kinds, is_callee, shapes)
+        self.real_params = real
+        # every value real numbers, and every gradient: parts of arrays are added in place
+        self.real = real and real_function(self.analysis)
         self.primal_name, self.adjoint_name = names
         self.loop_depth = 0
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
@@ -179,13 +184,44 @@ class ReverseFunction(Generator):
         self.narrow_final(body, head)
         seeded = self.seeded(body, in_place)
         self.unshare_returned(body)
+        body = self.scatter_in_place(body)
         if seeded is not None:
             seeded = optimize_seeded(seeded, self.gradients.values(), in_place, self.helpers,
                                      shapes, scalars, numeric, floating)
             self.unshare_returned(seeded)
+            seeded = self.scatter_in_place(seeded)
             self.seeded_def = _function(self.seeded_name, _parameters([self.stack]),
                                         copy(head) + seeded)
         return _function(self.adjoint_name, args, head + body)
+
+    def scatter_in_place(self, body):
+        """Gradients of parts of arrays written into arrays in place, where every value is
+        real numbers (optimize.ScattersInPlace)."""
+        add_at = next((n for n, h in self.helpers.items() if h is runtime.add_at), None)
+        if not self.real or add_at is None:
+            return body
+        arrays = {v for v, shape in self.shapes.items() if shape and self.kinds.get(v) == "array"}
+        zeros = lambda x: call(gast.Attribute(value=name(self.helper("np", numpy)), attr="zeros",
+                                              ctx=gast.Load()),
+                               gast.Attribute(value=name(x), attr="shape", ctx=gast.Load()))
+        gradients = set(self.gradients.values())
+        ScattersInPlace(add_at, arrays, zeros, self.basic_index).block(
+            body, (frozenset(gradients), frozenset()))
+        return tidy(remove_dead_stores(body, gradients))     # the zeros 0.0 replaced
+
+    def basic_index(self, node):
+        """Whether an index node is basic: an int, a scalar local, a slice of them or None,
+        None, ..., or a tuple of these (never an array: no index repeats)."""
+        if isinstance(node, gast.Constant):
+            return node.value is None or node.value is Ellipsis or type(node.value) is int
+        if isinstance(node, gast.Name):
+            return self.kinds.get(node.id) == "scalar"
+        if isinstance(node, gast.Tuple):
+            return all(self.basic_index(e) for e in node.elts)
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+            and node.func.id == "slice" and "slice" not in self.kinds \
+            and self.helpers.get("slice", slice) is slice and not node.keywords \
+            and len(node.args) <= 3 and all(self.basic_index(a) for a in node.args)
 
     def seeded(self, body, in_place):
         """A copy of the optimized adjoint's body for grad, whose seed is always 1.0: the
@@ -429,7 +465,7 @@ class ReverseFunction(Generator):
         kinds = self.call_kinds(bound)
         wrt = self.callee_wrt(signature, bound)
         generated = self.module.callee(callee, kinds, wrt, (self.function, node),
-                                       self.callee_shapes(bound, kinds))
+                                       self.callee_shapes(bound, kinds), self.real)
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),
@@ -966,14 +1002,14 @@ def _definitely_assigned(stmt):
 class ReverseModule(GeneratedModule):
     """All the functions one reverse-mode transform generates."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False):
         names = (self.fresh(fn.__name__ + "_primal", function),
                  self.fresh(fn.__name__ + "_adjoint", function))
         if not is_callee:   # named before any helper is bound, so that helpers avoid it
             self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
             seeded_name = self.fresh(fn.__name__ + "_adjoint_for_grad", function)
         generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee,
-                                    shapes)
+                                    shapes, real)
         generated.seeded_name = None if is_callee else seeded_name
         self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = list(generated.build())

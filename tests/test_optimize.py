@@ -432,6 +432,63 @@ def test_parts_of_a_gradient_read_no_more_are_not_zeroed():
     assert "take_at(dz, slice(0, 2))" in g.source and "part_of(dz, slice(1, None))" in g.source
 
 
+def parts_of_a_matrix(x, rows):
+    y = x[rows, 1:] * 2.0
+    z = x[..., :2] + x[-1, None, 1:]
+    return np.sum(y * y) + np.sum(z ** 3)
+
+
+SCALE = np.array([1.0, 2.0j, 3.0])
+
+
+def parts_times_a_global(x):
+    return np.real(np.sum(x[1:] * SCALE[1:]) * (1.0 - 1.0j))
+
+
+def parts_of_a_complex_product(x):
+    z = np.zeros_like(x, dtype=complex)
+    z[:] = x
+    return np.real(np.sum(z[1:] * z[:-1] * (2.0 + 1.0j)))
+
+
+def test_gradients_of_parts_of_real_arrays_are_written_in_place():
+    # where every value is real, add_at's tests for complex gradients and its call go:
+    # the first part's gradient fills zeros, the next ones add into them in place
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=5), rng.normal(size=5)
+    check_grad(steps_of_rhs, x, y, wrt=(0, 1))
+    g = srcad.grad(steps_of_rhs, wrt=(0, 1))
+    g(x, y)
+    assert "add_at" not in g.source
+    assert "dx = np.zeros(x.shape)" in g.source and "dx[1:] = " in g.source \
+        and "dx[0] += " in g.source
+    np.testing.assert_allclose(srcad.hvp(steps_of_rhs)(x, y, np.ones(5)),
+                               srcad.hessian(steps_of_rhs)(x, y) @ np.ones(5), rtol=1e-9)
+    m = rng.normal(size=(4, 3))
+    check_grad(parts_of_a_matrix, m, 2)
+    g = srcad.grad(parts_of_a_matrix)
+    g(m, 2)
+    assert "add_at" not in g.source and "dx[index, None, 1:] = " in g.source
+
+
+@pytest.mark.parametrize("f, args", [
+    (parts_times_a_global, (np.array([0.5, -1.0, 2.0]),)),
+    (parts_of_a_complex_product, (np.array([0.5, -1.0, 2.0]),)),
+    (steps_of_rhs, (np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5j, 2.0]))),
+    (steps_of_rhs, (np.array([0.5, -1.0, 2.0], dtype=np.longdouble), np.ones(3))),
+], ids=["global", "complex value", "complex argument", "long double"])
+def test_gradients_of_parts_that_may_be_complex_keep_add_at(f, args):
+    # a complex value (from a module-level array, a constant, an argument) may make the
+    # gradient of a real part complex, whose real part add_at keeps: no proof, no rewrite
+    g = srcad.grad(f)
+    got = g(*args)
+    assert "add_at" in g.source
+    if all(np.isrealobj(a) and a.dtype == np.float64 for a in args):
+        check_grad(f, *args)
+    else:
+        assert got.dtype == np.result_type(args[0].dtype, np.float64)
+
+
 def overwritten_with_a_constant(x):
     z = np.empty_like(x)
     z[0] = 3.0 * x[0]
