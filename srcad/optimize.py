@@ -31,7 +31,8 @@ FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.
 
 
 def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=None,
-             seed_or_zeros=None, numeric=(), floating=(), scalars=None):
+             seed_or_zeros=None, numeric=(), floating=(), scalars=None, returned=None,
+             gives=None):
     """Optimize an adjoint body. gradients: gradient names; in_place: gradient names
     whose arrays or lists the adjoint updates in place; shapes: what is known of the
     shapes of expressions (reverse.AdjointShapes), for the arithmetic passes; seeds:
@@ -42,11 +43,16 @@ def optimize(body, gradients, in_place, helpers, shapes=None, seeds=(), nonzero=
     whose values are numbers, never booleans (Analysis.numeric); floating: names of
     arrays or numbers of floats nothing updates in place, which a gradient may become
     (`db = 1.0 * b` -> `db = b`); scalars: a set that gets the gradients made scalars
-    (scalar_fills), for optimize_seeded."""
+    (scalar_fills), for optimize_seeded; returned(call): which of the gradients a
+    called function's adjoint returns are known more than the zero 0.0 (a tuple of
+    bools, ZeroPullbacks.returned), or None; gives: a list that gets the same of body's
+    own return."""
     gradients = set(gradients)
     body = [Fold().visit(s) if _foldable(s) else s for s in body]
-    ZeroPullbacks(gradients, nonzero, seed_or_zeros).block(
+    end = ZeroPullbacks(gradients, nonzero, seed_or_zeros, returned).block(
         body, (frozenset(), frozenset(seeds)))
+    if gives is not None:
+        gives.extend(ZeroPullbacks.returned(body, end))
     FirstContributions(gradients, in_place).block(body, set())
     body = merge_updates(tidy(remove_dead_stores(body, gradients)), helpers)
     if shapes is None:
@@ -263,12 +269,37 @@ class ZeroPullbacks:
     dy is the zero 0.0 they are dropped, and where it may be, those of a rule that can
     fail on a plain float (`dy[::-1]`, `dy @ b`, `np.sum(dy, axis=1)`) run under
     `if nonzero_gradient(dy):`. A called function's adjoint gets `seed_or_zeros(dy, y)`
-    where dy may be 0.0. A state is (zero, more): two sets of gradient names."""
+    where dy may be 0.0, and gives back gradients as its own state at its return says
+    (returned(call), see `returned`). A state is (zero, more): two sets of gradient
+    names."""
 
-    def __init__(self, gradients, nonzero, seed_or_zeros=None):
+    def __init__(self, gradients, nonzero, seed_or_zeros=None, returned=None):
         self.gradients = set(gradients)
         self.nonzero = nonzero
         self.seed_or_zeros = seed_or_zeros
+        self.called = returned or (lambda call: None)
+
+    @staticmethod
+    def returned(body, state):
+        """Which of the gradients body returns are known, in state (the state at its end),
+        to be more than the zero 0.0 and shaped like their variables, as a caller's rules
+        may need (made by add_at: a gradient more than 0.0 may be a NumPy zero, `s * 0.0`):
+        a tuple of bools, one per returned value."""
+        value = body[-1].value
+        values = value.elts if isinstance(value, gast.Tuple) else [value]
+        made = {}
+        for stmt in (n for s in body for n in walk(s) if isinstance(n, gast.stmt)
+                     and not isinstance(n, COMPOUND)):
+            target = _assigned_name(stmt)
+            if target is not None:
+                made[target] = made.get(target, True) and (_is_zero(stmt.value) or (
+                    isinstance(stmt.value, gast.Call) and isinstance(stmt.value.func, gast.Name)
+                    and stmt.value.func.id.startswith("add_at")))
+            else:
+                made.update((n.id, False) for n in walk(stmt)
+                            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+        return tuple(isinstance(v, gast.Name) and v.id in state[1] and made.get(v.id, False)
+                     for v in values)
 
     def block(self, body, state, rewrite=True):
         state = (set(state[0]), set(state[1]))      # this block's own, updated in place
@@ -341,6 +372,11 @@ class ZeroPullbacks:
                   if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
         zero -= stored
         more -= stored
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple) \
+                and isinstance(stmt.value, gast.Call):
+            given = self.called(stmt.value) or ()
+            more |= {t.id for t, known in zip(stmt.targets[0].elts, given)
+                     if known and isinstance(t, gast.Name)}
         return state
 
     def more(self, value, more):
@@ -356,6 +392,8 @@ class ZeroPullbacks:
             if isinstance(func, gast.Attribute):     # np.full(...), g.reshape(...): NumPy's
                 return True
             if isinstance(func, gast.Name) and func.id.startswith("add_at"):
+                return True
+            if self.called(value) == (True,):       # a called function's adjoint
                 return True
             if isinstance(func, gast.Name) and func.id.startswith(("unbroadcast", "take_at")) \
                     and value.args:                  # a part, or a sum, of a known gradient

@@ -69,6 +69,7 @@ class ReverseFunction(Generator):
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
         self.stack = self.namer.fresh("stack")
         self.seeded_def = None  # the adjoint for grad, seeded with 1.0 (adjoint_def)
+        self.gives = []     # which gradients the adjoint returns are more than 0.0 (optimize)
 
     def push_stmt(self, value, tag):
         method = gast.Attribute(value=name(self.stack), attr="append", ctx=gast.Load())
@@ -175,7 +176,8 @@ class ReverseFunction(Generator):
                         seeds=(self.seed,),
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros, numeric=numeric,
-                        floating=floating, scalars=scalars)
+                        floating=floating, scalars=scalars, returned=self.callee_gives,
+                        gives=self.gives)
         parts_left_as_they_are(body, self.helpers, lambda: self.runtime("part_of").id)
         if self.returned in self.active and self.returned in self.analysis.in_place \
                 and not _read_in_parts_only(body, self.seed, self.helpers):
@@ -193,6 +195,14 @@ class ReverseFunction(Generator):
             self.seeded_def = _function(self.seeded_name, _parameters([self.stack]),
                                         copy(head) + seeded)
         return _function(self.adjoint_name, args, head + body)
+
+    def callee_gives(self, node):
+        """Which gradients a call of a called function's adjoint gives are more than the
+        zero 0.0, as its own optimized adjoint found (None while it is being built)."""
+        callee = self.helpers.get(node.func.id) if isinstance(node.func, gast.Name) else None
+        if isinstance(callee, ReverseFunction) and node.func.id == callee.adjoint_name:
+            return tuple(callee.gives) or None
+        return None
 
     def scatter_in_place(self, body):
         """Gradients of parts of arrays written into arrays in place, where every value is
@@ -495,10 +505,10 @@ class ReverseFunction(Generator):
             value = node.value
             if isinstance(value, gast.Name) and value.id in self.active:
                 # the value may have been broadcast into the slots (`x[[0, 1]] = s`,
-                # `x[1:] = s`): sum their gradient back to its shape, unless both are
-                # arrays of one shape
+                # `x[1:] = s`): sum their gradient back to its shape, unless both have
+                # one shape
                 slot = self.inferred.subscript_shape(self.shapes.get(base), target.slice)
-                if not slot or slot != self.shape_of(value):
+                if slot is None or slot != self.shape_of(value):
                     taken = call(self.runtime("unbroadcast"), taken, name(value.id))
                 adjoint = self.contribute(value.id, taken)
             else:

@@ -489,6 +489,28 @@ def test_gradients_of_parts_that_may_be_complex_keep_add_at(f, args):
         assert got.dtype == np.result_type(args[0].dtype, np.float64)
 
 
+def midpoint_steps(x, y):
+    for _ in range(3):
+        k1 = rhs(x, y)
+        k2 = rhs(x, y + 0.5 * k1)
+        y = y + 0.5 * (k1 + k2)
+    return np.sum(y * y)
+
+
+def test_gradients_a_called_adjoint_makes_with_add_at_need_no_test():
+    # rhs's adjoint returns the gradients of x and y made by add_at, arrays of their
+    # shapes: where its caller adds them in, `if nonzero_gradient(...)` goes; and the
+    # gradient of z[0] = x[0], a number of the part's shape, is no longer unbroadcast
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=4), rng.normal(size=4)
+    check_grad(midpoint_steps, x, y, wrt=(0, 1))
+    g = srcad.grad(midpoint_steps, wrt=(0, 1))
+    g(x, y)
+    assert "nonzero_gradient" not in g.source and "unbroadcast" not in g.source
+    np.testing.assert_allclose(srcad.hvp(midpoint_steps)(x, y, np.ones(4)),
+                               srcad.hessian(midpoint_steps)(x, y) @ np.ones(4), rtol=1e-9)
+
+
 def overwritten_with_a_constant(x):
     z = np.empty_like(x)
     z[0] = 3.0 * x[0]
