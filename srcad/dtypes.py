@@ -14,6 +14,7 @@ The facts are flow-insensitive, as in analysis.py: a variable holds floats
 (or integers) when every assignment of it makes them.
 """
 import builtins
+import math
 import operator
 
 import gast
@@ -186,6 +187,10 @@ REAL_CALLS = {
     np.concatenate: 2, np.stack: 2, np.where: 3, np.clip: 3, np.real: 1, np.imag: 1,
     np.zeros: 1, np.ones: 1, np.empty: 1, np.zeros_like: 1, np.ones_like: 1,
     np.empty_like: 1, np.full: 2, np.full_like: 2, np.array: 1, np.asarray: 1, np.copy: 1,
+    np.arange: 3, np.eye: 3, np.identity: 1, np.triu_indices: 3, np.tril_indices: 3,
+    np.squeeze: 2, np.expand_dims: 2, np.diag: 2, np.tile: 2, np.repeat: 3,
+    np.broadcast_to: 2, np.sort: 2, np.argsort: 2, np.argmax: 2, np.argmin: 2,
+    np.linalg.norm: 1,
     "ndarray.sum": 1, "ndarray.mean": 1, "ndarray.max": 1, "ndarray.min": 1,
     "ndarray.prod": 1, "ndarray.copy": 0, "ndarray.reshape": 3, "ndarray.transpose": 3,
     "ndarray.ravel": 0,
@@ -194,7 +199,13 @@ REAL_CALLS = {
     builtins.bool: 1, builtins.enumerate: 2, builtins.zip: None, builtins.list: 1,
     builtins.tuple: 1, builtins.reversed: 1,
 }
+try:
+    from scipy import special
+    REAL_CALLS[special.multigammaln] = 2
+except ImportError:     # SciPy is optional
+    pass
 _REAL_KEYWORDS = {"axis", "keepdims", "out"}
+_REAL_MODULES = (np, math)     # whose float constants (np.pi, math.e) code may read
 _MOVES = {"copy", "subscript", "field", "literal", "append", "pop"}
 
 
@@ -262,7 +273,11 @@ def _own_values_real(analysis):
             continue
         if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) \
                 and node.value.id not in known:
-            return False
+            module = analysis.resolver.constant(node.value)
+            if not any(module is m for m in _REAL_MODULES) \
+                    or type(getattr(module, node.attr, None)) not in (float, type(None)):
+                return False
+            continue
         todo += [child for child in gast.iter_child_nodes(node)]
     return True
 
@@ -273,9 +288,11 @@ def _real_op(op, analysis):
     if op.kind == "call":
         callee = analysis.callee_analysis(op)
         return callee is not None and real_function(callee)
-    if op.kind not in ("rule", "zero"):
-        return False
     node, primitive = op.node, op.primitive
+    if op.kind == "unknown" and isinstance(node, gast.Call):   # no rule: not differentiated
+        primitive = analysis.resolver.constant(node.func)
+    elif op.kind not in ("rule", "zero"):
+        return False
     if not isinstance(node, gast.Call):
         if primitive is operator.pow:   # a float to a float power may be complex
             return any(analysis.kinds.get(getattr(n, "id", None)) == "array"
