@@ -1076,16 +1076,27 @@ class _CommonFactors(gast.NodeTransformer):
 
 
 def _name_factors(node):
-    """{name: the other factor} of a product of two factors `g * a` (or `a * g`), for
-    each factor that is a name."""
-    if not (isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult)):
+    """{name: the product of the other factors} of a product `a * g * b`, for each
+    factor that is a name (elementwise products commute)."""
+    factors = _factors(node)
+    if len(factors) < 2:
         return {}
-    factors = {}
-    if isinstance(node.right, gast.Name):
-        factors[node.right.id] = node.left
-    if isinstance(node.left, gast.Name):
-        factors[node.left.id] = node.right
-    return factors
+    found = {}
+    for i, factor in enumerate(reversed(factors)):
+        if isinstance(factor, gast.Name) and factor.id not in found:
+            rest = factors[:len(factors) - 1 - i] + factors[len(factors) - i:]
+            product = rest[0]
+            for f in rest[1:]:
+                product = _binop(product, gast.Mult(), f)
+            found[factor.id] = product
+    return found
+
+
+def _factors(node):
+    """The factors of a product, left to right: `a * b * c` -> [a, b, c]."""
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+        return _factors(node.left) + _factors(node.right)
+    return [node]
 
 
 class _FactorsOutOfSums(gast.NodeTransformer):

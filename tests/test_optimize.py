@@ -1,9 +1,13 @@
 """The adjoint clean-up: code left without statements by dead-store removal still compiles."""
+import ast
+
+import gast
 import numpy as np
 import pytest
 
 import srcad
 from oracle import dead_assignments
+from srcad import optimize
 
 
 def returns_constant_in_branch(x):
@@ -386,8 +390,17 @@ def test_a_product_read_once_meets_its_common_factor():
     g = srcad.grad(damped_tanh)
     g(x)
     statements = [line.strip() for line in g.source.splitlines()]
-    assert "dx = tanh * exp * (neg - x) + exp * (1.0 - tanh * tanh)" in statements
+    assert "dx = exp * (tanh * (neg - x) + (1.0 - tanh * tanh))" in statements
     assert not [s for s in statements if s.startswith("dneg =")]
+
+
+def test_a_factor_inside_a_longer_product_is_taken_out():
+    # `tanh * exp * (neg - x) + exp * (...)`: exp, a factor of a product of three, is
+    # common to the two terms, and taken out: one multiplication of arrays fewer
+    assert optimize._name_factors(gast.parse("a * g * b").body[0].value).keys() == {"a", "g", "b"}
+    rest = optimize._name_factors(gast.parse("a * g * b").body[0].value)["g"]
+    assert ast.unparse(gast.gast_to_ast(rest)) == "a * b"
+    assert optimize._name_factors(gast.parse("a + g").body[0].value) == {}
 
 
 
