@@ -562,18 +562,6 @@ def _as_tangent(t, x, cast=True):
     return list(parts.values()) if container.by_position else parts
 
 
-def shape_like(g, x):
-    """as_gradient(g, x), with the common cases first."""
-    t = type(g)
-    if t is type(x):
-        if t is float:
-            return g
-        if t is np.ndarray and g.shape == x.shape and g.dtype is x.dtype \
-                and g.flags.writeable:
-            return g
-    return as_gradient(g, x)
-
-
 class Grad(Transform):
     def __call__(self, *args, **kwargs):
         if not kwargs and len(args) == self.arity:
@@ -608,7 +596,7 @@ def _miss(*args):
 
 
 _ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings",
-                "locate", "check_scalar", "transform", "compiled", "shape_like", "ndarray",
+                "locate", "check_scalar", "transform", "compiled", "as_gradient", "ndarray",
                 "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
                 "complex", "str", "type", "numbers", "MISSING", "contents"}
 _ENTRY_CODE = {}    # the source of an entry point -> its code, compiled once
@@ -621,7 +609,7 @@ def _entry(transform, compiled, args, key):
     longer run (the expression of Compiled.current, inlined); else the primal and the
     adjoint, on a runtime.Tape where the primal records arrays, each gradient returned
     as it is where its type shows it already has its argument's type, shape and dtype,
-    else shaped like it (shape_like). What it checks is chosen here, once."""
+    else shaped like it (as_gradient). What it checks is chosen here, once."""
     params = transform.params
     if any(p in _ENTRY_NAMES or p.startswith("d_") or p.rstrip("0123456789") in
            ("arg", "dtype", "type", "key", "holder", "value") for p in params):
@@ -671,7 +659,7 @@ def _entry(transform, compiled, args, key):
     names.update(recordings=recordings, adjoint=seeded or compiled.adjoint,
                  check_scalar=_check_scalar,
                  transform=weakref.ref(transform), compiled=compiled, locate=_locate,
-                 shape_like=shape_like,
+                 as_gradient=as_gradient,
                  primal=compiled.primal if value else compiled.grad_primal)
     exec(code, names)
     return names[name]
@@ -700,11 +688,11 @@ def _shaped(g, name, x):
     """The expression of gradient g of argument `name` (x in the key's call), returned
     shaped like its argument: as it is where its type shows it needs nothing."""
     if type(x) is float:
-        return f"{g} if type({g}) is float else shape_like({g}, {name})"
+        return f"{g} if type({g}) is float else as_gradient({g}, {name})"
     if type(x) is _ndarray:
         return (f"{g} if type({g}) is ndarray and {g}.shape == {x.shape!r} and {g}.dtype is "
-                f"{name}.dtype and {g}.flags.writeable else shape_like({g}, {name})")
-    return f"shape_like({g}, {name})"
+                f"{name}.dtype and {g}.flags.writeable else as_gradient({g}, {name})")
+    return f"as_gradient({g}, {name})"
 
 
 class Vjp(Transform):

@@ -660,8 +660,11 @@ def gradient_dtype(x):
 
 def as_gradient(g, x):
     """Give gradient g the type, structure and dtype of the argument x."""
-    if type(g) is float and type(x) is float:   # the common cases, first
-        return g
+    t = type(g)
+    if t is type(x):    # the common cases, first: a float's, an array's of its own dtype
+        if t is float or t is np.ndarray and g.dtype is x.dtype and g.shape == x.shape \
+                and x.dtype.kind in "fc" and g.flags.writeable:
+            return g
     if type(x) is dict and type(g) is dict:
         return {k: as_gradient(g.get(k, 0.0), v) for k, v in x.items()}
     if type(x) is list and type(g) is list and len(g) == len(x):
