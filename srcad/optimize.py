@@ -1286,3 +1286,42 @@ def _written(index):
             else bounds + [None] * (3 - len(bounds))
         return gast.Slice(lower=lower, upper=upper, step=step)
     return index
+
+
+def views_of_parts(body, part, seed):
+    """`dv = part_of(seed, index)` -> `dv = seed[index]`, a view, where seed, a called
+    function's seed, is an array (a caller never passes the zero 0.0) and dv, assigned
+    once, is read only as an operand of arithmetic or as a value written into an array:
+    nothing writes through the view, so part_of's copy is for nothing."""
+    loads, stores = counts(gast.Module(body=body, type_ignores=[]))
+    operands = _operand_reads(body)
+    for stmt in (n for s in body for n in walk(s) if isinstance(n, gast.Assign)):
+        target, value = _assigned_name(stmt), stmt.value
+        if target is not None and isinstance(value, gast.Call) \
+                and isinstance(value.func, gast.Name) and value.func.id == part \
+                and len(value.args) == 2 and isinstance(value.args[0], gast.Name) \
+                and value.args[0].id == seed and stores.get(target) == 1 \
+                and operands.get(target, 0) == loads.get(target, 0):
+            stmt.value = gast.Subscript(value=value.args[0], slice=_written(value.args[1]),
+                                        ctx=gast.Load())
+
+
+def _operand_reads(body):
+    """{name: how many of its reads are operands of arithmetic or values written into an
+    array (`x[i] = v`, `x[i] += v`)}."""
+    found = {}
+    for node in (n for s in body for n in walk(s)):
+        if isinstance(node, gast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, gast.UnaryOp):
+            operands = [node.operand]
+        elif isinstance(node, (gast.Assign, gast.AugAssign)) and isinstance(
+                node.targets[0] if isinstance(node, gast.Assign) else node.target,
+                gast.Subscript):
+            operands = [node.value]
+        else:
+            continue
+        for operand in operands:
+            if isinstance(operand, gast.Name):
+                found[operand.id] = found.get(operand.id, 0) + 1
+    return found

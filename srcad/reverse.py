@@ -27,7 +27,7 @@ from .aliasing import may_share
 from .dtypes import floating_check, real_function
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
 from .optimize import ScattersInPlace, clean, lean_primal, optimize, optimize_seeded, \
-    parts_left_as_they_are, remove_dead_stores, tidy
+    parts_left_as_they_are, remove_dead_stores, tidy, views_of_parts
 from .recompute import recomputed_test
 from .rules.numpy import returns_fresh
 from .shapes import broadcast, matmul_shape
@@ -187,6 +187,7 @@ class ReverseFunction(Generator):
         seeded = self.seeded(body, in_place)
         self.unshare_returned(body)
         body = self.scatter_in_place(body)
+        self.read_parts_as_views(body)
         if seeded is not None:
             seeded = optimize_seeded(seeded, self.gradients.values(), in_place, self.helpers,
                                      shapes, scalars, numeric, floating)
@@ -218,6 +219,12 @@ class ReverseFunction(Generator):
         ScattersInPlace(add_at, arrays, zeros, self.basic_index).block(
             body, (frozenset(gradients), frozenset()))
         return tidy(remove_dead_stores(body, gradients))     # the zeros 0.0 replaced
+
+    def read_parts_as_views(self, body):
+        """A called function's seed's parts read as views (optimize.views_of_parts)."""
+        part = next((n for n, h in self.helpers.items() if h is runtime.part_of), None)
+        if self.is_callee and part is not None and self.kinds.get(self.returned) == "array":
+            views_of_parts(body, part, self.seed)
 
     def basic_index(self, node):
         """Whether an index node is basic: an int, a scalar local, a slice of them or None,
