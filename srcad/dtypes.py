@@ -53,7 +53,7 @@ def floating_check(generator, node):
     if not (isinstance(value, gast.Name) and value.id in generator.active):
         return []
     analysis = generator.analysis
-    kind = _dtype_kinds(analysis, generator.is_callee, generator.wrt).get(base)
+    kind = floating_names(generator).get(base)
     if kind == INTEGER:
         shown = f"'{value.id}'" if value.id in local_names(analysis.function.node) \
             else "a differentiated value"
@@ -66,9 +66,18 @@ def floating_check(generator, node):
     return [gast.Expr(value=call(generator.runtime("check_floating"), name(base)))]
 
 
-def _dtype_kinds(analysis, is_callee, wrt):
-    """{variable: FLOATING, INTEGER or CONTAINER} for the locals proven to hold such
-    arrays, or a list or dict display, wherever they are assigned."""
+def floating_names(generator):
+    """{variable: FLOATING, INTEGER or CONTAINER} for the locals of a generator's function
+    proven to hold such arrays, or a list or dict display, wherever they are assigned:
+    its differentiated array arguments hold floats, as srcad passes them, and a called
+    function's those its caller proved to (Generator.floating_params)."""
+    analysis = generator.analysis
+    floats = set(generator.floating_params) if generator.is_callee else {
+        p for p in generator.wrt if analysis.param_kinds.get(p) == "array"}
+    return _dtype_kinds(analysis, floats)
+
+
+def _dtype_kinds(analysis, floats):
     cached = getattr(analysis, "dtype_kinds", None)
     if cached is not None:
         return cached
@@ -76,8 +85,6 @@ def _dtype_kinds(analysis, is_callee, wrt):
     for s in analysis.statements:
         if not s.write:
             sites.setdefault(s.target, []).append(s.op)
-    floats = {p for p in wrt if analysis.param_kinds.get(p) == "array"} if not is_callee \
-        else set()
     kinds = {}
     while True:     # from nothing proven up: each fact rests on facts proven before it
         found = {}

@@ -288,7 +288,8 @@ class ForwardFunction(Generator):
 class ForwardModule(GeneratedModule):
     """All functions one forward-mode transform generates, each specialized to kinds."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False,
+                 floating=frozenset()):
         name_ = self.fresh(fn.__name__ + "_jvp", function)
         generated = ForwardFunction(self, function, tree, wrt, param_kinds, name_, is_callee,
                                     shapes)

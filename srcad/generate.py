@@ -44,6 +44,7 @@ class Generator:
 
     forward = False
     real_params = False     # whether the arguments hold only real numbers (dtypes.py)
+    floating_params = frozenset()   # the array parameters a caller proved to hold floats
 
     def __init__(self, module, function, tree, wrt, param_kinds, is_callee, shapes=None):
         self.module = module
@@ -434,10 +435,12 @@ class GeneratedModule:
         self.reserved = set()       # the names of the generated functions: helpers avoid them
         self.trace = None           # show(stage, title, code), where verbose=2 (pipeline.py)
 
-    def add(self, fn, wrt, param_kinds, is_callee=False, shapes=None, real=False):
+    def add(self, fn, wrt, param_kinds, is_callee=False, shapes=None, real=False,
+            floating=frozenset()):
         """Stages 1 to 5 (pipeline.py) for fn, and for the functions it calls; shapes:
         the shape patterns of its array parameters (shapes.py), where known; real:
-        whether its arguments hold only real numbers (dtypes.real_value)."""
+        whether its arguments hold only real numbers (dtypes.real_value); floating: the
+        parameters its caller proved to be arrays of floats (dtypes.floating_names)."""
         from .normalize import normalize
         from .parse import parse_function
         function = parse_function(fn)
@@ -445,7 +448,7 @@ class GeneratedModule:
         tree = normalize(function)
         self.after("normalize", fn.__qualname__, tree)
         return self.generate(fn, function, tree, list(wrt), param_kinds, is_callee,
-                             shapes or {}, real)
+                             shapes or {}, real, floating)
 
     def returned_shape(self, fn, kinds, shapes, forward):
         """The shape of what fn returns for parameters of these kinds and shapes, from an
@@ -470,19 +473,20 @@ class GeneratedModule:
         self.functions.append(generated)
         if is_callee:
             key = _key(fn, param_kinds, generated.param_shapes, generated.wrt,
-                       generated.real_params)
+                       generated.real_params, generated.floating_params)
             self.specializations[key] = generated
         return generated
 
-    def callee(self, fn, kinds, wrt, site, shapes, real=False):
+    def callee(self, fn, kinds, wrt, site, shapes, real=False, floating=frozenset()):
         """fn's code for these kinds and shapes, differentiated with respect to the
         parameters wrt; site: (the caller's Function, the call statement), where an
         error about fn that has no line of its own points."""
-        found = self.specializations.get(_key(fn, kinds, shapes, wrt, real))
+        found = self.specializations.get(_key(fn, kinds, shapes, wrt, real, floating))
         if found is not None:
             return found
         try:
-            return self.add(fn, wrt, kinds, is_callee=True, shapes=shapes, real=real)
+            return self.add(fn, wrt, kinds, is_callee=True, shapes=shapes, real=real,
+                            floating=floating)
         except SrcadError as e:
             if e.filename is not None:
                 raise
@@ -502,8 +506,9 @@ class GeneratedModule:
         return candidate
 
 
-def _key(fn, kinds, shapes, wrt=(), real=False):
-    return fn, tuple(sorted(kinds.items())), tuple(sorted(shapes.items())), tuple(wrt), real
+def _key(fn, kinds, shapes, wrt=(), real=False, floating=frozenset()):
+    return (fn, tuple(sorted(kinds.items())), tuple(sorted(shapes.items())), tuple(wrt), real,
+            floating)
 
 
 class ShapeProbe(Generator):

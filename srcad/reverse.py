@@ -24,7 +24,7 @@ import gast
 from . import rules, runtime
 from .errors import NoDerivativeError, UnsupportedSyntaxError
 from .aliasing import may_share
-from .dtypes import floating_check, real_function
+from .dtypes import FLOATING, floating_check, floating_names, real_function
 from .generate import GeneratedModule, Generator, call_keywords, is_marker
 from .optimize import ScattersInPlace, clean, lean_primal, optimize, optimize_seeded, \
     parts_left_as_they_are, remove_dead_stores, tidy, views_of_parts
@@ -59,9 +59,9 @@ class ReverseFunction(Generator):
     """The primal and adjoint of one user function, for one set of argument kinds."""
 
     def __init__(self, module, function, tree, wrt, param_kinds, names, is_callee, shapes,
-                 real=False):
+                 real=False, floating=frozenset()):
         super().__init__(module, function, tree, wrt, param_kinds, is_callee, shapes)
-        self.real_params = real
+        self.real_params, self.floating_params = real, floating
         # every value real numbers, and every gradient: parts of arrays are added in place
         self.real = real and real_function(self.analysis)
         self.primal_name, self.adjoint_name = names
@@ -481,8 +481,11 @@ class ReverseFunction(Generator):
         signature, bound = self.bind_callee(node, op)
         kinds = self.call_kinds(bound)
         wrt = self.callee_wrt(signature, bound)
+        floats = floating_names(self)
+        floating = frozenset(p for p, arg in bound.arguments.items()
+                             if isinstance(arg, gast.Name) and floats.get(arg.id) == FLOATING)
         generated = self.module.callee(callee, kinds, wrt, (self.function, node),
-                                       self.callee_shapes(bound, kinds), self.real)
+                                       self.callee_shapes(bound, kinds), self.real, floating)
         self.helpers[generated.primal_name] = generated
         self.helpers[generated.adjoint_name] = generated
         value = gast.Call(func=name(generated.primal_name),
@@ -1019,14 +1022,15 @@ def _definitely_assigned(stmt):
 class ReverseModule(GeneratedModule):
     """All the functions one reverse-mode transform generates."""
 
-    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False):
+    def generate(self, fn, function, tree, wrt, param_kinds, is_callee, shapes, real=False,
+                 floating=frozenset()):
         names = (self.fresh(fn.__name__ + "_primal", function),
                  self.fresh(fn.__name__ + "_adjoint", function))
         if not is_callee:   # named before any helper is bound, so that helpers avoid it
             self.gradient_name = self.fresh(fn.__name__ + "_grad", function)
             seeded_name = self.fresh(fn.__name__ + "_adjoint_for_grad", function)
         generated = ReverseFunction(self, function, tree, wrt, param_kinds, names, is_callee,
-                                    shapes, real)
+                                    shapes, real, floating)
         generated.seeded_name = None if is_callee else seeded_name
         self.started(fn, param_kinds, generated, is_callee)
         generated.definitions = list(generated.build())

@@ -137,6 +137,35 @@ def test_writes_proven_floating_are_not_checked():
     assert primals and all(part.count("check_floating(buf)") == 1 for part in primals)
 
 
+def shifted(x, y):
+    z = np.empty_like(y)
+    z[0] = x[0]  # MARK
+    z[1:] = x[1:] * y[:-1]
+    return z
+
+
+def calls_shifted(x, y):
+    return np.sum(shifted(x, y + 0.5 * x) ** 2)
+
+
+def calls_shifted_with_integers(x):
+    return np.sum(shifted(x, np.arange(3)) ** 2)
+
+
+def test_a_called_function_writing_into_its_callers_floats_is_not_checked():
+    # the caller proves y + 0.5 * x an array of floats (as x, which srcad passes as
+    # floats): shifted's write into np.empty_like(y) needs no check when it runs
+    x, y = np.array([0.3, -1.2, 0.7]), np.array([1.0, 2.0, -0.5])
+    check_grad(calls_shifted, x, y, wrt=(0, 1))
+    g = srcad.grad(calls_shifted, wrt=(0, 1))
+    g(x, y)
+    assert "check_floating" not in g.source
+    # where the caller passes integers, the write is checked, and refused
+    with pytest.raises(srcad.SrcadError, match="truncates") as info:
+        srcad.grad(calls_shifted_with_integers)(x)
+    assert info.value.lineno == line_of(shifted, "# MARK")
+
+
 def test_hessian_through_a_checked_write():
     # the check in the generated gradient is itself differentiated: it has no derivative
     h = srcad.hessian(into_argument)(1.7, np.zeros(3))
