@@ -1290,10 +1290,16 @@ def _written(index):
 
 def views_of_parts(body, part, seed):
     """`dv = part_of(seed, index)` -> `dv = seed[index]`, a view, where seed, a called
-    function's seed, is an array (a caller never passes the zero 0.0) and dv, assigned
-    once, is read only as an operand of arithmetic or as a value written into an array:
-    nothing writes through the view, so part_of's copy is for nothing."""
+    function's seed, is an array (a caller never passes the zero 0.0) that nothing but
+    part_of reads (so nothing writes into it) and dv, assigned once, is read only as an
+    operand of arithmetic or as a value written into an array: nothing writes through
+    the view, so part_of's copy is for nothing."""
     loads, stores = counts(gast.Module(body=body, type_ignores=[]))
+    parts = [n for s in body for n in walk(s) if isinstance(n, gast.Call)
+             and isinstance(n.func, gast.Name) and n.func.id == part and n.args
+             and isinstance(n.args[0], gast.Name) and n.args[0].id == seed]
+    if stores.get(seed) or loads.get(seed, 0) != len(parts):
+        return
     operands = _operand_reads(body)
     for stmt in (n for s in body for n in walk(s) if isinstance(n, gast.Assign)):
         target, value = _assigned_name(stmt), stmt.value
