@@ -16,6 +16,7 @@ Every push starts out paired with its pop; `prune` then drops the pairs that
 record values the adjoint never reads.
 """
 import builtins
+import functools
 
 import numpy
 
@@ -62,14 +63,12 @@ class ReverseFunction(Generator):
                  real=False, floating=frozenset()):
         super().__init__(module, function, tree, wrt, param_kinds, is_callee, shapes)
         self.real_params, self.floating_params = real, floating
-        # every value real numbers, and every gradient: parts of arrays are added in place
-        self.real = real and real_function(self.analysis)
         self.primal_name, self.adjoint_name = names
         self.loop_depth = 0
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
         self.stack = self.namer.fresh("stack")
         self.seeded_def = None  # the adjoint for grad, seeded with 1.0 (adjoint_def)
-        self.gives = []     # which gradients the adjoint returns are more than 0.0 (optimize)
+        self.gives = []     # a callee's: which gradients its adjoint returns are more than 0.0
 
     def push_stmt(self, value, tag):
         method = gast.Attribute(value=name(self.stack), attr="append", ctx=gast.Load())
@@ -177,7 +176,7 @@ class ReverseFunction(Generator):
                         nonzero=lambda dy: call(self.runtime("nonzero_gradient"), name(dy)),
                         seed_or_zeros=self.seed_or_zeros, numeric=numeric,
                         floating=floating, scalars=scalars, returned=self.callee_gives,
-                        gives=self.gives)
+                        gives=self.gives if self.is_callee else None)
         parts_left_as_they_are(body, self.helpers, lambda: self.runtime("part_of").id)
         if self.returned in self.active and self.returned in self.analysis.in_place \
                 and not _read_in_parts_only(body, self.seed, self.helpers):
@@ -196,6 +195,12 @@ class ReverseFunction(Generator):
             self.seeded_def = _function(self.seeded_name, _parameters([self.stack]),
                                         copy(head) + seeded)
         return _function(self.adjoint_name, args, head + body)
+
+    @functools.cached_property
+    def real(self):
+        """Whether every value is real numbers, and so every gradient: then parts of arrays
+        are added in place (ScattersInPlace)."""
+        return self.real_params and real_function(self.analysis)
 
     def callee_gives(self, node):
         """Which gradients a call of a called function's adjoint gives are more than the
