@@ -221,8 +221,9 @@ class ReverseFunction(Generator):
                                               ctx=gast.Load()),
                                gast.Attribute(value=name(x), attr="shape", ctx=gast.Load()))
         gradients = set(self.gradients.values())
+        # nothing is known zero before its `dx = 0.0` (the returned value's is the seed)
         ScattersInPlace(add_at, arrays, zeros, self.basic_index).block(
-            body, (frozenset(gradients), frozenset()))
+            body, (frozenset(), frozenset()))
         return tidy(remove_dead_stores(body, gradients))     # the zeros 0.0 replaced
 
     def read_parts_as_views(self, body):

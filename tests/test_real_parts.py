@@ -87,3 +87,23 @@ def test_the_random_programs_take_the_real_paths():
     g(np.ones((4, 3)), np.ones((4, 3)), 1)
     assert "dmul = dz[:neg]" in g.source and "nonzero_gradient" not in g.source
     assert "dx = np.zeros(x.shape)" in g.source
+
+
+def half(a, b):
+    return a * 0.5 + b
+
+
+def returns_its_argument(x, y):
+    v = np.tanh(x @ y)
+    unused = half(v, x[:1])
+    return x
+
+
+def test_the_gradient_of_the_returned_argument_starts_as_the_seed():
+    # dx, the gradient of what f returns, starts as the incoming gradient, not as the
+    # zero 0.0: the gradient of x[:1] (its callee's, not known to be zero) is added into
+    # it, never written into new zeros that drop it (fuzz seed 33008476)
+    x, y = np.array([0.3, -1.2, 0.7, 0.4]), np.array([1.0, 2.0, -0.5, 0.3])
+    u = np.array([-0.5, 0.25, 2.0, 1.0])
+    _, pullback = srcad.vjp(returns_its_argument)(x, y)
+    np.testing.assert_allclose(pullback(u), u)
