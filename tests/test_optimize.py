@@ -424,21 +424,26 @@ def steps_of_rhs(x, y):
     return np.sum(y * y)
 
 
+def checked_source(f, *args, wrt=(0, 1)):
+    """The code of f's gradient, checked against central differences, with f's hvp (of
+    its first argument) checked against its Hessian."""
+    check_grad(f, *args, wrt=wrt)
+    g = srcad.grad(f, wrt=wrt)
+    g(*args)
+    v = np.ones_like(args[0])
+    np.testing.assert_allclose(srcad.hvp(f)(*args, v), srcad.hessian(f)(*args) @ v, rtol=1e-9)
+    return g.source
+
+
 def test_parts_of_a_gradient_read_no_more_are_not_zeroed():
     # rhs's adjoint reads dz[1:] and dz[0], apart, and nothing else of dz: neither read
     # zeroes its part, so its seed dz is no longer copied (seed_copy); where a later
     # write overlaps an earlier one, the earlier's part is still zeroed (take_at)
-    from oracle import check_grad
     rng = np.random.default_rng(3)
-    x, y = rng.normal(size=5), rng.normal(size=5)
-    check_grad(steps_of_rhs, x, y, wrt=(0, 1))
-    g = srcad.grad(steps_of_rhs, wrt=(0, 1))
-    g(x, y)
-    source = g.source
+    source = checked_source(steps_of_rhs, rng.normal(size=5), rng.normal(size=5))
     assert "dmul = dz[1:]" in source and "dx_0 = dz[0]" in source   # views: see below
     assert "seed_copy" not in source and "take_at" not in source
-    np.testing.assert_allclose(srcad.hvp(steps_of_rhs)(x, y, np.ones(5)),
-                               srcad.hessian(steps_of_rhs)(x, y) @ np.ones(5), rtol=1e-9)
+    x = rng.normal(size=5)
     check_grad(overlapping_writes, x)
     g = srcad.grad(overlapping_writes)
     g(x)
@@ -469,15 +474,10 @@ def test_gradients_of_parts_of_real_arrays_are_written_in_place():
     # where every value is real, add_at's tests for complex gradients and its call go:
     # the first part's gradient fills zeros, the next ones add into them in place
     rng = np.random.default_rng(4)
-    x, y = rng.normal(size=5), rng.normal(size=5)
-    check_grad(steps_of_rhs, x, y, wrt=(0, 1))
-    g = srcad.grad(steps_of_rhs, wrt=(0, 1))
-    g(x, y)
-    assert "add_at" not in g.source
-    assert "dx = np.zeros(x.shape)" in g.source and "dx[1:] = " in g.source \
-        and "dx[0] += " in g.source
-    np.testing.assert_allclose(srcad.hvp(steps_of_rhs)(x, y, np.ones(5)),
-                               srcad.hessian(steps_of_rhs)(x, y) @ np.ones(5), rtol=1e-9)
+    source = checked_source(steps_of_rhs, rng.normal(size=5), rng.normal(size=5))
+    assert "add_at" not in source
+    assert "dx = np.zeros(x.shape)" in source and "dx[1:] = " in source \
+        and "dx[0] += " in source
     m = rng.normal(size=(4, 3))
     check_grad(parts_of_a_matrix, m, 2)
     g = srcad.grad(parts_of_a_matrix)
@@ -516,15 +516,10 @@ def test_gradients_a_called_adjoint_makes_with_add_at_need_no_test():
     # shapes: where its caller adds them in, `if nonzero_gradient(...)` goes; and the
     # gradient of z[0] = x[0], a number of the part's shape, is no longer unbroadcast
     rng = np.random.default_rng(5)
-    x, y = rng.normal(size=4), rng.normal(size=4)
-    check_grad(midpoint_steps, x, y, wrt=(0, 1))
-    g = srcad.grad(midpoint_steps, wrt=(0, 1))
-    g(x, y)
-    assert "nonzero_gradient" not in g.source and "unbroadcast" not in g.source
+    source = checked_source(midpoint_steps, rng.normal(size=4), rng.normal(size=4))
+    assert "nonzero_gradient" not in source and "unbroadcast" not in source
     # rhs's seed, never the zero 0.0, is read in parts that only arithmetic reads: views
-    assert "dmul = dz[1:]" in g.source and "dx_0 = dz[0]" in g.source
-    np.testing.assert_allclose(srcad.hvp(midpoint_steps)(x, y, np.ones(4)),
-                               srcad.hessian(midpoint_steps)(x, y) @ np.ones(4), rtol=1e-9)
+    assert "dmul = dz[1:]" in source and "dx_0 = dz[0]" in source
 
 
 def overwritten_with_a_constant(x):
