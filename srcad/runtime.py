@@ -684,8 +684,9 @@ def as_gradient(g, x):
         return float(np.real(g if np.ndim(g) == 0 else np.sum(g)))
     if isinstance(x, complex):
         return complex(g)
-    if isinstance(x, np.generic):
-        return x.dtype.type(g) if np.ndim(g) == 0 else x.dtype.type(np.sum(g))
+    if isinstance(x, np.generic):     # a NumPy integer's or bool's, float64 (not truncated)
+        made = x.dtype.type if x.dtype.kind in "fc" else np.float64
+        return made(g) if np.ndim(g) == 0 else made(np.sum(g))
     return g
 
 

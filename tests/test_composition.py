@@ -500,3 +500,28 @@ def test_hvp_where_a_gradient_total_starts_as_a_number():
     got = srcad.hvp(_outer_of_a_reassigned_name)(x, y, W, 2, True, v)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
     assert check_program(21004629).status == "ok"
+
+
+def log_norm_times(a, b):
+    return np.log(1.0 + np.sum(a ** 2)) * b
+
+
+log_norm_gradients = srcad.grad(log_norm_times, wrt=(0, 1))
+
+
+def squared_gradient_of_a_count(x, s):
+    return log_norm_gradients(x, s)[1] ** 2
+
+
+def test_the_tangent_of_a_numpy_integer_parameter_is_not_truncated():
+    # grad(f, wrt=(a, b)) called with b a NumPy integer: the derivative of its result
+    # took the cotangent of b as b's tangent through as_gradient, which made it b's
+    # dtype, np.int64(1.009) -> 1: the gradient came out 0.9913 of the right one, with
+    # no error (fuzz seed 34006749)
+    x = np.array([-0.35, 0.71, -0.16])
+    for s in (np.int64(3), np.int32(3), np.bool_(True), 3):
+        np.testing.assert_allclose(srcad.grad(squared_gradient_of_a_count)(x, s),
+                                   numerical_grad(squared_gradient_of_a_count, (x, s), 0),
+                                   rtol=1e-7)
+    assert type(srcad.runtime.as_gradient(1.7, np.int64(2))) is np.float64
+    assert srcad.runtime.as_gradient(1.7, np.int64(2)) == 1.7
