@@ -111,13 +111,14 @@ def _blocks(out, count):
 
 
 def _differentiable(value):
-    """Whether srcad can take a derivative with respect to this argument's value."""
-    if isinstance(value, (bool, np.bool_, int, np.integer)):
+    """Whether srcad can take a derivative with respect to this argument's value. An integer
+    counts: the caller may be differentiating it as a real number (its gradient is a float)."""
+    if isinstance(value, (bool, np.bool_)):
         return False
-    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
+    if isinstance(value, (int, float, complex, np.number)):
         return True
     if isinstance(value, np.ndarray):
-        return value.dtype.kind in "fc"
+        return value.dtype.kind in "iufc"
     if isinstance(value, (tuple, list)):
         return len(value) > 0 and all(_differentiable(v) for v in value)
     if isinstance(value, dict):
@@ -170,16 +171,23 @@ class _Helpers:
         out = _blocks(out, len(self.wrt))
         return out if self.multi else out[0]
 
+    def parts(self, cotangent):
+        """The cotangent of each gradient in f_grad's result. Of a tuple of them, it is a
+        tuple, or the array NumPy made of the tuple (`g(x) * y`), or a scalar it broadcast."""
+        if not self.multi:
+            return [cotangent]
+        if not isinstance(cotangent, (tuple, list)) and np.ndim(cotangent) == 0:
+            return [cotangent] * len(self.wrt)
+        if len(cotangent) != len(self.wrt):
+            raise ValueError(f"srcad: a cotangent of {len(cotangent)} parts for the "
+                             f"{len(self.wrt)} gradients of grad({self.fn.__qualname__})")
+        return list(cotangent)
+
     def vjp(self, cotangent, *values):
         """d/dp <grad_wrt fn(values), cotangent> for every parameter p, by symmetry of the
         Hessian: forward mode over the gradient, with the cotangent as the tangent of wrt."""
         along = [n for n, v in zip(self.names, values) if n in self.wrt or _differentiable(v)]
-        if self.multi:
-            parts = list(cotangent) if isinstance(cotangent, (tuple, list)) \
-                else [None] * len(self.wrt)
-        else:
-            parts = [cotangent]
-        given = dict(zip(self.wrt, parts))
+        given = dict(zip(self.wrt, self.parts(cotangent)))
         by_name = dict(zip(self.names, values))
         tangents = [_tangent(given.get(n), by_name[n]) for n in along]
         args, kwargs = self.split(values)

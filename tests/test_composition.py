@@ -198,6 +198,55 @@ def test_grad_of_a_function_calling_a_gradient_with_two_wrt_arguments():
         directional_fd(lambda w_: both_gradients(XS, w_), (W,), (0,), (1.0,)), rel=1e-6)
 
 
+def _cubic(a, b):
+    return np.sum(np.sin(a) * b) + np.sum(a ** 2) * b * b
+
+
+gradient_tuple = srcad.grad(_cubic, wrt=("a",))      # a 1-tuple: (d/da,)
+gradient_pair = srcad.grad(_cubic, wrt=("a", "b"))
+
+
+def _tuple_times_array(x):
+    return np.sum(gradient_tuple(x[:2], x[2]) * x[:2])    # NumPy makes the tuple an array
+
+
+def _sum_of_a_tuple(x):
+    return np.sum(gradient_tuple(x[:2], x[2]))
+
+
+def _pair_parts(x):
+    ga, gb = gradient_pair(x[:2], x[2])
+    return np.sum(ga * x[:2]) * gb
+
+
+gradient_b = srcad.grad(_cubic, wrt=("b",))
+
+
+def _integer_scalar_argument(x, s):
+    # the integer array carries s's derivative into the gradient with respect to b
+    return gradient_b(np.array([s, s, s]), s / 3)[0] * x[0]
+
+
+@pytest.mark.parametrize("f", [_tuple_times_array, _sum_of_a_tuple, _pair_parts])
+def test_a_gradient_returning_a_tuple_is_differentiated_through_its_uses(f):
+    x = np.array([0.7, -0.4, 1.3])
+    np.testing.assert_allclose(srcad.grad(f)(x), numerical_grad(f, (x,)), rtol=1e-6,
+                               atol=1e-8)
+    v = np.array([0.3, -0.7, 0.5])
+    _, jv = srcad.jvp(f)(x, v)
+    assert jv == pytest.approx(directional_fd(f, (x,), (0,), (v,)), rel=1e-6, abs=1e-8)
+
+
+def test_a_gradient_called_with_an_integer_the_caller_differentiates():
+    x = np.array([0.7, -0.4])
+    gx, gs = srcad.grad(_integer_scalar_argument, wrt=(0, 1))(x, 2)
+    assert gs == pytest.approx(
+        directional_fd(lambda s_: _integer_scalar_argument(x, s_), (2.0,), (0,), (1.0,)),
+        rel=1e-6)
+    np.testing.assert_allclose(gx, numerical_grad(lambda x_: _integer_scalar_argument(x_, 2),
+                                                  (x,)), rtol=1e-6, atol=1e-8)
+
+
 @given(v=st.lists(floats(-1.0, 1.0), min_size=3, max_size=3).map(np.array))
 @settings(max_examples=5)
 def test_jvp_and_vjp_of_a_function_calling_a_gradient_agree(v):

@@ -535,3 +535,9 @@ def test_the_mean_of_an_item_of_an_array():
 
     x = np.array([0.1, 0.2, 0.3, 0.4])
     np.testing.assert_allclose(srcad.grad(f)(x), [0.032, 0.0, 0.0, 0.808], rtol=1e-12)
+
+
+def test_a_gradient_called_with_an_integer_array_the_caller_differentiates():
+    # g_1(np.array([s for i in range(4)]), s / 3)[0] with g_1 = grad(tf, wrt=('b',)) and s
+    # an int: the composed rule took no derivative along the integer array (seed 35013103)
+    assert check_program(35013103).status == "ok"

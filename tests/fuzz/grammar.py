@@ -78,7 +78,18 @@ FEATURES = {"alias": 0.25, "decorator": 0.12, "builtins": 0.3, "nested": 0.15,
 # from (the first such stream name)
 LATER_FEATURES = {"effects": 0.2, "masks": 0.2, "everyday": 0.2}
 LATER_STREAMS = {"effects": "later features 1 of {}", "masks": "later features 131 of {}",
-                 "everyday": "later features 183 of {}"}
+                 "everyday": "later features 183 of {}", "tuples": "later features 241 of {}"}
+
+# a gradient's tuple used whole, where NumPy makes it an array: (made as, called as) of a
+# form of make_transforms -> the same result kind, made and called so
+WHOLE_TUPLES = {
+    ("srcad.grad(tf, wrt=('b',))", "{t}({a}, {b})[0]"):
+        ("srcad.grad(tf, wrt=('b',))", "np.sum({t}({a}, {b}))"),
+    ("srcad.grad(tfs, wrt=(0,))", "{t}({b})[0]"):
+        ("srcad.grad(tfs, wrt=(0,))", "np.sum(np.multiply({t}({b}), {b}))"),
+    ("srcad.grad(tf, wrt=(0, 1))", "{t}({a}, {b})[0]"):
+        ("srcad.grad(tf, wrt=('a',))", "np.sum(np.multiply({t}({a}, {b}), {v}), axis=0)"),
+}
 
 # Kinds of values the generator tracks: "S" scalar, "N" shape (n,), "M" shape
 # (m,), "MN" shape (m, n), "O" shape (1,).
@@ -172,7 +183,7 @@ class ProgramGenerator:
         streams = {name: random.Random(stream.format(seed))
                    for name, stream in LATER_STREAMS.items()}
         self.later, self.later_masks = streams["effects"], streams["masks"]
-        self.later_everyday = streams["everyday"]
+        self.later_everyday, self.later_tuples = streams["everyday"], streams["tuples"]
         self.made = set()       # module-level definitions the everyday feature made
         self.features |= {name for name, p in LATER_FEATURES.items()
                           if streams[name].random() < p}
@@ -638,6 +649,8 @@ class ProgramGenerator:
             ("jacobian", "srcad.jacobian(tfv, mode='forward')", "{t}({a}) @ ({v})", "N"),
         ]
         for transform, made, called, kind in self.rng.sample(forms, self.rng.randint(1, 3)):
+            if (made, called) in WHOLE_TUPLES and self.later_tuples.random() < 0.5:
+                transform, (made, called) = "grad tuple", WHOLE_TUPLES[made, called]
             if self.chance(0.7):
                 name = self.fresh(f"{transform.split('_')[0][0]}_")
                 self.module.append(f"{name} = {made}")
