@@ -337,6 +337,13 @@ def dot_right(g, a, b):
 def zeros_like(x):
     """The zero gradient for a value: same shape and structure (of a container, a list or
     dict of its parts' zeros: containers.py), float entries."""
+    t = type(x)
+    if t is float or t is int:      # the common cases first, as containers.py takes them
+        return 0.0
+    if t is list or t is tuple:
+        return [zeros_like(v) for v in x]
+    if t is dict:
+        return {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=_floating(x.dtype))
     container = containers.of(x)
