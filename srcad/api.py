@@ -665,10 +665,36 @@ def _entry(transform, compiled, args, key):
     return names[name]
 
 
+_SPELLED = 8    # a list, tuple or dict of this many items at most is checked item by item
+
+
+def _spelled(x, depth=0):
+    """Whether the entry point checks and shapes container x part by part, written out:
+    a short list, tuple or dict (its keys strings) of numbers, arrays and such."""
+    t = type(x)
+    if t is _ndarray or t in _SCALARS:
+        return True
+    if depth == 2 or not (t is list or t is tuple or t is dict) or len(x) > _SPELLED:
+        return False
+    if t is dict and not all(type(key) is str for key in x):
+        return False
+    return all(_spelled(v, depth + 1) for v in (x.values() if t is dict else x))
+
+
+def _items(p, x):
+    """(expression, value) of each item of container x, which expression p names."""
+    return [(f"{p}[{key!r}]", x[key]) for key in (x if type(x) is dict else range(len(x)))]
+
+
 def _fits(p, x, k, i, names):
     """The test that argument p is of call_key part k (x is one), naming in names
-    what it compares with."""
+    what it compares with (i: a name of its own for each)."""
     t = type(x)
+    if (t is list or t is tuple or t is dict) and _spelled(x):
+        names[f"key{i}"] = tuple(x)
+        length = f"tuple({p}) == key{i}" if t is dict else f"len({p}) == {len(x)}"
+        return " and ".join([f"type({p}) is {t.__name__} and {length}"] + [
+            _fits(item, v, None, f"{i}_{j}", names) for j, (item, v) in enumerate(_items(p, x))])
     if t is _ndarray:
         if x.dtype is _float64:
             names["float64"] = _float64
@@ -692,6 +718,18 @@ def _shaped(g, name, x):
     if type(x) is _ndarray:
         return (f"{g} if type({g}) is ndarray and {g}.shape == {x.shape!r} and {g}.dtype is "
                 f"{name}.dtype and {g}.flags.writeable else as_gradient({g}, {name})")
+    t = type(x)
+    if (t is list or t is tuple or t is dict) and _spelled(x):
+        # a dict's gradient is a dict of the same keys, a list's or tuple's a list
+        parts = [_shaped(f"{g}[{key!r}]", item, v) + ", " for (item, v), key in
+                 zip(_items(name, x), x if t is dict else range(len(x)))]
+        if t is dict:
+            made = "{" + "".join(f"{key!r}: {part}" for key, part in zip(x, parts)) + "}"
+            test = f"type({g}) is dict and tuple({g}) == {tuple(x)!r}"
+        else:
+            made = ("[" if t is list else "(") + "".join(parts) + ("]" if t is list else ")")
+            test = f"type({g}) is list and len({g}) == {len(x)}"
+        return f"({made} if {test} else as_gradient({g}, {name}))"
     return f"as_gradient({g}, {name})"
 
 

@@ -42,6 +42,59 @@ def test_calls_alternating_between_kinds(wrt):
                     np.testing.assert_allclose(r, e, rtol=1e-4, atol=1e-6)
 
 
+def of_parts(p):
+    a, b = (p["a"], p["b"]) if isinstance(p, dict) else (p[0], p[1])
+    return np.sum(np.asarray(a) * np.asarray(b)) + np.sum(np.asarray(b) ** 2)
+
+
+CONTAINERS = [{"a": 1.0, "b": [2.0, 3.0]}, {"b": [2.0, 3.0], "a": 1.0},
+              {"a": 1.0, "b": (2.0, 3.0)}, {"a": 1.0, "b": [2.0, 3.0, 4.0]},
+              {"a": np.float32(1.0), "b": [2.0, 3.0]}, {"a": 2, "b": [2.0, 3.0]},
+              {"a": np.array([1.0, 2.0]), "b": [2.0, 3.0]},
+              {"a": np.array([1.0, 2.0], np.float32), "b": np.array([2.0, 3.0])},
+              [1.0, [2.0, 3.0]], (1.0, [2.0, 3.0]), (1.0, (2.0, 3.0)), [1.0, (2.0, 3.0)]]
+
+
+def _structure(x):
+    if isinstance(x, dict):
+        return {k: _structure(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_structure(v) for v in x)
+    return (type(x) if not isinstance(x, np.ndarray) else np.ndarray, np.shape(x))
+
+
+def _as_float(x):
+    if isinstance(x, dict):
+        return {k: _as_float(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_as_float(v) for v in x)
+    return np.asarray(x, dtype=np.float64) if isinstance(x, np.ndarray) else float(x)
+
+
+def _leaves(x):
+    if isinstance(x, dict):
+        return [v for k in x for v in _leaves(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _leaves(item)]
+    return list(np.ravel(x))
+
+
+def test_calls_alternating_between_containers():
+    # each call's container checked item by item on entry, its gradient shaped so
+    g = srcad.grad(of_parts)
+    for _ in range(2):
+        for p in CONTAINERS:
+            got = g(p)
+            expected = numerical_grad(of_parts, (_as_float(p),))
+            assert type(got) is type(p)
+            if type(p) is not dict:     # a tuple's gradient is a tuple, a list's a list
+                assert [type(v) for v in got] == [type(v) for v in p]
+            np.testing.assert_allclose(_leaves(got), _leaves(expected), rtol=1e-6)
+            if all(type(v) is not np.float32 for v in _leaves(p)):
+                floats = _structure(_as_float(p))
+                assert _structure(got) == floats
+
+
 def clashing(stack, value, d_x, MISS, arg0, current):
     return stack * value + d_x * MISS + arg0 * current
 
