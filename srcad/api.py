@@ -92,6 +92,7 @@ class Compiled:
         self.restores = restores   # the adjoint undoes in-place updates: one pullback per run
         self.grad_primal = None    # the primal without the value, for grad (scalar outputs)
         self.seeded_adjoint = None  # adjoint(stack) = adjoint(stack, 1.0), folded, or None
+        self.fused = False         # whether `gradient` runs primal and adjoint as one
         self.current = current     # current(fn): whether this code may still run for fn
         # what its calls recorded, kept for later calls (runtime.Tape): None until a
         # first call tells whether the primal records arrays; False where it records
@@ -124,6 +125,7 @@ def _reverse(fn, wrt_names, kinds, shapes=None, traced=None, real=False):
         compiled.grad_primal = functions[made.lean] if made.lean is not None else None
         if top.seeded_def is not None:
             compiled.seeded_adjoint = functions[top.seeded_name]
+        compiled.fused = top.fused
         _CACHE.put(fn, key, compiled)
         if trace:
             traced.add(key)
@@ -595,7 +597,7 @@ def _miss(*args):
     return _MISS
 
 
-_ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings",
+_ENTRY_NAMES = {"stack", "value", "grads", "error", "primal", "adjoint", "recordings", "gradient",
                 "locate", "check_scalar", "transform", "compiled", "as_gradient", "ndarray",
                 "current", "fn", "call_key", "MISS", "float64", "float", "int", "bool",
                 "complex", "str", "type", "numbers", "MISSING", "contents"}
@@ -609,7 +611,9 @@ def _entry(transform, compiled, args, key):
     longer run (the expression of Compiled.current, inlined); else the primal and the
     adjoint, on a runtime.Tape where the primal records arrays, each gradient returned
     as it is where its type shows it already has its argument's type, shape and dtype,
-    else shaped like it (as_gradient). What it checks is chosen here, once."""
+    else shaped like it (as_gradient); or, for grad where no Tape is needed and f_grad
+    runs the primal and adjoint as one (Compiled.fused), f_grad. What it checks is
+    chosen here, once."""
     params = transform.params
     if any(p in _ENTRY_NAMES or p.startswith("d_") or p.rstrip("0123456789") in
            ("arg", "dtype", "type", "key", "holder", "value") for p in params):
@@ -627,8 +631,18 @@ def _entry(transform, compiled, args, key):
     checks = fits + [f"({current.expression})"]
     lines = [f"def {name}({', '.join(params)}):",
              "    if not (" + "\n            and ".join(checks) + "):",
-             "        return MISS",
-             f"    stack = recordings.tape(({''.join(p + ', ' for p in params)}))"
+             "        return MISS"]
+    if compiled.fused and recordings is False and type(transform) is Grad:
+        # f_grad, the primal and the adjoint as one, where no Tape keeps their arrays
+        one_tuple = transform.multi and len(grads) == 1
+        lines += ["    try:",
+                  f"        return {'(' if one_tuple else ''}gradient({', '.join(params)})"
+                  f"{',)' if one_tuple else ''}",
+                  "    except Exception as error:",
+                  "        locate(error)    # the user's line it came from",
+                  "        raise"]
+        return _entry_function(name, lines, names, gradient=compiled.gradient, locate=_locate)
+    lines += [f"    stack = recordings.tape(({''.join(p + ', ' for p in params)}))"
              if recordings else "    stack = []",
              "    try:",
              f"        {'value = ' if value else ''}primal(stack, {', '.join(params)})"]
@@ -650,17 +664,22 @@ def _entry(transform, compiled, args, key):
     else:
         result = shaped[0]
     lines.append(f"    return {'value, ' if isinstance(transform, ValueAndGrad) else ''}{result}")
+    return _entry_function(name, lines, names, recordings=recordings,
+                           adjoint=seeded or compiled.adjoint, check_scalar=_check_scalar,
+                           transform=weakref.ref(transform), compiled=compiled,
+                           locate=_locate, as_gradient=as_gradient,
+                           primal=compiled.primal if value else compiled.grad_primal)
+
+
+def _entry_function(name, lines, names, **more):
+    """The entry point `name` of these source lines, its globals names and more."""
     source = "\n".join(lines) + "\n"
     code = _ENTRY_CODE.get(source)
     if code is None:
         if len(_ENTRY_CODE) > 256:
             _ENTRY_CODE.clear()
         code = _ENTRY_CODE[source] = compile(source, "<srcad: entry point>", "exec")
-    names.update(recordings=recordings, adjoint=seeded or compiled.adjoint,
-                 check_scalar=_check_scalar,
-                 transform=weakref.ref(transform), compiled=compiled, locate=_locate,
-                 as_gradient=as_gradient,
-                 primal=compiled.primal if value else compiled.grad_primal)
+    names.update(more)
     exec(code, names)
     return names[name]
 

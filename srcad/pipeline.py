@@ -12,8 +12,10 @@
                   Jacobian-vector product, statement by statement).
     5. optimize   optimize.py: constants folded, first contributions assigned, copies
                   propagated, dead stores removed, scalar factors gathered; for grad, a
-                  primal without the work only the value needs (lean_primal); in the
-                  primals, single-use temporaries nested back (renest.py). Forward
+                  primal without the work only the value needs (lean_primal), and
+                  f_grad running it and the adjoint as one where both run straight
+                  through; in the primals and such an f_grad, single-use temporaries
+                  nested back (renest.py). Forward
                   code: constants folded and dead tangents removed (optimize_forward).
     6. emit       emit.compile_module: source text, compiled, with its lines mapped
                   back to the user's.
@@ -76,7 +78,8 @@ def reverse(fn, wrt, kinds, shapes, real=False, trace=False):
     units = [(g.function, list(g.definitions), g.helpers) for g in module.functions]
     lean = top.lean_def
     for g, (_, definitions, _) in zip(module.functions, units):
-        primals = (g.primal_name, lean.name if lean is not None and g is top else None)
+        primals = (g.primal_name, lean.name if lean is not None and g is top else None,
+                   module.gradient_name if g is top and top.fused else None)
         definitions[:] = [renest(d, g.stack) if d.name in primals else d for d in definitions]
     for unit in units:
         module.after("optimize", unit[0].node.name, unit[1])

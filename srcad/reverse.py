@@ -68,6 +68,7 @@ class ReverseFunction(Generator):
         self.adjoint_locals = set()   # names bound by `with grad_of` blocks, adjoint only
         self.stack = self.namer.fresh("stack")
         self.seeded_def = None  # the adjoint for grad, seeded with 1.0 (adjoint_def)
+        self.fused = False      # whether f_grad runs the primal and adjoint as one
         self.gives = []     # a callee's: which gradients its adjoint returns are more than 0.0
 
     def push_stmt(self, value, tag):
@@ -113,6 +114,15 @@ class ReverseFunction(Generator):
         transform is applied to a gradient."""
         args = copy(self.tree.args)
         params = [a.id for a in args.posonlyargs + args.args]
+        shape = self.runtime("as_gradient")
+        fused = self.fused_body(params + [a.id for a in args.kwonlyargs])
+        self.fused = fused is not None
+        if self.fused:
+            body, returned = fused
+            grads = returned.elts if len(self.wrt) > 1 else [returned]
+            shaped = [call(copy(shape), g, name(p)) for g, p in zip(grads, self.wrt)]
+            result = shaped[0] if len(shaped) == 1 else gast.Tuple(elts=shaped, ctx=gast.Load())
+            return _function(name_, args, body + [gast.Return(value=result)])
         stack = name(self.stack, store=True)
         lean = self.lean_def
         run = gast.Call(func=name(self.primal_name if lean is None else lean.name),
@@ -122,7 +132,6 @@ class ReverseFunction(Generator):
         run = gast.Expr(value=run) if lean is not None else assign("_", run)
         grads = call(name(self.seeded_name), name(self.stack)) if self.seeded_def \
             else call(name(self.adjoint_name), name(self.stack), const(1.0))
-        shape = self.runtime("as_gradient")
         start = [assign(stack, gast.List(elts=[], ctx=gast.Load())), run]
         if len(self.wrt) == 1:
             result = call(shape, grads, name(self.wrt[0]))
@@ -134,6 +143,50 @@ class ReverseFunction(Generator):
                 for i, p in enumerate(self.wrt)], ctx=gast.Load())
             body = start + [assign(grads_name, grads), gast.Return(value=result)]
         return _function(name_, args, body)
+
+    def fused_body(self, params):
+        """f_grad's statements where the primal of a scalar function runs straight through
+        and records one tuple, last, that the seeded adjoint takes back first: the two as
+        one, with no stack; and the adjoint's returned value. None where they differ."""
+        if self.seeded_def is None or self.kinds.get(self.returned) != "scalar":
+            return None
+        primal = lean_primal(self.definitions[0], "", worth=lambda stmt: True)
+        primal = (primal or self.definitions[0]).body[:-1]     # without its return
+        adjoint = self.seeded_def.body
+        if not adjoint or not isinstance(adjoint[-1], gast.Return) or any(
+                not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in primal):
+            return None
+        push = [s for s in primal if self.stack in names_in(s)]
+        pop = [s for s in adjoint if self.stack in names_in(s)]
+        recorded = [] if not push else self.taken_back(push, pop, primal, adjoint)
+        if recorded is None or (not push and pop):
+            return None
+        primal = [s for s in primal if s not in push]
+        adjoint = [s for s in adjoint[:-1] if s not in pop]
+        end = self.seeded_def.body[-1]
+        stored = set(params).union(*(names_in(s, gast.Store) for s in primal))
+        free = set().union(*(names_in(s, gast.Load) for s in adjoint + [end]))
+        free -= set().union(*(names_in(s, gast.Store) for s in adjoint))
+        if free & (stored - set(recorded)) or any(
+                p in names_in(s, gast.Store) for s in primal + adjoint for p in self.wrt):
+            return None     # a name the adjoint reads from outside, or a rebound argument
+        return clean(primal + adjoint), end.value     # statements shared, as lean_primal's
+
+    def taken_back(self, push, pop, primal, adjoint):
+        """The names the one tuple the primal records last holds, where the adjoint's
+        first statement takes them back under the same names; else None."""
+        last = [s for s in primal if not is_marker(s)][-1]
+        first = [s for s in adjoint if not is_marker(s)][0]
+        if push != [last] or pop != [first] or not _method_call(last, "append") or \
+                not _method_call(first, "pop"):
+            return None
+        value, target = last.value.args[0], first.targets[0]
+        recorded = value.elts if isinstance(value, gast.Tuple) else [value]
+        taken = target.elts if isinstance(target, gast.Tuple) else [target]
+        if not all(isinstance(n, gast.Name) for n in recorded + taken) or \
+                [n.id for n in recorded] != [n.id for n in taken]:
+            return None
+        return [n.id for n in recorded]
 
     def primal_args(self):
         """The function's parameters, after `stack`."""
@@ -990,6 +1043,13 @@ def _remove_tagged(body, tags):
             stmt.body = [gast.Pass()]
         out.append(stmt)
     return out
+
+
+def _method_call(stmt, method):
+    """Whether stmt is `stack.append(value)` (method "append") or `names = stack.pop()`."""
+    value = stmt.value if isinstance(stmt, (gast.Expr, gast.Assign)) else None
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+        value.func.attr == method and (method == "pop") == isinstance(stmt, gast.Assign)
 
 
 def _remove_empty(body):
