@@ -669,8 +669,10 @@ def as_gradient(g, x):
     """Give gradient g the type, structure and dtype of the argument x."""
     t = type(g)
     if t is type(x):    # the common cases, first: a float's, an array's of its own dtype
-        if t is float or t is np.ndarray and g.dtype is x.dtype and g.shape == x.shape \
-                and x.dtype.kind in "fc" and g.flags.writeable:
+        if t is float:
+            return g
+        if t is _ndarray and g.shape == x.shape and g.flags.writeable and (
+                g.dtype is x.dtype is _FLOAT64 or g.dtype is x.dtype and x.dtype.kind in "fc"):
             return g
     if type(x) is dict and type(g) is dict:
         return {k: as_gradient(g.get(k, 0.0), v) for k, v in x.items()}
