@@ -110,8 +110,9 @@ class ReverseFunction(Generator):
 
     def gradient_def(self, name_):
         """`f_grad(*args)`: the primal (for grad), then the adjoint seeded with 1.0 (a
-        scalar output), gradients shaped like their arguments. It is what srcad differentiates when a
-        transform is applied to a gradient."""
+        scalar output), gradients shaped like their arguments; the two as one function
+        where they run straight through (fused_body). It is what srcad differentiates
+        when a transform is applied to a gradient."""
         args = copy(self.tree.args)
         params = [a.id for a in args.posonlyargs + args.args]
         shape = self.runtime("as_gradient")
@@ -164,6 +165,9 @@ class ReverseFunction(Generator):
         primal = [s for s in primal if s not in push]
         adjoint = [s for s in adjoint[:-1] if s not in pop]
         end = self.seeded_def.body[-1]
+        if len(self.wrt) > 1 and not (isinstance(end.value, gast.Tuple)
+                                      and len(end.value.elts) == len(self.wrt)):
+            return None
         stored = set(params).union(*(names_in(s, gast.Store) for s in primal))
         free = set().union(*(names_in(s, gast.Load) for s in adjoint + [end]))
         free -= set().union(*(names_in(s, gast.Store) for s in adjoint))
