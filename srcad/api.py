@@ -1011,8 +1011,12 @@ def _refuse_result(value, transform, needed, compiled, stack):
     """Refuse a result, at the user's line that made it. Where the primal that made it
     wrote into the caller's arrays (compiled.restores), its adjoint runs on a zero seed
     first, undoing those writes as a differentiated call does."""
+    kept = ""
     if compiled is not None and compiled.restores:
-        compiled.adjoint(stack, runtime.zeros_like(value))
+        try:
+            compiled.adjoint(stack, runtime.zeros_like(value))
+        except Exception:   # a rule that cannot take this seed: the refusal says why
+            kept = " (the writes it made into its arguments were not undone)"
     fn = _function_of(transform)
     if needed == "a number" and _numeric(value):
         container = not isinstance(value, _ndarray)
@@ -1020,9 +1024,9 @@ def _refuse_result(value, transform, needed, compiled, stack):
             else f"a value of shape {np.shape(value)}"
         raise SrcadError(f"grad needs a function with a scalar output; {fn.__qualname__} "
                          f"returned {what}: use srcad.vjp for a vector-Jacobian product or "
-                         "srcad.jacobian for the full Jacobian")
+                         f"srcad.jacobian for the full Jacobian{kept}")
     message = f"{transform.transform_name} needs {needed} from {fn.__qualname__}, which " \
-              f"returned {_a(value)}"
+              f"returned {_a(value)}{kept}"
     try:
         function = parse_function(fn)
     except SrcadError:

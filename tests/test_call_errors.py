@@ -176,6 +176,19 @@ def test_error_in_the_backward_pass_names_the_line_it_differentiates():
         in notes(caught.value)
 
 
+def writes_then_returns_a_pair(x):
+    x[0] = 2.0      # undone by the adjoint, which grad runs on a zero seed to refuse
+    z = breaks_backward(np.sin(x))
+    return z, z
+
+
+def test_a_refused_result_stays_refused_when_undoing_the_writes_fails():
+    # the adjoint that undoes x[0] = 2.0 raises first: the refusal, not its ValueError
+    x = np.ones(2)
+    with pytest.raises(srcad.SrcadError, match="scalar output.*were not undone"):
+        srcad.grad(writes_then_returns_a_pair)(x)
+
+
 def test_vjp_pullback_error_is_noted():
     value, pullback = srcad.vjp(calls_breaks_backward)(np.ones(2))
     with pytest.raises(ValueError) as caught:

@@ -541,3 +541,9 @@ def test_a_gradient_called_with_an_integer_array_the_caller_differentiates():
     # g_1(np.array([s for i in range(4)]), s / 3)[0] with g_1 = grad(tf, wrt=('b',)) and s
     # an int: the composed rule took no derivative along the integer array (seed 35013103)
     assert check_program(35013103).status == "ok"
+
+
+def test_a_roll_by_a_boolean_shift():
+    # np.roll(M, np.any(W, axis=-1)): the adjoint negated the boolean shift, a TypeError
+    # where grad refuses the function's tuple result (seed 36006906)
+    assert check_program(36006906).status == "ok"

@@ -343,3 +343,20 @@ case([runtime.take_at, runtime.saved_item, runtime.restore_item, runtime.pop_gra
       runtime.unpad, runtime.rollaxis_grad, runtime.take_along_axis_grad, runtime.inner_left,
       runtime.inner_right, runtime.kron_grad, runtime.kron_grad_right], h_more,
      st.tuples(distinct((12,))), hvp=True)
+
+
+def rolled_by_a_mask(x, m):
+    return np.sum(np.roll(x, m) * np.arange(24.0).reshape(2, 3, 4)) \
+        + np.sum(np.roll(x, m, axis=(0, 1, 2)) ** 2)
+
+
+def test_roll_by_a_boolean_shift():
+    # a boolean shift rolls by its count of True (one per axis with axis): the adjoint
+    # rolls back by as many, where negating the booleans raised
+    from oracle import check_grad, numerical_jvp
+    import srcad
+    x, m = np.linspace(-1.0, 1.0, 24).reshape(2, 3, 4), np.array([True, False, True])
+    check_grad(rolled_by_a_mask, x, m)
+    v = np.cos(np.arange(24.0)).reshape(2, 3, 4)
+    _, jv = srcad.jvp(rolled_by_a_mask)(x, m, v)
+    assert jv == pytest.approx(numerical_jvp(rolled_by_a_mask, (x, m), (0,), (v,)), rel=1e-7)

@@ -465,7 +465,7 @@ def rollaxis_tangent(result, a, axis, start=0):
 
 @adjoint(np.roll)
 def roll(result, a, shift, axis=None):
-    d[a] = np.roll(d[result], np.negative(shift), axis)
+    d[a] = np.roll(d[result], np.negative(shift, dtype=np.intp), axis)     # bools count 1
 
 
 @tangent(np.roll)
