@@ -149,14 +149,14 @@ class ReverseFunction(Generator):
         """f_grad's statements where the primal of a scalar function runs straight through
         and records one tuple, last, that the seeded adjoint takes back first: the two as
         one, with no stack; and the adjoint's returned value. None where they differ."""
-        if self.seeded_def is None or self.kinds.get(self.returned) != "scalar":
+        adjoint = self.seeded_def.body if self.seeded_def is not None else None
+        if not adjoint or not isinstance(adjoint[-1], gast.Return) or \
+                self.kinds.get(self.returned) != "scalar" or any(
+                not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr))
+                for s in self.definitions[0].body[:-1]):
             return None
         primal = lean_primal(self.definitions[0], "", worth=lambda stmt: True)
         primal = (primal or self.definitions[0]).body[:-1]     # without its return
-        adjoint = self.seeded_def.body
-        if not adjoint or not isinstance(adjoint[-1], gast.Return) or any(
-                not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in primal):
-            return None
         push = [s for s in primal if self.stack in names_in(s)]
         pop = [s for s in adjoint if self.stack in names_in(s)]
         recorded = [] if not push else self.taken_back(push, pop, primal, adjoint)
